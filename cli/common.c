@@ -1,0 +1,145 @@
+/* Option parsing, context set-up and JSON output shared by the commands. */
+#include "tool.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tool_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "tenon %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int add_path(const char *cmd, struct tool_opts *o, const char *dir)
+{
+    if (!dir || !*dir) {
+        tool_error(cmd, "--plugin-path needs a directory");
+        return EXIT_USAGE;
+    }
+    if (o->npaths == MAX_PATHS) {
+        tool_error(cmd, "at most %d --plugin-path options", MAX_PATHS);
+        return EXIT_USAGE;
+    }
+    o->paths[o->npaths++] = dir;
+    return 0;
+}
+
+int tool_parse(const char *cmd, int argc, char **argv, unsigned flags,
+               int max_positional, struct tool_opts *o)
+{
+    int only_operands = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_operands || a[0] != '-' || a[1] == '\0') {
+            if (o->npositional >= max_positional) {
+                tool_error(cmd, "unexpected operand '%s'; see 'tenon %s --help'",
+                           a, cmd);
+                return EXIT_USAGE;
+            }
+            o->positional[o->npositional++] = a;
+        } else if (strcmp(a, "--") == 0) {
+            only_operands = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            o->help = 1;
+        } else if (strcmp(a, "--plugin-path") == 0) {
+            if (add_path(cmd, o, i + 1 < argc ? argv[++i] : NULL))
+                return EXIT_USAGE;
+        } else if (strncmp(a, "--plugin-path=", 14) == 0) {
+            if (add_path(cmd, o, a + 14))
+                return EXIT_USAGE;
+        } else if ((flags & OPT_JSON) && strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if ((flags & OPT_ALL) && strcmp(a, "--all") == 0) {
+            o->all = 1;
+        } else if ((flags & OPT_TARGETS) && strcmp(a, "--targets") == 0) {
+            o->targets = 1;
+        } else {
+            tool_error(cmd, "unknown option '%s'; see 'tenon %s --help'", a,
+                       cmd);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+tenon_t *tool_open(const struct tool_opts *o)
+{
+    struct tenon_options opts;
+    tenon_t *t;
+    memset(&opts, 0, sizeof opts);
+    opts.struct_size = sizeof opts;
+    opts.log_level = -1; /* TENON_LOG from the environment */
+    if (o->npaths) {
+        opts.plugin_paths = o->paths;
+        opts.plugin_path_count = o->npaths;
+    }
+    if (tenon_open(&t, &opts) != 0) {
+        fprintf(stderr, "tenon: %s\n", tenon_last_error());
+        return NULL;
+    }
+    return t;
+}
+
+int tool_print_json(json_t *v)
+{
+    int rc = v ? json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+               : -1;
+    json_decref(v);
+    if (rc == 0)
+        fputc('\n', stdout);
+    return rc == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+json_t *tool_json_str(const char *s)
+{
+    json_t *v;
+    char *copy;
+    if (!s)
+        return json_null();
+    if ((v = json_string(s)))
+        return v;
+    /* Not UTF-8 (a file name can be any bytes): show it with '?' for each
+     * byte outside ASCII rather than drop it. */
+    if (!(copy = strdup(s)))
+        return json_null();
+    for (char *c = copy; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    v = json_string(copy);
+    free(copy);
+    return v ? v : json_null();
+}
+
+json_t *tool_plugin_json(const tenon_plugin_t *p)
+{
+    json_t *o = json_object(), *prov = json_array();
+    int status = tenon_plugin_status(p);
+    size_t n = tenon_plugin_provides_count(p);
+
+    for (size_t i = 0; status == TENON_AVAILABLE && i < n; i++)
+        json_array_append_new(prov, json_string(tenon_plugin_provides(p, i)));
+    json_object_set_new(o, "name", tool_json_str(tenon_plugin_name(p)));
+    json_object_set_new(o, "version", tool_json_str(tenon_plugin_version(p)));
+    json_object_set_new(o, "path", tool_json_str(tenon_plugin_path(p)));
+    json_object_set_new(o, "status",
+                        json_string(tenon_plugin_status_name(status)));
+    if (status != TENON_AVAILABLE)
+        json_object_set_new(o, "reason", json_string(tenon_plugin_reason(p)));
+    json_object_set_new(o, "provides", prov);
+    if (tenon_plugin_abi(p) >= 0)
+        json_object_set_new(o, "abi", json_integer(tenon_plugin_abi(p)));
+    else
+        json_object_set_new(o, "abi", json_null());
+    if (status == TENON_AVAILABLE) {
+        json_object_set_new(o, "description",
+                            tool_json_str(tenon_plugin_get(p, "description")));
+        json_object_set_new(o, "accepts",
+                            tool_json_str(tenon_plugin_get(p, "accepts")));
+    }
+    return o;
+}

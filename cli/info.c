@@ -1,0 +1,230 @@
+/* tenon info: everything the static info of one plugin says. */
+#include "tool.h"
+
+#include <string.h>
+
+static const char usage[] =
+    "usage: tenon info NAME[@VERSION] [--json] [--targets] [--plugin-path DIR]...\n"
+    "\n"
+    "Show a plugin's static info: version, file, ABI, description, license,\n"
+    "the interfaces it provides and accepts, its arguments (type, default,\n"
+    "whether required, help) and its help text. NAME picks the highest\n"
+    "version; NAME@VERSION exactly that one. No plugin code runs, unless\n"
+    "--targets is given.\n"
+    "\n"
+    "  --json              print one JSON object (see 'tenon list --help';\n"
+    "                      adds license, help, arguments, info, targets)\n"
+    "  --targets           load the plugin and list what it can attach to\n"
+    "  --plugin-path DIR   search only DIR (repeatable)\n"
+    "\n"
+    "Exit status: 0 on success, 1 when the plugin is not found or\n"
+    "unavailable, 2 on a usage error.\n";
+
+/* Keys shown in their own lines; the rest go under "other info". */
+static const char *const known[] = {"abi",     "name",     "version",
+                                    "description", "license", "help",
+                                    "provides", "accepts", "url", "contact"};
+
+static int is_known(const char *key)
+{
+    if (strcmp(key, "arg") == 0 || strncmp(key, "arg.", 4) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(key, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void print_field(const char *label, const char *value)
+{
+    printf("%-12s %s\n", label, value && *value ? value : "-");
+}
+
+static void print_indented(const char *text)
+{
+    printf("  ");
+    for (const char *c = text; *c; c++) {
+        putchar(*c);
+        if (*c == '\n' && c[1])
+            printf("  ");
+    }
+    putchar('\n');
+}
+
+static void print_args(const tenon_plugin_t *p)
+{
+    size_t n = tenon_plugin_arg_count(p);
+    printf("arguments:%s\n", n ? "" : "  none");
+    for (size_t i = 0; i < n; i++) {
+        const struct tenon_arg_decl *d = tenon_plugin_arg(p, i);
+        printf("  %s%s  %s", d->name, i == 0 ? " (bare value)" : "",
+               tenon_arg_type_name(d->type));
+        if (d->choices)
+            printf(" (%s)", d->choices);
+        if (d->required)
+            printf(", required");
+        else if (d->default_value)
+            printf(", default \"%s\"", d->default_value);
+        else
+            printf(", optional");
+        printf("\n      %s\n", d->help && *d->help ? d->help : "-");
+    }
+}
+
+static void emit_text(void *ud, const char *name, const char *description)
+{
+    (void)ud;
+    printf("  %s  %s\n", name, description ? description : "");
+}
+
+static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
+{
+    size_t n = tenon_plugin_provides_count(p), nkv = tenon_plugin_info_count(p);
+    const char *help = tenon_plugin_get(p, "help");
+    int other = 0, rc = EXIT_OK;
+
+    print_field("name:", tenon_plugin_name(p));
+    print_field("version:", tenon_plugin_version(p));
+    print_field("path:", tenon_plugin_path(p));
+    print_field("status:", tenon_plugin_status_name(tenon_plugin_status(p)));
+    printf("%-12s %d\n", "abi:", tenon_plugin_abi(p));
+    print_field("description:", tenon_plugin_get(p, "description"));
+    print_field("license:", tenon_plugin_get(p, "license"));
+    if (tenon_plugin_get(p, "url"))
+        print_field("url:", tenon_plugin_get(p, "url"));
+    if (tenon_plugin_get(p, "contact"))
+        print_field("contact:", tenon_plugin_get(p, "contact"));
+    printf("%-12s", "provides:");
+    for (size_t i = 0; i < n; i++)
+        printf(" %s", tenon_plugin_provides(p, i));
+    printf("%s\n", n ? "" : " -");
+    print_field("accepts:", tenon_plugin_get(p, "accepts"));
+    print_args(p);
+    if (help) {
+        printf("help:\n");
+        print_indented(help);
+    }
+    for (size_t i = 0; i < nkv; i++) {
+        const char *k, *v;
+        tenon_plugin_info_at(p, i, &k, &v);
+        if (is_known(k))
+            continue;
+        if (!other++)
+            printf("other info:\n");
+        printf("  %s=%s\n", k, v);
+    }
+    if (targets) {
+        char spec[256];
+        snprintf(spec, sizeof spec, "%s@%s", tenon_plugin_name(p),
+                 tenon_plugin_version(p));
+        printf("targets:\n");
+        if (tenon_targets(t, spec, emit_text, NULL) != 0) {
+            tool_error("info", "%s", tenon_last_error());
+            rc = EXIT_FAIL;
+        }
+    }
+    return rc;
+}
+
+static void emit_json(void *ud, const char *name, const char *description)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", tool_json_str(name));
+    json_object_set_new(o, "description", tool_json_str(description));
+    json_array_append_new(ud, o);
+}
+
+static json_t *args_json(const tenon_plugin_t *p)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < tenon_plugin_arg_count(p); i++) {
+        const struct tenon_arg_decl *d = tenon_plugin_arg(p, i);
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(d->name));
+        json_object_set_new(o, "type",
+                            json_string(tenon_arg_type_name(d->type)));
+        json_object_set_new(o, "required", json_boolean(d->required));
+        json_object_set_new(o, "default", tool_json_str(d->default_value));
+        json_object_set_new(o, "help", tool_json_str(d->help));
+        if (d->choices) {
+            json_t *c = json_array();
+            const char *s = d->choices;
+            for (;;) {
+                const char *bar = strchr(s, '|');
+                size_t len = bar ? (size_t)(bar - s) : strlen(s);
+                json_array_append_new(c, json_stringn(s, len));
+                if (!bar)
+                    break;
+                s = bar + 1;
+            }
+            json_object_set_new(o, "choices", c);
+        }
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static int info_json(tenon_t *t, const tenon_plugin_t *p, int targets)
+{
+    json_t *o = tool_plugin_json(p), *raw = json_array();
+    int rc = EXIT_OK;
+
+    json_object_set_new(o, "license",
+                        tool_json_str(tenon_plugin_get(p, "license")));
+    json_object_set_new(o, "help", tool_json_str(tenon_plugin_get(p, "help")));
+    json_object_set_new(o, "url", tool_json_str(tenon_plugin_get(p, "url")));
+    json_object_set_new(o, "contact",
+                        tool_json_str(tenon_plugin_get(p, "contact")));
+    json_object_set_new(o, "arguments", args_json(p));
+    for (size_t i = 0; i < tenon_plugin_info_count(p); i++) {
+        const char *k, *v;
+        json_t *kv = json_array();
+        tenon_plugin_info_at(p, i, &k, &v);
+        json_array_append_new(kv, json_string(k));
+        json_array_append_new(kv, tool_json_str(v));
+        json_array_append_new(raw, kv);
+    }
+    json_object_set_new(o, "info", raw);
+    if (targets) {
+        char spec[256];
+        json_t *arr = json_array();
+        snprintf(spec, sizeof spec, "%s@%s", tenon_plugin_name(p),
+                 tenon_plugin_version(p));
+        if (tenon_targets(t, spec, emit_json, arr) != 0) {
+            tool_error("info", "%s", tenon_last_error());
+            rc = EXIT_FAIL;
+        }
+        json_object_set_new(o, "targets", arr);
+    }
+    if (tool_print_json(o) != EXIT_OK)
+        rc = EXIT_FAIL;
+    return rc;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    struct tool_opts o = {0};
+    const tenon_plugin_t *p;
+    tenon_t *t;
+    int rc = tool_parse("info", argc, argv, OPT_JSON | OPT_TARGETS, 1, &o);
+    if (rc)
+        return rc;
+    if (o.help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (o.npositional != 1) {
+        tool_error("info", "expected a plugin name; see 'tenon info --help'");
+        return EXIT_USAGE;
+    }
+    if (!(t = tool_open(&o)))
+        return EXIT_FAIL;
+    if (tenon_find(t, o.positional[0], &p) != 0) {
+        tool_error("info", "%s", tenon_last_error());
+        tenon_close(t);
+        return EXIT_FAIL;
+    }
+    rc = o.json ? info_json(t, p, o.targets) : info_text(t, p, o.targets);
+    tenon_close(t);
+    return rc;
+}

@@ -1,0 +1,120 @@
+/* tenon list: the plugins on the search path. */
+#include "tool.h"
+
+#include <string.h>
+
+static const char usage[] =
+    "usage: tenon list [--all] [--json] [--plugin-path DIR]...\n"
+    "\n"
+    "List the plugins found on the search path: name, version, the interfaces\n"
+    "each provides, and its file. Only headers and the static info of each\n"
+    "file are read; no plugin code runs.\n"
+    "\n"
+    "  --all               also list files that cannot be used (shadowed,\n"
+    "                      malformed, wrong architecture or ABI) with the reason\n"
+    "  --json              print a JSON array of objects with name, version,\n"
+    "                      path, status, reason, provides, abi, description,\n"
+    "                      accepts\n"
+    "  --plugin-path DIR   search only DIR (repeatable); default:\n"
+    "                      $TENON_PLUGIN_PATH, ~/.local/lib/tenon,\n"
+    "                      <prefix>/lib/tenon\n"
+    "\n"
+    "Exit status: 0 on success (even when some files are unavailable),\n"
+    "1 on failure, 2 on a usage error.\n";
+
+static void print_provides(const tenon_plugin_t *p)
+{
+    size_t n = tenon_plugin_provides_count(p);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? "," : "", tenon_plugin_provides(p, i));
+    if (!n)
+        printf("-");
+}
+
+static int list_text(tenon_t *t, int all)
+{
+    size_t n = tenon_plugin_count(t), shown = 0, bad = 0;
+    int wname = 4, wver = 7;
+
+    for (size_t i = 0; i < n; i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        if (tenon_plugin_status(p) != TENON_AVAILABLE)
+            continue;
+        int a = (int)strlen(tenon_plugin_name(p)),
+            b = (int)strlen(tenon_plugin_version(p));
+        wname = a > wname ? a : wname;
+        wver = b > wver ? b : wver;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        if (tenon_plugin_status(p) != TENON_AVAILABLE) {
+            bad++;
+            continue;
+        }
+        if (!shown++)
+            printf("%-*s  %-*s  %s  %s\n", wname, "NAME", wver, "VERSION",
+                   "PROVIDES", "PATH");
+        printf("%-*s  %-*s  ", wname, tenon_plugin_name(p), wver,
+               tenon_plugin_version(p));
+        print_provides(p);
+        printf("  %s\n", tenon_plugin_path(p));
+    }
+    if (!shown)
+        printf("no plugins found in %zu director%s\n",
+               tenon_search_path_count(t),
+               tenon_search_path_count(t) == 1 ? "y" : "ies");
+    if (bad && !all) {
+        printf("(%zu unavailable file%s not shown; use --all)\n", bad,
+               bad == 1 ? "" : "s");
+        return EXIT_OK;
+    }
+    if (bad)
+        printf("\nunavailable:\n");
+    for (size_t i = 0; all && i < n; i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        int st = tenon_plugin_status(p);
+        if (st == TENON_AVAILABLE)
+            continue;
+        printf("  %s", tenon_plugin_path(p));
+        if (tenon_plugin_name(p) && tenon_plugin_version(p))
+            printf(" (%s %s)", tenon_plugin_name(p), tenon_plugin_version(p));
+        printf("\n    %s: %s\n", tenon_plugin_status_name(st),
+               tenon_plugin_reason(p));
+    }
+    return EXIT_OK;
+}
+
+static int list_json(tenon_t *t, int all)
+{
+    json_t *arr = json_array();
+    size_t n = tenon_plugin_count(t);
+    for (size_t i = 0; i < n; i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        if (all || tenon_plugin_status(p) == TENON_AVAILABLE)
+            json_array_append_new(arr, tool_plugin_json(p));
+    }
+    return tool_print_json(arr);
+}
+
+int cmd_list(int argc, char **argv)
+{
+    struct tool_opts o = {0};
+    tenon_t *t;
+    int rc = tool_parse("list", argc, argv, OPT_JSON | OPT_ALL, 0, &o);
+    if (rc)
+        return rc;
+    if (o.help) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (!(t = tool_open(&o)))
+        return EXIT_FAIL;
+    if (tenon_scan(t) != 0) {
+        tool_error("list", "%s", tenon_last_error());
+        tenon_close(t);
+        return EXIT_FAIL;
+    }
+    rc = o.json ? list_json(t, o.all) : list_text(t, o.all);
+    tenon_close(t);
+    return rc;
+}

@@ -1,0 +1,56 @@
+/* Shared pieces of the tenon command-line tool. */
+#ifndef TENON_TOOL_H
+#define TENON_TOOL_H
+
+#include <tenon/host.h>
+
+#include <jansson.h>
+#include <stdio.h>
+
+/* Exit statuses. */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+#define MAX_PATHS 64
+
+/* Options every command that scans takes, plus the flags it knows. */
+struct tool_opts {
+    const char *paths[MAX_PATHS];
+    size_t npaths;
+    int json, all, help, targets;
+    const char *positional[8];
+    int npositional;
+};
+
+/* Flags a command accepts besides --plugin-path and --help. */
+enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4 };
+
+/* Parse argv[1..] of a command; prints the problem and returns EXIT_USAGE on
+ * an unknown option or too many operands, else 0. */
+int tool_parse(const char *cmd, int argc, char **argv, unsigned flags,
+               int max_positional, struct tool_opts *o);
+
+/* Open a context with the search path the options give. Prints the error and
+ * returns NULL on failure. */
+tenon_t *tool_open(const struct tool_opts *o);
+
+/* Print an error as "tenon CMD: message". */
+void tool_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Write `v` (taken over) as indented JSON to stdout. */
+int tool_print_json(json_t *v);
+
+/* A JSON string for `s` (null for NULL), with bytes that are not UTF-8
+ * replaced so nothing is dropped. */
+json_t *tool_json_str(const char *s);
+
+/* The JSON object describing one inventory entry. */
+json_t *tool_plugin_json(const tenon_plugin_t *p);
+
+/* Command entry points: argv[0] is the command name. */
+int cmd_list(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

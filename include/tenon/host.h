@@ -1,0 +1,196 @@
+/*
+ * tenon/host.h - embedding Tenon in a host program.
+ *
+ * A host opens a context, which finds plugin files on the search path and
+ * reads their static info without running any plugin code (the inventory);
+ * it then creates instances from "name[@version][:args]" strings, which loads
+ * each plugin library on first use and keeps it loaded while any instance of
+ * it lives, and asks instances for interfaces by id.
+ *
+ * Thread tags: [any-thread] may be called from any thread concurrently with
+ * any other call except tenon_close(); [instance-thread] must not run
+ * concurrently with another call on the same instance.
+ *
+ * Errors: functions returning int give 0 or a negative TENON_E* code, and on
+ * failure leave a message naming what was wrong in tenon_last_error() of the
+ * calling thread.
+ */
+#ifndef TENON_HOST_H
+#define TENON_HOST_H
+
+#include <tenon/plugin.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* libtenon is built with hidden visibility; what this header declares is its
+ * exported API. */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
+#define TENON_VERSION_MAJOR 0
+#define TENON_VERSION_MINOR 1
+#define TENON_VERSION_PATCH 0
+#define TENON_VERSION_STRING "0.1.0"
+
+typedef struct tenon tenon_t;
+typedef struct tenon_plugin tenon_plugin_t;
+typedef struct tenon_instance tenon_instance_t;
+
+/* Receives every log line, from the host library and from plugins. `origin`
+ * is the plugin name, or "tenon" for the library itself. [any-thread] */
+typedef void (*tenon_log_fn)(void *ud, int level, const char *origin,
+                             const char *msg);
+
+struct tenon_options {
+    uint32_t struct_size; /* sizeof(struct tenon_options) */
+    /* When non-NULL, exactly these directories are searched, in order.
+     * Otherwise TENON_PLUGIN_PATH, ~/.local/lib/tenon, <prefix>/lib/tenon. */
+    const char *const *plugin_paths;
+    size_t plugin_path_count;
+    /* Initial log level; 0 means TENON_LOG_WARN. Negative means "read
+     * TENON_LOG from the environment, else TENON_LOG_WARN". */
+    int log_level;
+    /* NULL: log lines go to stderr. */
+    tenon_log_fn log_fn;
+    void *log_ud;
+};
+
+/* ---- context ------------------------------------------------------------- */
+
+/* Create a context. `opts` may be NULL for defaults. The inventory is scanned
+ * lazily, on the first call that needs it. The caller owns *out and frees it
+ * with tenon_close(). [any-thread] */
+int tenon_open(tenon_t **out, const struct tenon_options *opts);
+
+/* Free a context. Every instance must have been destroyed; libraries still
+ * held by a leaked instance are not closed. Not concurrent with any other
+ * call on `t`. */
+void tenon_close(tenon_t *t);
+
+/* Name of an error code ("invalid argument"); static storage. [any-thread] */
+const char *tenon_strerror(int err);
+
+/* Symbolic name of an error code ("TENON_EINVAL"); static storage. */
+const char *tenon_err_name(int err);
+
+/* The message of the last failed call on this thread: what was wrong and what
+ * was expected. Valid until the next failing call on this thread. Never NULL.
+ * [any-thread] */
+const char *tenon_last_error(void);
+
+/* Log level for the library and every plugin, including plugins already
+ * loaded: they read it on each log call. [any-thread] */
+void tenon_set_log_level(tenon_t *t, int level);
+int tenon_get_log_level(const tenon_t *t);
+
+/* Parse "off", "error", "warn", "info", "debug", "trace" (or 0..5). */
+int tenon_log_level_parse(const char *s, int *level);
+const char *tenon_log_level_name(int level);
+
+/* The directories searched, in order. Pointer owned by `t`. [any-thread] */
+size_t tenon_search_path_count(const tenon_t *t);
+const char *tenon_search_path(const tenon_t *t, size_t i);
+
+/* ---- inventory ------------------------------------------------------------ */
+
+/* (Re)scan the search path. Entries from an earlier scan stay valid until
+ * tenon_close(). No plugin code runs. [any-thread] */
+int tenon_scan(tenon_t *t);
+
+/* Every file the scan found, available or not, in search-path order then
+ * file name. The entry is owned by `t` and valid until tenon_close().
+ * [any-thread] */
+size_t tenon_plugin_count(tenon_t *t);
+const tenon_plugin_t *tenon_plugin_at(tenon_t *t, size_t i);
+
+/* The available plugin named by "name" (highest version) or
+ * "name@version" (exactly that version). TENON_ENOENT when none;
+ * TENON_EUNAVAIL when only unavailable files carry that name (the message
+ * says why). [any-thread] */
+int tenon_find(tenon_t *t, const char *spec, const tenon_plugin_t **out);
+
+enum tenon_plugin_status {
+    TENON_AVAILABLE = 0,
+    TENON_UNAVAILABLE = 1, /* see tenon_plugin_reason() */
+    TENON_SHADOWED = 2     /* same name and version found earlier in the path */
+};
+
+/* Accessors for an inventory entry; strings are owned by the entry. Name and
+ * version are NULL when the file's info could not be read. [any-thread] */
+const char *tenon_plugin_path(const tenon_plugin_t *p);
+const char *tenon_plugin_name(const tenon_plugin_t *p);
+const char *tenon_plugin_version(const tenon_plugin_t *p);
+int tenon_plugin_status(const tenon_plugin_t *p);
+const char *tenon_plugin_status_name(int status);
+const char *tenon_plugin_reason(const tenon_plugin_t *p); /* NULL if available */
+int tenon_plugin_abi(const tenon_plugin_t *p);            /* -1 if unknown */
+/* First value of a static info key ("description", "license", "help",
+ * "accepts", "url", "contact", ...), or NULL. */
+const char *tenon_plugin_get(const tenon_plugin_t *p, const char *key);
+/* Every static info string in file order; returns 0 or TENON_ERANGE. */
+size_t tenon_plugin_info_count(const tenon_plugin_t *p);
+int tenon_plugin_info_at(const tenon_plugin_t *p, size_t i, const char **key,
+                         const char **value);
+size_t tenon_plugin_provides_count(const tenon_plugin_t *p);
+const char *tenon_plugin_provides(const tenon_plugin_t *p, size_t i);
+
+/* A declared argument, as read from the static info. */
+struct tenon_arg_decl {
+    const char *name;
+    int type;                  /* enum tenon_arg_type */
+    int required;
+    const char *default_value; /* NULL when none */
+    const char *help;
+    const char *choices;       /* TENON_ARG_ENUM: "a|b|c"; else NULL */
+};
+size_t tenon_plugin_arg_count(const tenon_plugin_t *p);
+const struct tenon_arg_decl *tenon_plugin_arg(const tenon_plugin_t *p,
+                                              size_t i);
+const char *tenon_arg_type_name(int type);
+
+/* ---- instances -------------------------------------------------------------- */
+
+/* Create an instance from "name[@version][:args]". Arguments are validated
+ * against the plugin's declarations before any plugin code runs; the library
+ * is loaded on first use. `input` is the instance this one reads from, or
+ * NULL; the new instance holds a reference to it. The caller owns *out.
+ * [any-thread] */
+int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
+                 tenon_instance_t **out);
+
+/* Drop the caller's reference. The plugin's destroy() runs, and the library
+ * is closed if this was its last instance, once no dependent instance holds
+ * a reference either. NULL is ignored. [any-thread] */
+void tenon_destroy(tenon_instance_t *inst);
+
+/* The vtable of interface `id`, storing the object to pass to it in *obj;
+ * NULL when the instance does not provide it. [any-thread] */
+const void *tenon_get_interface(tenon_instance_t *inst, const char *id,
+                                void **obj);
+
+/* The inventory entry an instance was made from. [any-thread] */
+const tenon_plugin_t *tenon_instance_plugin(const tenon_instance_t *inst);
+
+/* The message the plugin left with host->set_error() on its last failed
+ * call, or "" when none. [instance-thread] */
+const char *tenon_instance_error(const tenon_instance_t *inst);
+
+/* Load the plugin named by "name[@version]" and list its targets. Returns
+ * TENON_ENOTSUP when the plugin has no targets() function. [any-thread] */
+int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit,
+                  void *ud);
+
+/* True while the library of this entry is loaded (for tests and `tenon ps`). */
+int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p);
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TENON_HOST_H */

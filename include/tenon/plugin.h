@@ -1,0 +1,293 @@
+/*
+ * tenon/plugin.h - everything a Tenon plugin author needs.
+ *
+ * Header-only. A plugin includes this file and nothing else from Tenon, and
+ * never links libtenon: the host hands its API to the plugin as a
+ * `const struct tenon_host *` when it creates an instance.
+ *
+ * A plugin file is a shared object carrying two things, both written by the
+ * macros at the end of this header from the same values:
+ *
+ *   1. static info: the ELF section ".tenon.info", a run of "key=value\0"
+ *      strings the host reads from the file without loading it
+ *      (`readelf -p .tenon.info plugin.so` shows it);
+ *   2. the exported const struct `tenon_plugin_entry`, which points at that
+ *      same section, so the code that runs can never claim to be a different
+ *      plugin than the one that was inspected.
+ *
+ * Thread tags, as in CLAP: [any-thread] may be called from any thread at any
+ * time; [instance-thread] is called by whichever thread owns the instance,
+ * never concurrently for one instance unless the interface says otherwise.
+ *
+ * Compiles as C11 and C++11 with -pedantic -Wall -Wextra -Werror.
+ */
+#ifndef TENON_PLUGIN_H
+#define TENON_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The plugin ABI major. A host loads only plugins whose `abi` equals its own.
+ * Raised only when a change breaks existing plugins; see docs/abi.md. */
+#define TENON_ABI_VERSION 1
+
+/* Name of the ELF section holding the static info. */
+#define TENON_INFO_SECTION ".tenon.info"
+
+/* Name of the exported entry symbol. */
+#define TENON_ENTRY_SYMBOL "tenon_plugin_entry"
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Every fallible call returns 0 on success or one of these negative codes
+ * (libuv's convention). tenon_strerror() in host.h names them. */
+enum tenon_error {
+    TENON_OK = 0,
+    TENON_EINVAL = -1,   /* invalid argument or malformed input */
+    TENON_ENOMEM = -2,   /* out of memory */
+    TENON_ENOENT = -3,   /* no such plugin, file or interface */
+    TENON_EIO = -4,      /* I/O error */
+    TENON_EABI = -5,     /* ABI or architecture mismatch */
+    TENON_EUNAVAIL = -6, /* plugin is in the inventory but unusable */
+    TENON_EARG = -7,     /* bad plugin argument string */
+    TENON_EPLUGIN = -8,  /* the plugin itself reported a failure */
+    TENON_ENOTSUP = -9,  /* operation not supported by this plugin */
+    TENON_EEXIST = -10,  /* already exists */
+    TENON_EPERM = -11,   /* not permitted */
+    TENON_ERANGE = -12,  /* value out of range */
+    TENON_EBUSY = -13,   /* resource in use */
+    TENON_ERROR_MIN = -13
+};
+
+/* ---- log levels ---------------------------------------------------------- */
+
+enum tenon_log_level {
+    TENON_LOG_OFF = 0,
+    TENON_LOG_ERROR = 1,
+    TENON_LOG_WARN = 2,
+    TENON_LOG_INFO = 3,
+    TENON_LOG_DEBUG = 4,
+    TENON_LOG_TRACE = 5
+};
+
+/* ---- arguments ----------------------------------------------------------- */
+
+enum tenon_arg_type {
+    TENON_ARG_STRING = 0,
+    TENON_ARG_INT = 1,  /* decimal or 0x hex, optional k/m/g (x1024) suffix */
+    TENON_ARG_BOOL = 2, /* y yes true 1 / n no false 0 */
+    TENON_ARG_ENUM = 3  /* one of the declared choices */
+};
+
+/* One argument value, already validated by the host against the plugin's
+ * declaration. `values[i]` of struct tenon_args corresponds to the i-th
+ * argument the plugin declared, in declaration order. */
+struct tenon_arg_value {
+    const char *name; /* as declared */
+    int type;         /* enum tenon_arg_type */
+    int set;          /* 1 if given or defaulted, 0 if absent (optional, no default) */
+    const char *str;  /* the text as given (or the default); "" when !set */
+    int64_t i;        /* TENON_ARG_INT value; bool as 0/1; enum choice index */
+};
+
+struct tenon_args {
+    size_t count;
+    const struct tenon_arg_value *values;
+};
+
+/* Look an argument up by name; NULL when the plugin declared none of that
+ * name. [any-thread] */
+static inline const struct tenon_arg_value *
+tenon_arg(const struct tenon_args *args, const char *name)
+{
+    size_t i;
+    if (!args)
+        return NULL;
+    for (i = 0; i < args->count; i++)
+        if (strcmp(args->values[i].name, name) == 0)
+            return &args->values[i];
+    return NULL;
+}
+
+/* ---- the host API ---------------------------------------------------------- */
+
+/* The host's handle for one instance (or, during targets(), for the plugin).
+ * Opaque to plugins; pass it back to the host functions below. */
+struct tenon_instance;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TENON_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TENON_PRINTF(f, a)
+#endif
+
+/* The host's API, passed to create() and valid until the instance's
+ * destroy() returns. Members are only ever appended; check struct_size before
+ * using a member newer than the ABI the plugin was built against. */
+struct tenon_host {
+    uint32_t struct_size;
+    uint32_t abi;
+
+    /* Log a message attributed to `self`. Cheap when the level is disabled,
+     * but use TENON_LOG() to skip formatting too. [any-thread] */
+    void (*log)(struct tenon_instance *self, int level, const char *fmt, ...)
+        TENON_PRINTF(3, 4);
+
+    /* The level in force now: the host may change it at any time, and the
+     * next call sees the change. [any-thread] */
+    int (*log_level)(const struct tenon_instance *self);
+
+    /* Leave an error message on `self` for the host to read after a call
+     * failed (create, or any interface call). [instance-thread] */
+    void (*set_error)(struct tenon_instance *self, const char *fmt, ...)
+        TENON_PRINTF(2, 3);
+
+    /* An interface of another instance (the `input` given to create), by id.
+     * Returns the vtable and stores the object to pass to it in *obj; NULL
+     * when that instance does not provide `id`. [any-thread] */
+    const void *(*get_interface)(struct tenon_instance *other, const char *id,
+                                 void **obj);
+};
+
+#define TENON_LOG(host, self, level, ...)                                    \
+    do {                                                                     \
+        if ((host)->log_level(self) >= (level))                              \
+            (host)->log((self), (level), __VA_ARGS__);                       \
+    } while (0)
+
+/* Called once per target by a plugin's targets() function. */
+typedef void (*tenon_target_fn)(void *ud, const char *name,
+                                const char *description);
+
+/* ---- the entry struct ---------------------------------------------------- */
+
+struct tenon_plugin_entry {
+    uint32_t struct_size; /* sizeof(struct tenon_plugin_entry) at build time */
+    uint32_t abi;         /* TENON_ABI_VERSION at build time */
+    const char *name;     /* must equal the static info's name */
+    const char *version;  /* must equal the static info's version */
+    const char *info;     /* the static info section itself */
+    uint32_t info_size;   /* its size in bytes */
+    uint32_t reserved;
+
+    /* Create an instance. `args` holds every declared argument, validated;
+     * `input` is the instance this one reads from (a chain), or NULL. Store
+     * the plugin's object in *obj. On failure return a negative TENON_E* code
+     * and say why with host->set_error(self, ...). [any-thread] */
+    int (*create)(const struct tenon_host *host, struct tenon_instance *self,
+                  const struct tenon_args *args, struct tenon_instance *input,
+                  void **obj);
+
+    /* Destroy what create() made. [any-thread, once per instance] */
+    void (*destroy)(void *obj);
+
+    /* The vtable for interface `id` ("namespace.name/major"), or NULL.
+     * Every vtable starts with a uint32_t holding its own size. The host
+     * asks only for ids the static info lists under `provides`.
+     * [any-thread] */
+    const void *(*get_interface)(void *obj, const char *id);
+
+    /* Optional (may be NULL): list what this plugin can attach to (virtual
+     * machines, devices, files...). [any-thread] */
+    int (*targets)(const struct tenon_host *host, struct tenon_instance *self,
+                   tenon_target_fn emit, void *ud);
+};
+
+/* ---- writing the static info ------------------------------------------------
+ *
+ * Each macro below expands to a string literal "key=value\0"; write them one
+ * after another (no commas) inside TENON_PLUGIN_INFO(). Values must be string
+ * literals. Keys the host does not know are ignored, so newer SDKs can add
+ * keys without breaking older hosts.
+ */
+#define TENON__KV(k, v) k "=" v "\0"
+#define TENON_DESCRIPTION(s) TENON__KV("description", s)
+#define TENON_LICENSE(s) TENON__KV("license", s)
+#define TENON_URL(s) TENON__KV("url", s)
+#define TENON_CONTACT(s) TENON__KV("contact", s)
+/* Long help text shown by `tenon info`. */
+#define TENON_HELP(s) TENON__KV("help", s)
+/* One per interface id this plugin provides, e.g. "tenon.osi/1". */
+#define TENON_PROVIDES(id) TENON__KV("provides", id)
+/* The interface id the input instance must provide, if the plugin takes one. */
+#define TENON_ACCEPTS(id) TENON__KV("accepts", id)
+
+/* Arguments, in the order the plugin wants them in struct tenon_args. The
+ * first declared argument also takes a bare value (`name:value`). A default is
+ * written as text and parsed like a given value. */
+#define TENON__ARG(name, type, help) \
+    TENON__KV("arg", name) TENON__KV("arg.type", type) TENON__KV("arg.help", help)
+#define TENON__ARGD(name, type, def, help) \
+    TENON__ARG(name, type, help) TENON__KV("arg.default", def)
+#define TENON__ARGR(name, type, help) \
+    TENON__ARG(name, type, help) TENON__KV("arg.required", "yes")
+
+#define TENON_ARG_STRING(name, def, help) TENON__ARGD(name, "string", def, help)
+#define TENON_ARG_INT(name, def, help) TENON__ARGD(name, "int", def, help)
+#define TENON_ARG_BOOL(name, def, help) TENON__ARGD(name, "bool", def, help)
+/* `choices` is a '|'-separated list, e.g. "fast|slow". */
+#define TENON_ARG_ENUM(name, choices, def, help) \
+    TENON__ARGD(name, "enum", def, help) TENON__KV("arg.choices", choices)
+
+/* Optional arguments with no default: absent unless given (set == 0). */
+#define TENON_ARG_STRING_OPT(name, help) TENON__ARG(name, "string", help)
+#define TENON_ARG_INT_OPT(name, help) TENON__ARG(name, "int", help)
+
+/* Required arguments: instance creation fails, naming them, when absent. */
+#define TENON_ARG_STRING_REQ(name, help) TENON__ARGR(name, "string", help)
+#define TENON_ARG_INT_REQ(name, help) TENON__ARGR(name, "int", help)
+#define TENON_ARG_BOOL_REQ(name, help) TENON__ARGR(name, "bool", help)
+#define TENON_ARG_ENUM_REQ(name, choices, help) \
+    TENON__ARGR(name, "enum", help) TENON__KV("arg.choices", choices)
+
+#define TENON__STR2(x) #x
+#define TENON__STR(x) TENON__STR2(x)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TENON__SECTION __attribute__((section(TENON_INFO_SECTION), used))
+#define TENON__EXPORT __attribute__((visibility("default")))
+#else
+#error "Tenon plugins need a compiler with GNU attributes (gcc or clang)"
+#endif
+
+/* Write the static info section. `name` matches [a-z0-9][a-z0-9_-]*,
+ * `version` is semver ("1.2.3", "1.0.0-rc.1"); both string literals. */
+#define TENON_PLUGIN_INFO(name, version, ...)                                 \
+    static const char tenon__name[] = name;                                   \
+    static const char tenon__version[] = version;                             \
+    static const char tenon__info[] TENON__SECTION =                          \
+        TENON__KV("abi", TENON__STR(TENON_ABI_VERSION))                       \
+        TENON__KV("name", name) TENON__KV("version", version) __VA_ARGS__
+
+/* Export the entry struct. Use once, after TENON_PLUGIN_INFO, in the same
+ * source file. `targets` may be NULL. */
+#ifdef __cplusplus
+#define TENON__EXTERN extern "C"
+#else
+#define TENON__EXTERN
+#endif
+#define TENON_PLUGIN_ENTRY(create, destroy, get_interface, targets)           \
+    TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry               \
+        tenon_plugin_entry;                                                   \
+    TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry               \
+        tenon_plugin_entry = {sizeof(struct tenon_plugin_entry),              \
+                              TENON_ABI_VERSION,                              \
+                              tenon__name,                                    \
+                              tenon__version,                                 \
+                              tenon__info,                                    \
+                              (uint32_t)sizeof(tenon__info),                  \
+                              0,                                              \
+                              (create),                                       \
+                              (destroy),                                      \
+                              (get_interface),                                \
+                              (targets)}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TENON_PLUGIN_H */

@@ -1,0 +1,186 @@
+/* The context: search path, log settings, and teardown. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef TENON_PREFIX
+#define TENON_PREFIX "/usr/local"
+#endif
+
+static int add_path(tenon_t *t, size_t *cap, const char *dir, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < t->npaths; i++) /* a directory once, first place */
+        if (strlen(t->paths[i]) == len && memcmp(t->paths[i], dir, len) == 0)
+            return 0;
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    if (tenon__grow(&t->paths, cap, t->npaths + 1, sizeof *t->paths) ||
+        !(t->paths[t->npaths] = tenon__strndup(dir, len)))
+        return TENON_ENOMEM;
+    t->npaths++;
+    return 0;
+}
+
+static int default_paths(tenon_t *t, size_t *cap)
+{
+    const char *env = getenv("TENON_PLUGIN_PATH"), *home = getenv("HOME");
+    int rc = 0;
+    if (env)
+        for (const char *p = env; rc == 0;) {
+            const char *colon = strchr(p, ':');
+            size_t n = colon ? (size_t)(colon - p) : strlen(p);
+            rc = add_path(t, cap, p, n);
+            if (!colon)
+                break;
+            p = colon + 1;
+        }
+    if (rc == 0 && home && *home) {
+        char *d = tenon__asprintf("%s/.local/lib/tenon", home);
+        rc = d ? add_path(t, cap, d, strlen(d)) : TENON_ENOMEM;
+        free(d);
+    }
+    if (rc == 0)
+        rc = add_path(t, cap, TENON_PREFIX "/lib/tenon",
+                      strlen(TENON_PREFIX "/lib/tenon"));
+    return rc;
+}
+
+int tenon_open(tenon_t **out, const struct tenon_options *opts)
+{
+    struct tenon_options o;
+    size_t cap = 0;
+    int rc = 0, level = TENON_LOG_WARN;
+    tenon_t *t;
+
+    *out = NULL;
+    memset(&o, 0, sizeof o);
+    if (opts) /* a shorter struct from an older host: take what it has */
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size
+                                                      : sizeof o);
+    if (!(t = calloc(1, sizeof *t)))
+        return tenon__fail(TENON_ENOMEM, "out of memory");
+    pthread_mutex_init(&t->lock, NULL);
+    t->log_fn = o.log_fn;
+    t->log_ud = o.log_ud;
+    if (o.log_level > 0)
+        level = o.log_level;
+    else if (o.log_level < 0 && getenv("TENON_LOG") &&
+             tenon_log_level_parse(getenv("TENON_LOG"), &level) != 0)
+        level = TENON_LOG_WARN;
+    atomic_init(&t->log_level, level);
+    if (o.plugin_paths)
+        for (size_t i = 0; i < o.plugin_path_count && rc == 0; i++)
+            rc = add_path(t, &cap, o.plugin_paths[i],
+                          strlen(o.plugin_paths[i]));
+    else
+        rc = default_paths(t, &cap);
+    if (rc) {
+        tenon_close(t);
+        return tenon__fail(rc, "out of memory");
+    }
+    *out = t;
+    return 0;
+}
+
+void tenon_close(tenon_t *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nplugins; i++)
+        tenon__plugin_free(t->plugins[i]);
+    for (size_t i = 0; i < t->nretired; i++)
+        tenon__plugin_free(t->retired[i]);
+    for (size_t i = 0; i < t->npaths; i++)
+        free(t->paths[i]);
+    while (t->libraries) { /* leaked instances: keep their code mapped */
+        struct tenon__library *lib = t->libraries;
+        t->libraries = lib->next;
+        tenon__log(t, TENON_LOG_WARN, "tenon",
+                   "%s still has %zu live instance(s) at close", lib->path,
+                   lib->refs);
+        free(lib->path);
+        free(lib);
+    }
+    free(t->plugins);
+    free(t->retired);
+    free(t->paths);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+size_t tenon_search_path_count(const tenon_t *t) { return t->npaths; }
+
+const char *tenon_search_path(const tenon_t *t, size_t i)
+{
+    return i < t->npaths ? t->paths[i] : NULL;
+}
+
+/* ---- logging ----------------------------------------------------------------- */
+
+static const char *const level_names[] = {"off", "error", "warn",
+                                          "info", "debug", "trace"};
+
+const char *tenon_log_level_name(int level)
+{
+    return level >= 0 && level <= TENON_LOG_TRACE ? level_names[level] : "?";
+}
+
+int tenon_log_level_parse(const char *s, int *level)
+{
+    for (int i = 0; i <= TENON_LOG_TRACE; i++)
+        if (strcmp(s, level_names[i]) == 0 ||
+            (s[0] == '0' + i && s[1] == '\0')) {
+            *level = i;
+            return 0;
+        }
+    if (strcmp(s, "warning") == 0) {
+        *level = TENON_LOG_WARN;
+        return 0;
+    }
+    return tenon__fail(TENON_EINVAL,
+                       "unknown log level '%s'; expected off, error, warn, "
+                       "info, debug or trace",
+                       s);
+}
+
+void tenon_set_log_level(tenon_t *t, int level)
+{
+    if (level < TENON_LOG_OFF)
+        level = TENON_LOG_OFF;
+    if (level > TENON_LOG_TRACE)
+        level = TENON_LOG_TRACE;
+    atomic_store(&t->log_level, level);
+}
+
+int tenon_get_log_level(const tenon_t *t)
+{
+    return atomic_load(&((tenon_t *)t)->log_level);
+}
+
+void tenon__vlog(const tenon_t *t, int level, const char *origin,
+                 const char *fmt, va_list ap)
+{
+    char msg[1024];
+    if (level <= TENON_LOG_OFF || level > tenon_get_log_level(t))
+        return;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (t->log_fn)
+        t->log_fn(t->log_ud, level, origin ? origin : "?", msg);
+    else
+        fprintf(stderr, "%s: %s: %s\n", origin ? origin : "?",
+                tenon_log_level_name(level), msg);
+}
+
+void tenon__log(const tenon_t *t, int level, const char *origin,
+                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tenon__vlog(t, level, origin, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,445 @@
+/*
+ * Static info: the "key=value\0" strings of a plugin's .tenon.info section,
+ * parsed and checked against the contract in docs/abi.md. The bytes come from
+ * an untrusted file, so every rule failure becomes a reason naming the key,
+ * the value and what was expected.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *reason, size_t reason_len, int code, const char *fmt,
+                ...) TENON_PRINTF(4, 5);
+static int fail(char *reason, size_t reason_len, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, reason_len, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+#define BAD(...) fail(reason, reason_len, TENON_EINVAL, __VA_ARGS__)
+
+static int lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* [a-z0-9][a-z0-9_-]* */
+int tenon__valid_name(const char *s, size_t len)
+{
+    if (len == 0 || len > 64 || !lower_alnum(s[0]))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if (!lower_alnum(s[i]) && s[i] != '_' && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+/* namespace.name/major: [a-z][a-z0-9_-]* "." [a-z0-9][a-z0-9_.-]* "/" digits */
+int tenon__valid_interface_id(const char *s)
+{
+    const char *p = s;
+    if (!(*p >= 'a' && *p <= 'z'))
+        return 0;
+    while (lower_alnum(*p) || *p == '_' || *p == '-')
+        p++;
+    if (*p++ != '.' || !lower_alnum(*p))
+        return 0;
+    while (lower_alnum(*p) || *p == '_' || *p == '-' || *p == '.')
+        p++;
+    if (p[-1] == '.' || *p++ != '/' || !(*p >= '0' && *p <= '9'))
+        return 0;
+    if (*p == '0' && p[1] != '\0')
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p == '\0' && p - s <= 128;
+}
+
+static int valid_key(const char *k, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!lower_alnum(k[i]) && k[i] != '_' && k[i] != '-' && k[i] != '.')
+            return 0;
+    return 1;
+}
+
+/* UTF-8 without control characters except tab and newline, so every value
+ * can be printed to a terminal and written to JSON as it is. */
+static int valid_text(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p, n;
+        uint32_t cp;
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+                return 0;
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, cp = c & 0x07;
+        else
+            return 0;
+        for (unsigned i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* Argument names: [a-z_][a-z0-9_]* so they read well in "key=value". */
+static int valid_arg_name(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+        return 0;
+    for (s++; *s; s++)
+        if (!lower_alnum(*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
+const char *tenon__info_get(const struct tenon__info *info, const char *key)
+{
+    for (size_t i = 0; i < info->nkv; i++)
+        if (strcmp(info->kv[i].key, key) == 0)
+            return info->kv[i].value;
+    return NULL;
+}
+
+void tenon__info_free(struct tenon__info *info)
+{
+    free(info->raw);
+    free(info->buf);
+    free(info->kv);
+    free(info->provides);
+    free(info->args);
+    memset(info, 0, sizeof *info);
+}
+
+/* Split the buffer into key/value pairs in place (the '=' becomes NUL). */
+static int split(struct tenon__info *info, char *reason, size_t reason_len)
+{
+    size_t n = 0, i = 0;
+    for (size_t j = 0; j < info->size; j++)
+        n += info->buf[j] == '\0';
+    info->kv = calloc(n ? n : 1, sizeof *info->kv);
+    if (!info->kv)
+        return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
+    for (char *p = info->buf; p < info->buf + info->size;) {
+        size_t len = strlen(p); /* bounded: the buffer ends with NUL */
+        char *eq = strchr(p, '=');
+        if (len == 0) { /* padding between concatenated literals */
+            p++;
+            continue;
+        }
+        i++;
+        if (!eq || !valid_key(p, (size_t)(eq - p)))
+            return BAD("info string %zu (\"%.40s\") is not key=value with a "
+                       "key of [a-z0-9._-]",
+                       i, p);
+        if (!valid_text(eq + 1))
+            return BAD("value of info key '%.*s' is not UTF-8 text (control "
+                       "characters other than tab and newline, or invalid "
+                       "UTF-8)",
+                       (int)(eq - p), p);
+        *eq = '\0';
+        info->kv[info->nkv].key = p;
+        info->kv[info->nkv].value = eq + 1;
+        info->nkv++;
+        p += len + 1;
+    }
+    return 0;
+}
+
+static int parse_type(const char *s)
+{
+    static const char *const names[] = {"string", "int", "bool", "enum"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Does `choice` appear in the '|'-separated list? Returns its index or -1. */
+static int choice_index(const char *choices, const char *choice)
+{
+    size_t len = strlen(choice);
+    int idx = 0;
+    for (const char *p = choices;; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && memcmp(p, choice, n) == 0)
+            return idx;
+        if (!bar)
+            return -1;
+        p = bar + 1;
+    }
+}
+
+int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
+                       int64_t *out, char *why, size_t why_len)
+{
+    switch (d->type) {
+    case TENON_ARG_STRING:
+        *out = 0;
+        return 0;
+    case TENON_ARG_BOOL: {
+        static const char *const yes[] = {"y", "yes", "true", "1"};
+        static const char *const no[] = {"n", "no", "false", "0"};
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(text, yes[i]) == 0)
+                return (void)(*out = 1), 0;
+            if (strcmp(text, no[i]) == 0)
+                return (void)(*out = 0), 0;
+        }
+        return fail(why, why_len, TENON_EARG,
+                    "expected bool (y, yes, true, 1, n, no, false, 0), got "
+                    "'%s'",
+                    text);
+    }
+    case TENON_ARG_ENUM: {
+        int i = choice_index(d->choices ? d->choices : "", text);
+        if (i < 0)
+            return fail(why, why_len, TENON_EARG,
+                        "expected one of %s, got '%s'", d->choices, text);
+        *out = i;
+        return 0;
+    }
+    case TENON_ARG_INT: {
+        const char *p = text;
+        int neg = 0, base = 10;
+        uint64_t v = 0, limit, mult = 1;
+        if (*p == '-' || *p == '+')
+            neg = *p++ == '-';
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+            base = 16, p += 2;
+        const char *digits = p;
+        for (;; p++) {
+            int dv;
+            if (*p >= '0' && *p <= '9')
+                dv = *p - '0';
+            else if (base == 16 && *p >= 'a' && *p <= 'f')
+                dv = *p - 'a' + 10;
+            else if (base == 16 && *p >= 'A' && *p <= 'F')
+                dv = *p - 'A' + 10;
+            else
+                break;
+            if (v > (UINT64_MAX - (uint64_t)dv) / (uint64_t)base)
+                goto range;
+            v = v * (uint64_t)base + (uint64_t)dv;
+        }
+        if (p == digits)
+            goto bad;
+        switch (*p) {
+        case 'k': case 'K': mult = 1ull << 10, p++; break;
+        case 'm': case 'M': mult = 1ull << 20, p++; break;
+        case 'g': case 'G': mult = 1ull << 30, p++; break;
+        default: break;
+        }
+        if (*p != '\0')
+            goto bad;
+        if (v > UINT64_MAX / mult)
+            goto range;
+        v *= mult;
+        limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        if (v > limit)
+            goto range;
+        *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+        return 0;
+    bad:
+        return fail(why, why_len, TENON_EARG,
+                    "expected int (decimal or 0x hex, optional k/m/g "
+                    "suffix), got '%s'",
+                    text);
+    range:
+        return fail(why, why_len, TENON_ERANGE,
+                    "int '%s' is out of range (a signed 64-bit value)", text);
+    }
+    default:
+        return fail(why, why_len, TENON_EARG, "unknown argument type %d",
+                    d->type);
+    }
+}
+
+/* Collect "arg" groups: arg=NAME followed by its arg.* keys. */
+static int parse_args(struct tenon__info *info, char *reason,
+                      size_t reason_len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < info->nkv; i++)
+        n += strcmp(info->kv[i].key, "arg") == 0;
+    info->args = calloc(n ? n : 1, sizeof *info->args);
+    if (!info->args)
+        return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
+    struct tenon_arg_decl *d = NULL;
+    const char *type = NULL;
+    for (size_t i = 0; i <= info->nkv; i++) {
+        const char *k = i < info->nkv ? info->kv[i].key : "arg";
+        const char *v = i < info->nkv ? info->kv[i].value : NULL;
+        if (strcmp(k, "arg") == 0 || i == info->nkv) {
+            if (d) { /* finish the previous argument */
+                char why[160];
+                int64_t dummy;
+                if (!type)
+                    return BAD("argument '%s' has no arg.type", d->name);
+                if ((d->type = parse_type(type)) < 0)
+                    return BAD("argument '%s' has type '%s'; expected "
+                               "string, int, bool or enum",
+                               d->name, type);
+                if (d->type == TENON_ARG_ENUM &&
+                    (!d->choices || !*d->choices))
+                    return BAD("enum argument '%s' has no arg.choices",
+                               d->name);
+                if (d->required && d->default_value)
+                    return BAD("argument '%s' is required and has a default",
+                               d->name);
+                if (d->default_value &&
+                    tenon__arg_convert(d, d->default_value, &dummy, why,
+                                       sizeof why) != 0)
+                    return BAD("default of argument '%s': %s", d->name, why);
+            }
+            if (i == info->nkv)
+                break;
+            if (!valid_arg_name(v))
+                return BAD("argument name '%s' is invalid; expected "
+                           "[a-z_][a-z0-9_]*",
+                           v);
+            for (size_t j = 0; j < info->nargs; j++)
+                if (strcmp(info->args[j].name, v) == 0)
+                    return BAD("argument '%s' is declared twice", v);
+            d = &info->args[info->nargs++];
+            d->name = v;
+            d->help = "";
+            type = NULL;
+        } else if (strncmp(k, "arg.", 4) == 0) {
+            if (!d)
+                return BAD("'%s' comes before any arg= key", k);
+            if (strcmp(k, "arg.type") == 0)
+                type = v;
+            else if (strcmp(k, "arg.help") == 0)
+                d->help = v;
+            else if (strcmp(k, "arg.default") == 0)
+                d->default_value = v;
+            else if (strcmp(k, "arg.choices") == 0)
+                d->choices = v;
+            else if (strcmp(k, "arg.required") == 0)
+                d->required = strcmp(v, "yes") == 0;
+            /* other arg.* keys: from a newer SDK, ignored */
+        }
+    }
+    return 0;
+}
+
+static int check_singletons(const struct tenon__info *info, char *reason,
+                            size_t reason_len)
+{
+    static const char *const single[] = {"abi", "name", "version", "accepts",
+                                         "description", "license"};
+    for (size_t s = 0; s < sizeof single / sizeof *single; s++) {
+        int seen = 0;
+        for (size_t i = 0; i < info->nkv; i++)
+            seen += strcmp(info->kv[i].key, single[s]) == 0;
+        if (seen > 1)
+            return BAD("key '%s' appears %d times; expected once", single[s],
+                       seen);
+    }
+    return 0;
+}
+
+static int parse_abi(const char *s, int *abi)
+{
+    long v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 1000000)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    *abi = (int)v;
+    return 0;
+}
+
+int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
+                      char *reason, size_t reason_len)
+{
+    const char *abi;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    out->raw = buf;
+    out->size = size;
+    out->abi = -1;
+    if (size == 0 || buf[size - 1] != '\0')
+        return BAD("static info is not NUL-terminated");
+    if (!(out->buf = malloc(size)))
+        return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
+    memcpy(out->buf, buf, size);
+    if ((rc = split(out, reason, reason_len)) ||
+        (rc = check_singletons(out, reason, reason_len)))
+        return rc;
+
+    if (!(abi = tenon__info_get(out, "abi")))
+        return BAD("static info has no 'abi' key; expected abi=%d",
+                   TENON_ABI_VERSION);
+    if (parse_abi(abi, &out->abi) != 0)
+        return BAD("abi '%s' is not a non-negative integer", abi);
+    out->name = tenon__info_get(out, "name");
+    out->version = tenon__info_get(out, "version");
+    if (!out->name)
+        return BAD("static info has no 'name' key; expected name=<plugin "
+                   "name>");
+    if (!tenon__valid_name(out->name, strlen(out->name)))
+        return BAD("name '%s' is invalid; expected [a-z0-9][a-z0-9_-]* (at "
+                   "most 64 characters)",
+                   out->name);
+    if (!out->version)
+        return BAD("static info has no 'version' key; expected "
+                   "version=<semver>");
+    if (tenon__semver_parse(out->version, &out->semver) != 0)
+        return BAD("version '%s' is not a semantic version; expected "
+                   "MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]",
+                   out->version);
+    if (out->abi != TENON_ABI_VERSION)
+        return fail(reason, reason_len, TENON_EABI,
+                    "plugin ABI %d; this host supports ABI %d", out->abi,
+                    TENON_ABI_VERSION);
+
+    out->provides = calloc(out->nkv ? out->nkv : 1, sizeof *out->provides);
+    if (!out->provides)
+        return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
+    for (size_t i = 0; i < out->nkv; i++) {
+        const char *k = out->kv[i].key, *v = out->kv[i].value;
+        int prov = strcmp(k, "provides") == 0;
+        if (!prov && strcmp(k, "accepts") != 0)
+            continue;
+        if (!tenon__valid_interface_id(v))
+            return BAD("%s '%s' is not an interface id; expected "
+                       "namespace.name/major (e.g. tenon.osi/1)",
+                       k, v);
+        if (prov)
+            out->provides[out->nprovides++] = v;
+        else
+            out->accepts = v;
+    }
+    return parse_args(out, reason, reason_len);
+}

@@ -1,0 +1,208 @@
+/*
+ * Instances: "name[@version][:args]" -> validated arguments -> loaded library
+ * -> the plugin's create(). Instances are refcounted so that an instance used
+ * as another's input outlives it.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int provides(const struct tenon_plugin *p, const char *id)
+{
+    for (size_t i = 0; i < p->info.nprovides; i++)
+        if (strcmp(p->info.provides[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_input(const struct tenon_plugin *p, tenon_instance_t *input)
+{
+    const char *want = p->info.accepts;
+    if (!want && input)
+        return tenon__fail(TENON_EINVAL,
+                           "plugin '%s' takes no input, but an input instance "
+                           "(%s) was given",
+                           p->info.name, input->plugin->info.name);
+    if (want && !input)
+        return tenon__fail(TENON_EINVAL,
+                           "plugin '%s' needs an input instance providing %s",
+                           p->info.name, want);
+    if (want && !provides(input->plugin, want))
+        return tenon__fail(TENON_EINVAL,
+                           "plugin '%s' needs an input providing %s; '%s' does "
+                           "not provide it",
+                           p->info.name, want, input->plugin->info.name);
+    return 0;
+}
+
+static void release_lib(tenon_t *t, struct tenon__library *lib)
+{
+    pthread_mutex_lock(&t->lock);
+    tenon__library_release(t, lib);
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* A plugin's own error code if it is one of ours, else TENON_EPLUGIN. */
+static int plugin_code(int rc)
+{
+    return rc < 0 && rc >= TENON_ERROR_MIN ? rc : TENON_EPLUGIN;
+}
+
+int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
+                 tenon_instance_t **out)
+{
+    const struct tenon_plugin *p;
+    struct tenon_instance *inst = NULL;
+    const char *name, *version, *args;
+    char *buf;
+    int rc;
+
+    *out = NULL;
+    if ((rc = tenon__spec_split(spec, &buf, &name, &version, &args)))
+        return rc;
+    if ((rc = tenon__find_spec(t, name, version, &p)) ||
+        (rc = check_input(p, input)))
+        goto out;
+    if (!(inst = calloc(1, sizeof *inst))) {
+        rc = tenon__fail(TENON_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* Arguments are checked before the library is loaded: a typo never runs
+     * plugin code. */
+    if ((rc = tenon__args_parse(args, p->info.args, p->info.nargs,
+                                p->info.name, &inst->args)))
+        goto out;
+    pthread_mutex_lock(&t->lock);
+    rc = tenon__library_acquire(t, p, &inst->lib);
+    pthread_mutex_unlock(&t->lock);
+    if (rc)
+        goto out;
+    inst->t = t;
+    inst->plugin = p;
+    atomic_init(&inst->refs, 1);
+    rc = inst->lib->entry->create(&tenon__host, inst, &inst->args.pub, input,
+                                  &inst->obj);
+    if (rc) {
+        rc = tenon__fail(plugin_code(rc),
+                         "plugin '%s' failed to create an instance: %s (%s)",
+                         p->info.name, inst->error[0] ? inst->error : "no message",
+                         tenon_strerror(rc));
+        release_lib(t, inst->lib);
+        goto out;
+    }
+    if (input) {
+        atomic_fetch_add(&input->refs, 1);
+        inst->input = input;
+    }
+    *out = inst;
+    inst = NULL;
+out:
+    if (inst) {
+        tenon__args_free(&inst->args);
+        free(inst);
+    }
+    free(buf);
+    return rc;
+}
+
+void tenon_destroy(tenon_instance_t *inst)
+{
+    while (inst && atomic_fetch_sub(&inst->refs, 1) == 1) {
+        tenon_instance_t *input = inst->input;
+        inst->lib->entry->destroy(inst->obj);
+        release_lib(inst->t, inst->lib);
+        tenon__args_free(&inst->args);
+        free(inst);
+        inst = input; /* drop the reference this instance held */
+    }
+}
+
+const void *tenon_get_interface(tenon_instance_t *inst, const char *id,
+                                void **obj)
+{
+    const void *vt;
+    if (!inst || !id || !provides(inst->plugin, id))
+        return NULL;
+    vt = inst->lib->entry->get_interface(inst->obj, id);
+    if (vt && obj)
+        *obj = inst->obj;
+    return vt;
+}
+
+const tenon_plugin_t *tenon_instance_plugin(const tenon_instance_t *inst)
+{
+    return inst->plugin;
+}
+
+const char *tenon_instance_error(const tenon_instance_t *inst)
+{
+    return inst->error;
+}
+
+int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit,
+                  void *ud)
+{
+    const tenon_plugin_t *p;
+    struct tenon_instance tmp;
+    int rc;
+
+    if ((rc = tenon_find(t, spec, &p)))
+        return rc;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.t = t;
+    tmp.plugin = p;
+    pthread_mutex_lock(&t->lock);
+    rc = tenon__library_acquire(t, p, &tmp.lib);
+    pthread_mutex_unlock(&t->lock);
+    if (rc)
+        return rc;
+    if (!tmp.lib->entry->targets)
+        rc = tenon__fail(TENON_ENOTSUP, "plugin '%s' does not list targets",
+                         p->info.name);
+    else if ((rc = tmp.lib->entry->targets(&tenon__host, &tmp, emit, ud)))
+        rc = tenon__fail(plugin_code(rc), "plugin '%s' failed to list targets: %s",
+                         p->info.name, tmp.error[0] ? tmp.error : "no message");
+    release_lib(t, tmp.lib);
+    return rc;
+}
+
+/* ---- the host API handed to plugins ------------------------------------------ */
+
+static void host_log(struct tenon_instance *self, int level, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    if (!self)
+        return;
+    va_start(ap, fmt);
+    tenon__vlog(self->t, level, self->plugin->info.name, fmt, ap);
+    va_end(ap);
+}
+
+static int host_log_level(const struct tenon_instance *self)
+{
+    return self ? tenon_get_log_level(self->t) : TENON_LOG_OFF;
+}
+
+static void host_set_error(struct tenon_instance *self, const char *fmt, ...)
+{
+    va_list ap;
+    if (!self)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(self->error, sizeof self->error, fmt, ap);
+    va_end(ap);
+}
+
+static const void *host_get_interface(struct tenon_instance *other,
+                                      const char *id, void **obj)
+{
+    return tenon_get_interface(other, id, obj);
+}
+
+const struct tenon_host tenon__host = {
+    sizeof(struct tenon_host), TENON_ABI_VERSION, host_log, host_log_level,
+    host_set_error, host_get_interface,
+};

@@ -1,0 +1,455 @@
+/*
+ * The inventory: plugin files on the search path and what their static info
+ * says, read without loading them. Every file that fails a check stays listed
+ * with the reason, so an operator can see why a plugin is missing.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- probing one file -------------------------------------------------------- */
+
+static int fd_read_at(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    int fd = *(int *)ctx;
+    char *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Reasons come from untrusted bytes: keep them printable. */
+static void set_reason(struct tenon_plugin *p, int status, const char *reason)
+{
+    p->status = status;
+    free(p->reason);
+    p->reason = tenon__strdup(reason);
+    if (p->reason)
+        for (char *c = p->reason; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                *c = '?';
+}
+
+static const char *open_error(int err)
+{
+    switch (err) {
+    case ELOOP: return "symbolic link loop";
+    case ENOENT: return "dangling symbolic link";
+    case EACCES: return "permission denied";
+    default: return strerror(err);
+    }
+}
+
+void tenon__plugin_probe(struct tenon_plugin *p)
+{
+    char reason[TENON__REASON_MAX];
+    struct tenon__elf elf;
+    struct stat st;
+    int rc;
+    /* O_NONBLOCK: a FIFO named *.so must not hang the scan. */
+    int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+    p->info.abi = -1;
+    if (fd < 0) {
+        snprintf(reason, sizeof reason, "cannot open: %s", open_error(errno));
+        set_reason(p, TENON_UNAVAILABLE, reason);
+        return;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(reason, sizeof reason, "cannot stat: %s", strerror(errno));
+        goto bad;
+    }
+    p->dev = st.st_dev;
+    p->ino = st.st_ino;
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(reason, sizeof reason,
+                 "is a directory; expected a shared object file");
+        goto bad;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(reason, sizeof reason,
+                 "not a regular file; expected a shared object file");
+        goto bad;
+    }
+    rc = tenon__elf_read(fd_read_at, &fd, (uint64_t)st.st_size, &elf, reason,
+                         sizeof reason);
+    p->machine = elf.machine;
+    p->elfclass = elf.elfclass;
+    if (rc)
+        goto bad;
+    close(fd);
+    fd = -1;
+    rc = tenon__info_parse(elf.info, elf.info_size, &p->info, reason,
+                           sizeof reason);
+    p->have_info = 1; /* even on failure: name and version may be known */
+    if (rc)
+        goto bad;
+    p->status = TENON_AVAILABLE;
+    return;
+bad:
+    if (fd >= 0)
+        close(fd);
+    set_reason(p, TENON_UNAVAILABLE, reason);
+}
+
+void tenon__plugin_free(struct tenon_plugin *p)
+{
+    if (!p)
+        return;
+    free(p->path);
+    free(p->reason);
+    tenon__info_free(&p->info);
+    free(p);
+}
+
+/* ---- scanning the search path ------------------------------------------------- */
+
+static int has_so_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, ".so") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct list {
+    struct tenon_plugin **v;
+    size_t n, cap;
+};
+
+static int scan_dir(tenon_t *t, size_t di, struct list *out)
+{
+    const char *dir = t->paths[di];
+    DIR *d = opendir(dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    int rc = 0;
+
+    if (!d) {
+        tenon__log(t, TENON_LOG_DEBUG, "tenon", "skipping %s: %s", dir,
+                   strerror(errno));
+        return 0;
+    }
+    while ((e = readdir(d))) {
+        if (!has_so_suffix(e->d_name))
+            continue;
+        if ((rc = tenon__grow(&names, &cap, n + 1, sizeof *names)) ||
+            !(names[n] = tenon__strdup(e->d_name))) {
+            rc = TENON_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct tenon_plugin *p = calloc(1, sizeof *p);
+        if (!p || (rc = tenon__grow(&out->v, &out->cap, out->n + 1,
+                                    sizeof *out->v))) {
+            free(p);
+            rc = TENON_ENOMEM;
+            break;
+        }
+        p->dir_index = di;
+        p->path = tenon__asprintf("%s/%s", dir, names[i]);
+        if (!p->path) {
+            free(p);
+            rc = TENON_ENOMEM;
+            break;
+        }
+        tenon__plugin_probe(p);
+        out->v[out->n++] = p;
+        if (p->status != TENON_AVAILABLE)
+            tenon__log(t, TENON_LOG_DEBUG, "tenon", "%s: unavailable: %s",
+                       p->path, p->reason);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* Same name and version twice: the one earlier in the search path (or, in one
+ * directory, earlier by file name) stays, the later one is shadowed. */
+static void mark_shadowed(struct list *l)
+{
+    char reason[TENON__REASON_MAX + 64];
+    for (size_t i = 0; i < l->n; i++) {
+        struct tenon_plugin *p = l->v[i];
+        if (p->status != TENON_AVAILABLE)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            const struct tenon_plugin *q = l->v[j];
+            if (q->status == TENON_AVAILABLE &&
+                strcmp(q->info.name, p->info.name) == 0 &&
+                strcmp(q->info.version, p->info.version) == 0) {
+                snprintf(reason, sizeof reason,
+                         "shadowed by %s (same name and version earlier in "
+                         "the search path)",
+                         q->path);
+                set_reason(p, TENON_SHADOWED, reason);
+                break;
+            }
+        }
+    }
+}
+
+int tenon_scan(tenon_t *t)
+{
+    struct list l = {0};
+    int rc = 0;
+
+    for (size_t di = 0; di < t->npaths && rc == 0; di++)
+        rc = scan_dir(t, di, &l);
+    if (rc) {
+        for (size_t i = 0; i < l.n; i++)
+            tenon__plugin_free(l.v[i]);
+        free(l.v);
+        return tenon__fail(rc, "out of memory scanning the search path");
+    }
+    mark_shadowed(&l);
+
+    pthread_mutex_lock(&t->lock);
+    /* Entries of the previous scan may be in use by instances and callers:
+     * retire them, free them at tenon_close(). */
+    rc = tenon__grow(&t->retired, &t->cap_retired, t->nretired + t->nplugins,
+                     sizeof *t->retired);
+    if (rc == 0) {
+        for (size_t i = 0; i < t->nplugins; i++)
+            t->retired[t->nretired++] = t->plugins[i];
+        free(t->plugins);
+        t->plugins = l.v;
+        t->nplugins = l.n;
+        t->scanned = 1;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (rc) {
+        for (size_t i = 0; i < l.n; i++)
+            tenon__plugin_free(l.v[i]);
+        free(l.v);
+        return tenon__fail(rc, "out of memory scanning the search path");
+    }
+    return 0;
+}
+
+int tenon__ensure_scanned(tenon_t *t)
+{
+    pthread_mutex_lock(&t->lock);
+    int scanned = t->scanned;
+    pthread_mutex_unlock(&t->lock);
+    return scanned ? 0 : tenon_scan(t);
+}
+
+size_t tenon_plugin_count(tenon_t *t)
+{
+    if (tenon__ensure_scanned(t))
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    size_t n = t->nplugins;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+const tenon_plugin_t *tenon_plugin_at(tenon_t *t, size_t i)
+{
+    const tenon_plugin_t *p = NULL;
+    if (tenon__ensure_scanned(t))
+        return NULL;
+    pthread_mutex_lock(&t->lock);
+    if (i < t->nplugins)
+        p = t->plugins[i];
+    pthread_mutex_unlock(&t->lock);
+    return p;
+}
+
+/* ---- lookup ------------------------------------------------------------------ */
+
+int tenon__spec_split(const char *spec, char **buf, const char **name,
+                      const char **version, const char **args)
+{
+    char *b = tenon__strdup(spec ? spec : "");
+    char *colon, *at;
+    if (!b)
+        return tenon__fail(TENON_ENOMEM, "out of memory");
+    *name = b;
+    *version = NULL;
+    *args = NULL;
+    if ((colon = strchr(b, ':'))) {
+        *colon = '\0';
+        *args = colon + 1;
+    }
+    if ((at = strchr(b, '@'))) {
+        *at = '\0';
+        *version = at + 1;
+    }
+    *buf = b;
+    if (!tenon__valid_name(b, strlen(b))) {
+        free(b);
+        *buf = NULL;
+        return tenon__fail(TENON_EINVAL,
+                           "'%s' is not a plugin name; expected "
+                           "name[@version][:args] with a name of "
+                           "[a-z0-9][a-z0-9_-]*",
+                           spec ? spec : "");
+    }
+    return 0;
+}
+
+/* Caller holds t->lock. */
+static int find_locked(tenon_t *t, const char *name, const char *version,
+                       const tenon_plugin_t **out)
+{
+    const struct tenon_plugin *best = NULL, *unavail = NULL;
+    char versions[256] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < t->nplugins; i++) {
+        const struct tenon_plugin *p = t->plugins[i];
+        if (!p->info.name || strcmp(p->info.name, name) != 0)
+            continue;
+        if (p->status != TENON_AVAILABLE) {
+            if (!unavail && (!version || (p->info.version &&
+                                          strcmp(p->info.version, version) == 0)))
+                unavail = p;
+            continue;
+        }
+        if (version && strcmp(p->info.version, version) != 0) {
+            if (used < sizeof versions)
+                used += (size_t)snprintf(versions + used,
+                                         sizeof versions - used, "%s%s",
+                                         used ? ", " : "", p->info.version);
+            continue;
+        }
+        if (!best || tenon__semver_cmp(&p->info.semver, &best->info.semver) > 0)
+            best = p;
+    }
+    if (best) {
+        *out = best;
+        return 0;
+    }
+    if (unavail)
+        return tenon__fail(TENON_EUNAVAIL, "plugin '%s' (%s) is unavailable: %s",
+                           name, unavail->path, unavail->reason);
+    if (version && used)
+        return tenon__fail(TENON_ENOENT,
+                           "plugin '%s' has no version %s; available: %s", name,
+                           version, versions);
+    return tenon__fail(TENON_ENOENT,
+                       "no plugin named '%s' in the search path (%zu "
+                       "director%s; `tenon list --all` shows what was found)",
+                       name, t->npaths, t->npaths == 1 ? "y" : "ies");
+}
+
+int tenon_find(tenon_t *t, const char *spec, const tenon_plugin_t **out)
+{
+    char *buf;
+    const char *name, *version, *args;
+    int rc;
+
+    *out = NULL;
+    if ((rc = tenon__ensure_scanned(t)) ||
+        (rc = tenon__spec_split(spec, &buf, &name, &version, &args)))
+        return rc;
+    if (args)
+        rc = tenon__fail(TENON_EINVAL,
+                         "'%s' carries arguments; expected name[@version]",
+                         spec);
+    else {
+        pthread_mutex_lock(&t->lock);
+        rc = find_locked(t, name, version, out);
+        pthread_mutex_unlock(&t->lock);
+    }
+    free(buf);
+    return rc;
+}
+
+int tenon__find_spec(tenon_t *t, const char *name, const char *version,
+                     const tenon_plugin_t **out)
+{
+    int rc = tenon__ensure_scanned(t);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&t->lock);
+    rc = find_locked(t, name, version, out);
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+/* ---- accessors ------------------------------------------------------------------ */
+
+const char *tenon_plugin_path(const tenon_plugin_t *p) { return p->path; }
+const char *tenon_plugin_name(const tenon_plugin_t *p) { return p->info.name; }
+const char *tenon_plugin_version(const tenon_plugin_t *p)
+{
+    return p->info.version;
+}
+int tenon_plugin_status(const tenon_plugin_t *p) { return p->status; }
+const char *tenon_plugin_reason(const tenon_plugin_t *p)
+{
+    return p->status == TENON_AVAILABLE ? NULL : p->reason;
+}
+int tenon_plugin_abi(const tenon_plugin_t *p) { return p->info.abi; }
+
+const char *tenon_plugin_status_name(int status)
+{
+    switch (status) {
+    case TENON_AVAILABLE: return "available";
+    case TENON_SHADOWED: return "shadowed";
+    default: return "unavailable";
+    }
+}
+
+const char *tenon_plugin_get(const tenon_plugin_t *p, const char *key)
+{
+    return tenon__info_get(&p->info, key);
+}
+
+size_t tenon_plugin_info_count(const tenon_plugin_t *p) { return p->info.nkv; }
+
+int tenon_plugin_info_at(const tenon_plugin_t *p, size_t i, const char **key,
+                         const char **value)
+{
+    if (i >= p->info.nkv)
+        return TENON_ERANGE;
+    *key = p->info.kv[i].key;
+    *value = p->info.kv[i].value;
+    return 0;
+}
+
+size_t tenon_plugin_provides_count(const tenon_plugin_t *p)
+{
+    return p->info.nprovides;
+}
+
+const char *tenon_plugin_provides(const tenon_plugin_t *p, size_t i)
+{
+    return i < p->info.nprovides ? p->info.provides[i] : NULL;
+}
+
+size_t tenon_plugin_arg_count(const tenon_plugin_t *p) { return p->info.nargs; }
+
+const struct tenon_arg_decl *tenon_plugin_arg(const tenon_plugin_t *p,
+                                              size_t i)
+{
+    return i < p->info.nargs ? &p->info.args[i] : NULL;
+}

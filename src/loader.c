@@ -1,0 +1,135 @@
+/*
+ * Loading plugin libraries: dlopen on first use, one refcounted library per
+ * file (by device and inode), closed when its last instance is gone.
+ *
+ * The entry struct a library exports must describe the same plugin as the
+ * static info that the inventory checked: same ABI, name, version and the
+ * very same info bytes. A file whose code disagrees with its info is marked
+ * unavailable and closed again.
+ */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The smallest entry struct this host can use: ABI 1 as first published. */
+#define ENTRY_MIN_SIZE offsetof(struct tenon_plugin_entry, targets)
+
+static int check_entry(const struct tenon_plugin *p,
+                       const struct tenon_plugin_entry *e, char *why,
+                       size_t len)
+{
+    const struct tenon__info *info = &p->info;
+    if (e->struct_size < ENTRY_MIN_SIZE)
+        snprintf(why, len, "entry struct is %u bytes; expected at least %zu",
+                 e->struct_size, ENTRY_MIN_SIZE);
+    else if (e->abi != (uint32_t)info->abi)
+        snprintf(why, len, "entry ABI %u differs from static info ABI %d",
+                 e->abi, info->abi);
+    else if (!e->name || strcmp(e->name, info->name) != 0)
+        snprintf(why, len, "entry name '%.64s' differs from static info name '%s'",
+                 e->name ? e->name : "(null)", info->name);
+    else if (!e->version || strcmp(e->version, info->version) != 0)
+        snprintf(why, len,
+                 "entry version '%.64s' differs from static info version '%s'",
+                 e->version ? e->version : "(null)", info->version);
+    else if (!e->info || e->info_size != info->size ||
+             memcmp(e->info, info->raw, info->size) != 0)
+        snprintf(why, len, "entry info differs from the %s section read "
+                           "from the file",
+                 TENON_INFO_SECTION);
+    else if (!e->create || !e->destroy || !e->get_interface)
+        snprintf(why, len, "entry lacks create, destroy or get_interface");
+    else
+        return 0;
+    return -1;
+}
+
+static void make_unavailable(const struct tenon_plugin *cp, const char *why)
+{
+    struct tenon_plugin *p = (struct tenon_plugin *)cp; /* ours; under lock */
+    char *r = tenon__strdup(why);
+    if (!r)
+        return;
+    free(p->reason);
+    p->reason = r;
+    p->status = TENON_UNAVAILABLE;
+}
+
+int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
+                           struct tenon__library **out)
+{
+    struct tenon__library *lib;
+    char why[TENON__REASON_MAX];
+    const struct tenon_plugin_entry *e;
+    void *h;
+
+    for (lib = t->libraries; lib; lib = lib->next)
+        if (lib->dev == p->dev && lib->ino == p->ino) {
+            lib->refs++;
+            *out = lib;
+            return 0;
+        }
+    if (p->status != TENON_AVAILABLE)
+        return tenon__fail(TENON_EUNAVAIL, "%s is unavailable: %s", p->path,
+                           p->reason);
+    h = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *err = dlerror();
+        snprintf(why, sizeof why, "dlopen failed: %s", err ? err : "?");
+        make_unavailable(p, why);
+        return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
+    }
+    e = dlsym(h, TENON_ENTRY_SYMBOL);
+    if (!e)
+        snprintf(why, sizeof why, "no exported %s symbol", TENON_ENTRY_SYMBOL);
+    if (!e || check_entry(p, e, why, sizeof why) != 0) {
+        dlclose(h);
+        make_unavailable(p, why);
+        return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
+    }
+    lib = calloc(1, sizeof *lib);
+    if (!lib || !(lib->path = tenon__strdup(p->path))) {
+        free(lib);
+        dlclose(h);
+        return tenon__fail(TENON_ENOMEM, "out of memory loading %s", p->path);
+    }
+    lib->dev = p->dev;
+    lib->ino = p->ino;
+    lib->handle = h;
+    lib->entry = e;
+    lib->refs = 1;
+    lib->next = t->libraries;
+    t->libraries = lib;
+    tenon__log(t, TENON_LOG_DEBUG, "tenon", "loaded %s", p->path);
+    *out = lib;
+    return 0;
+}
+
+void tenon__library_release(tenon_t *t, struct tenon__library *lib)
+{
+    if (--lib->refs)
+        return;
+    for (struct tenon__library **pp = &t->libraries; *pp; pp = &(*pp)->next)
+        if (*pp == lib) {
+            *pp = lib->next;
+            break;
+        }
+    tenon__log(t, TENON_LOG_DEBUG, "tenon", "unloading %s", lib->path);
+    dlclose(lib->handle);
+    free(lib->path);
+    free(lib);
+}
+
+int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p)
+{
+    int loaded = 0;
+    pthread_mutex_lock(&t->lock);
+    for (struct tenon__library *lib = t->libraries; lib; lib = lib->next)
+        loaded |= lib->dev == p->dev && lib->ino == p->ino;
+    pthread_mutex_unlock(&t->lock);
+    return loaded;
+}

@@ -22,55 +22,28 @@ static const char usage[] =
     "Exit status: 0 on success (even when some files are unavailable),\n"
     "1 on failure, 2 on a usage error.\n";
 
-static void print_provides(const tenon_plugin_t *p)
+/* "a/1,b/2" or "-" into buf. */
+static const char *provides_text(const tenon_plugin_t *p, char *buf,
+                                 size_t len)
 {
-    size_t n = tenon_plugin_provides_count(p);
-    for (size_t i = 0; i < n; i++)
-        printf("%s%s", i ? "," : "", tenon_plugin_provides(p, i));
-    if (!n)
-        printf("-");
+    size_t n = tenon_plugin_provides_count(p), used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+                                 tenon_plugin_provides(p, i));
+    return n ? buf : "-";
 }
 
-static int list_text(tenon_t *t, int all)
+static int width(int w, const char *s)
 {
-    size_t n = tenon_plugin_count(t), shown = 0, bad = 0;
-    int wname = 4, wver = 7;
+    int n = (int)strlen(s);
+    return n > w ? n : w;
+}
 
+static void list_unavailable(tenon_t *t, size_t n)
+{
+    printf("\nunavailable:\n");
     for (size_t i = 0; i < n; i++) {
-        const tenon_plugin_t *p = tenon_plugin_at(t, i);
-        if (tenon_plugin_status(p) != TENON_AVAILABLE)
-            continue;
-        int a = (int)strlen(tenon_plugin_name(p)),
-            b = (int)strlen(tenon_plugin_version(p));
-        wname = a > wname ? a : wname;
-        wver = b > wver ? b : wver;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const tenon_plugin_t *p = tenon_plugin_at(t, i);
-        if (tenon_plugin_status(p) != TENON_AVAILABLE) {
-            bad++;
-            continue;
-        }
-        if (!shown++)
-            printf("%-*s  %-*s  %s  %s\n", wname, "NAME", wver, "VERSION",
-                   "PROVIDES", "PATH");
-        printf("%-*s  %-*s  ", wname, tenon_plugin_name(p), wver,
-               tenon_plugin_version(p));
-        print_provides(p);
-        printf("  %s\n", tenon_plugin_path(p));
-    }
-    if (!shown)
-        printf("no plugins found in %zu director%s\n",
-               tenon_search_path_count(t),
-               tenon_search_path_count(t) == 1 ? "y" : "ies");
-    if (bad && !all) {
-        printf("(%zu unavailable file%s not shown; use --all)\n", bad,
-               bad == 1 ? "" : "s");
-        return EXIT_OK;
-    }
-    if (bad)
-        printf("\nunavailable:\n");
-    for (size_t i = 0; all && i < n; i++) {
         const tenon_plugin_t *p = tenon_plugin_at(t, i);
         int st = tenon_plugin_status(p);
         if (st == TENON_AVAILABLE)
@@ -81,6 +54,44 @@ static int list_text(tenon_t *t, int all)
         printf("\n    %s: %s\n", tenon_plugin_status_name(st),
                tenon_plugin_reason(p));
     }
+}
+
+static int list_text(tenon_t *t, int all)
+{
+    size_t n = tenon_plugin_count(t), shown = 0, bad = 0;
+    int wname = 4, wver = 7, wprov = 8;
+    char prov[512];
+
+    for (size_t i = 0; i < n; i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        if (tenon_plugin_status(p) != TENON_AVAILABLE) {
+            bad++;
+            continue;
+        }
+        wname = width(wname, tenon_plugin_name(p));
+        wver = width(wver, tenon_plugin_version(p));
+        wprov = width(wprov, provides_text(p, prov, sizeof prov));
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        if (tenon_plugin_status(p) != TENON_AVAILABLE)
+            continue;
+        if (!shown++)
+            printf("%-*s  %-*s  %-*s  %s\n", wname, "NAME", wver, "VERSION",
+                   wprov, "PROVIDES", "PATH");
+        printf("%-*s  %-*s  %-*s  %s\n", wname, tenon_plugin_name(p), wver,
+               tenon_plugin_version(p), wprov,
+               provides_text(p, prov, sizeof prov), tenon_plugin_path(p));
+    }
+    if (!shown)
+        printf("no plugins found in %zu director%s\n",
+               tenon_search_path_count(t),
+               tenon_search_path_count(t) == 1 ? "y" : "ies");
+    if (bad && !all)
+        printf("(%zu unavailable file%s not shown; use --all)\n", bad,
+               bad == 1 ? "" : "s");
+    else if (bad)
+        list_unavailable(t, n);
     return EXIT_OK;
 }
 

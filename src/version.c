@@ -19,9 +19,10 @@ static const char *number(const char *s, uint64_t *out)
     if (!is_digit(*p) || (p[0] == '0' && is_digit(p[1])))
         return NULL;
     for (; is_digit(*p); p++) {
-        if (v > (UINT64_MAX - 9) / 10)
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
             return NULL;
-        v = v * 10 + (uint64_t)(*p - '0');
+        v = v * 10 + d;
     }
     *out = v;
     return p;

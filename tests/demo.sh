@@ -1,0 +1,28 @@
+#!/bin/sh
+# make demo: Tenon's main job on real plugins, with real output.
+set -e
+B=${1:-build}
+P=$B/plugins
+if [ -t 1 ]; then bold='\033[1m' off='\033[0m'; else bold='' off=''; fi
+say() { printf "\n${bold}\$ %s${off}\n" "$*"; }
+
+say tenon --version
+"$B/tenon" --version
+
+say tenon list --plugin-path "$P"
+"$B/tenon" list --plugin-path "$P"
+
+say tenon info hello --plugin-path "$P"
+"$B/tenon" info hello --plugin-path "$P"
+
+say "readelf -p .tenon.info $P/hello.so   # the static info, read without loading"
+readelf -p .tenon.info "$P/hello.so" | head -n 12
+
+say "examples/greet --plugin-path $P 'hello:Bonjour,times=2,shout=yes' World Tenon"
+"$B/examples/greet" --plugin-path "$P" 'hello:Bonjour,times=2,shout=yes' World Tenon
+
+say "examples/greet --plugin-path $P 'hello:times=lots' World   # bad argument: refused before loading"
+"$B/examples/greet" --plugin-path "$P" 'hello:times=lots' World || true
+
+say "tenon list --all --plugin-path $B/tests/badsrc   # files Tenon refuses, with the reason"
+"$B/tenon" list --all --plugin-path "$B/tests/badsrc"

@@ -1,0 +1,23 @@
+/* Compile-only: the SDK and host headers as strict C11, and the plugin
+ * macros expand to valid declarations. */
+#include <tenon/host.h>
+#include <tenon/plugin.h>
+
+TENON_PLUGIN_INFO("header-c11", "1.0.0", TENON_DESCRIPTION("compile test")
+                  TENON_ARG_INT("n", "1", "a number"));
+
+static int create(const struct tenon_host *h, struct tenon_instance *s,
+                  const struct tenon_args *a, struct tenon_instance *in,
+                  void **obj)
+{
+    (void)h, (void)s, (void)in;
+    *obj = (void *)tenon_arg(a, "n");
+    return 0;
+}
+static void destroy(void *obj) { (void)obj; }
+static const void *iface(void *obj, const char *id)
+{
+    (void)obj, (void)id;
+    return NULL;
+}
+TENON_PLUGIN_ENTRY(create, destroy, iface, NULL);

@@ -1,0 +1,42 @@
+/* "mismatch": static info says one thing, the entry struct another. Written
+ * by hand (no TENON_PLUGIN_ENTRY) to show the loader refuses such a file.
+ * MISMATCH_FIELD selects what differs: 1 name, 2 version, 3 abi. */
+#include <tenon/plugin.h>
+
+#ifndef MISMATCH_FIELD
+#define MISMATCH_FIELD 1
+#endif
+
+TENON_PLUGIN_INFO("mismatch", "1.0.0",
+    TENON_DESCRIPTION("Entry disagrees with static info"));
+
+static int create(const struct tenon_host *host, struct tenon_instance *self,
+                  const struct tenon_args *a, struct tenon_instance *input,
+                  void **obj)
+{
+    (void)host, (void)self, (void)a, (void)input;
+    *obj = NULL;
+    return 0;
+}
+
+static void destroy(void *obj) { (void)obj; }
+
+static const void *get_interface(void *obj, const char *id)
+{
+    (void)obj, (void)id;
+    return NULL;
+}
+
+__attribute__((visibility("default"))) const struct tenon_plugin_entry
+    tenon_plugin_entry = {
+        sizeof(struct tenon_plugin_entry),
+        MISMATCH_FIELD == 3 ? TENON_ABI_VERSION + 1 : TENON_ABI_VERSION,
+        MISMATCH_FIELD == 1 ? "impostor" : tenon__name,
+        MISMATCH_FIELD == 2 ? "9.9.9" : tenon__version,
+        tenon__info,
+        sizeof(tenon__info),
+        0,
+        create,
+        destroy,
+        get_interface,
+        0};

@@ -1,16 +1,20 @@
 /*
  * Reading a plugin's static info from its ELF file without loading it.
  *
- * Only the ELF header, the section header table, the section name table and
- * the info section are read, each with one bounded read, and every offset and
- * size is checked against the file size before it is used: the file is
- * untrusted input. Architecture checks come first so a foreign file is named
- * as such rather than as malformed.
+ * The info is an ELF note (owner "Tenon") that linkers place in the first
+ * page, right after the program headers, so one read of the file's first
+ * 4 KiB normally holds the ELF header, the program headers and the note. Only
+ * if a segment lies further in is a second, bounded read made. Every offset
+ * and size is checked against the file size before it is used: the file is
+ * untrusted input. The section header table is not read, but its position is
+ * checked against the file size, which catches truncated files cheaply.
+ * Architecture checks come first so a foreign file is named as such rather
+ * than as malformed.
  *
- * We read the few structures we need ourselves instead of going through
- * libelf: libelf's errors are generic ("invalid section header"), so the
- * distinct reasons the inventory reports need these bounds checks anyway, and
- * with them in place libelf would only add allocations to the scan path.
+ * We read these few structures ourselves instead of going through libelf:
+ * libelf's errors are generic ("invalid section header"), so the distinct
+ * reasons the inventory reports need these bounds checks anyway, and with
+ * them in place libelf would only add allocations and reads to the scan.
  */
 #include "internal.h"
 
@@ -30,7 +34,6 @@
 #error "unsupported host architecture: add its e_machine here"
 #endif
 
-#define SHDR_MAX 65536u /* more sections than any real plugin has */
 
 static const char *machine_name(unsigned m)
 {
@@ -86,24 +89,18 @@ static int check_ident(const unsigned char *id, size_t have, char *reason,
     return 0;
 }
 
-/* Index of the section name table, following the extended numbering rules
- * (e_shstrndx == SHN_XINDEX keeps the real index in section 0's sh_link). */
-static uint64_t shstrndx(const Elf64_Ehdr *eh, const Elf64_Shdr *sh)
-{
-    return eh->e_shstrndx == SHN_XINDEX ? sh[0].sh_link : eh->e_shstrndx;
-}
+#define HEAD_SIZE 4096u     /* the first read: headers and, normally, notes */
+#define NOTE_SEG_MAX (1u << 20) /* a PT_NOTE segment larger than this is bogus */
+#define PHDR_MAX 4096u
 
-static int read_section_table(tenon__read_at_fn read_at, void *ctx,
-                              uint64_t file_size, const Elf64_Ehdr *eh,
-                              Elf64_Shdr **out, uint64_t *count, char *reason,
-                              size_t reason_len)
+/* The section header table must lie inside the file; checked from the ELF
+ * header alone. */
+static int check_section_table(const Elf64_Ehdr *eh, uint64_t file_size,
+                               char *reason, size_t reason_len)
 {
-    uint64_t n = eh->e_shnum;
-    Elf64_Shdr first;
-
+    uint64_t end;
     if (eh->e_shoff == 0)
-        return REASON("no section header table; expected one holding %s",
-                      TENON_INFO_SECTION);
+        return 0; /* stripped of section headers: legal for a loader */
     if (eh->e_shentsize != sizeof(Elf64_Shdr))
         return REASON("section header entry size %u; expected %zu",
                       eh->e_shentsize, sizeof(Elf64_Shdr));
@@ -112,158 +109,192 @@ static int read_section_table(tenon__read_at_fn read_at, void *ctx,
                       "the file (%llu bytes)",
                       (unsigned long long)eh->e_shoff,
                       (unsigned long long)file_size);
-    if (n == 0) { /* extended numbering: the count is in section 0 */
-        if (file_size - eh->e_shoff < sizeof first ||
-            read_at(ctx, &first, sizeof first, eh->e_shoff) != 0)
-            return REASON("section header table truncated at section 0");
-        n = first.sh_size;
-    }
-    if (n == 0 || n > SHDR_MAX)
-        return REASON("section count %llu out of range (1..%u)",
-                      (unsigned long long)n, SHDR_MAX);
-    if (n * sizeof(Elf64_Shdr) > file_size - eh->e_shoff)
-        return REASON("section header table truncated: %llu sections at "
-                      "offset %llu need %llu bytes, the file has %llu",
-                      (unsigned long long)n, (unsigned long long)eh->e_shoff,
-                      (unsigned long long)(eh->e_shoff +
-                                           n * sizeof(Elf64_Shdr)),
-                      (unsigned long long)file_size);
-    *out = malloc(n * sizeof(Elf64_Shdr));
-    if (!*out)
-        return NOMEM();
-    if (read_at(ctx, *out, n * sizeof(Elf64_Shdr), eh->e_shoff) != 0) {
-        free(*out);
-        *out = NULL;
-        return REASON("read error in the section header table");
-    }
-    *count = n;
+    end = eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr);
+    if (end > file_size)
+        return REASON("section header table truncated: %u sections at "
+                      "offset %llu need %llu bytes, the file has %llu "
+                      "(is the file cut short?)",
+                      eh->e_shnum, (unsigned long long)eh->e_shoff,
+                      (unsigned long long)end, (unsigned long long)file_size);
     return 0;
 }
 
-/* Bounds of a section's bytes inside the file, or a reason. */
-static int section_in_file(const Elf64_Shdr *s, uint64_t file_size,
-                           const char *what, char *reason, size_t reason_len)
+/* Bytes [off, off+len) of the file: from the head buffer when they are in
+ * it, else read into *tmp (freed by the caller). */
+static const unsigned char *file_range(tenon__read_at_fn read_at, void *ctx,
+                                       const unsigned char *head,
+                                       size_t head_len, uint64_t off,
+                                       uint64_t len, unsigned char **tmp)
 {
-    if (s->sh_type == SHT_NOBITS)
-        return REASON("%s has no bytes in the file (SHT_NOBITS)", what);
-    if (s->sh_offset > file_size || s->sh_size > file_size - s->sh_offset)
-        return REASON("%s (offset %llu, size %llu) extends past the end of "
-                      "the file (%llu bytes)",
-                      what, (unsigned long long)s->sh_offset,
-                      (unsigned long long)s->sh_size,
-                      (unsigned long long)file_size);
+    if (off <= head_len && len <= head_len - off)
+        return head + off;
+    if (!(*tmp = malloc(len ? len : 1)))
+        return NULL;
+    if (read_at(ctx, *tmp, len, off) != 0) {
+        free(*tmp);
+        *tmp = NULL;
+        return NULL;
+    }
+    return *tmp;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+/* Walk the notes of one PT_NOTE segment looking for the Tenon note.
+ * Returns 1 and sets desc and descsz when found, 0 when absent, or a negative
+ * code with a reason when the Tenon note itself is malformed. */
+static int find_note(const unsigned char *seg, uint64_t len, uint64_t align,
+                     const unsigned char **desc, uint32_t *descsz,
+                     char *reason, size_t reason_len)
+{
+    static const char owner[] = TENON_NOTE_OWNER;
+    uint64_t off = 0;
+    while (len - off >= sizeof(Elf64_Nhdr)) {
+        Elf64_Nhdr nh;
+        memcpy(&nh, seg + off, sizeof nh);
+        uint64_t name_off = off + sizeof nh;
+        uint64_t desc_off = name_off + align_up(nh.n_namesz, align);
+        int ours = nh.n_namesz == sizeof owner && len - name_off >= sizeof owner &&
+                   memcmp(seg + name_off, owner, sizeof owner) == 0;
+        if (desc_off > len || nh.n_descsz > len - desc_off) {
+            if (ours)
+                return REASON("the Tenon note's size (%u bytes) runs past the "
+                              "end of its segment (%llu bytes left) and of "
+                              "the file data",
+                              nh.n_descsz,
+                              (unsigned long long)(len - (desc_off < len
+                                                              ? desc_off
+                                                              : len)));
+            return 0; /* someone else's malformed note: stop looking here */
+        }
+        if (ours && nh.n_type == TENON_NOTE_TYPE) {
+            *desc = seg + desc_off;
+            *descsz = nh.n_descsz;
+            return 1;
+        }
+        off = align_up(desc_off + nh.n_descsz, align);
+    }
     return 0;
 }
 
-static int find_info(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
-                     const Elf64_Ehdr *eh, const Elf64_Shdr *sh, uint64_t n,
+static int copy_info(const unsigned char *desc, uint32_t size,
                      struct tenon__elf *out, char *reason, size_t reason_len)
 {
-    static const char want[] = TENON_INFO_SECTION;
-    uint64_t si = shstrndx(eh, sh);
-    const Elf64_Shdr *strs, *info = NULL;
-    char *names;
-    int rc;
-
-    if (si == SHN_UNDEF || si >= n)
-        return REASON("section name table index %llu out of range (1..%llu)",
-                      (unsigned long long)si, (unsigned long long)n - 1);
-    strs = &sh[si];
-    rc = section_in_file(strs, file_size, "the section name table", reason,
-                         reason_len);
-    if (rc)
-        return rc;
-    if (strs->sh_size > 16u * 1024 * 1024)
-        return REASON("section name table of %llu bytes is implausibly large",
-                      (unsigned long long)strs->sh_size);
-    names = malloc(strs->sh_size + 1);
-    if (!names)
-        return NOMEM();
-    if (read_at(ctx, names, strs->sh_size, strs->sh_offset) != 0) {
-        free(names);
-        return REASON("read error in the section name table");
-    }
-    names[strs->sh_size] = '\0';
-    for (uint64_t i = 1; i < n; i++) {
-        uint32_t off = sh[i].sh_name;
-        if (off < strs->sh_size && strs->sh_size - off >= sizeof want &&
-            memcmp(names + off, want, sizeof want) == 0) {
-            info = &sh[i];
-            break;
-        }
-    }
-    free(names);
-    if (!info)
-        return REASON("no %s section: not a Tenon plugin (build it with "
-                      "TENON_PLUGIN_INFO from <tenon/plugin.h>)",
-                      TENON_INFO_SECTION);
-    rc = section_in_file(info, file_size, "the " TENON_INFO_SECTION " section",
-                         reason, reason_len);
-    if (rc)
-        return rc;
-    if (info->sh_size == 0 || info->sh_size > TENON__INFO_MAX)
-        return REASON("%s section size %llu out of range (1..%u bytes)",
-                      TENON_INFO_SECTION, (unsigned long long)info->sh_size,
-                      TENON__INFO_MAX);
-    out->info = malloc(info->sh_size);
-    if (!out->info)
-        return NOMEM();
-    if (read_at(ctx, out->info, info->sh_size, info->sh_offset) != 0) {
-        free(out->info);
-        out->info = NULL;
-        return REASON("read error in the %s section", TENON_INFO_SECTION);
-    }
-    out->info_size = info->sh_size;
-    if (out->info[out->info_size - 1] != '\0') {
-        free(out->info);
-        out->info = NULL;
-        return REASON("%s section does not end with a NUL byte; expected "
+    if (size == 0 || size > TENON__INFO_MAX)
+        return REASON("%s note size %u out of range (1..%u bytes)",
+                      TENON_INFO_SECTION, size, TENON__INFO_MAX);
+    if (desc[size - 1] != '\0')
+        return REASON("%s info does not end with a NUL byte; expected "
                       "NUL-terminated key=value strings",
                       TENON_INFO_SECTION);
-    }
+    if (!(out->info = malloc(size)))
+        return NOMEM();
+    memcpy(out->info, desc, size);
+    out->info_size = size;
     return 0;
+}
+
+static int read_notes(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
+                      const Elf64_Ehdr *eh, const unsigned char *head,
+                      size_t head_len, struct tenon__elf *out, char *reason,
+                      size_t reason_len)
+{
+    unsigned char *ptmp = NULL;
+    const unsigned char *ph;
+    uint64_t phlen = (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr);
+    int rc = 0, found = 0;
+
+    if (eh->e_phnum == 0 || eh->e_phnum >= PHDR_MAX)
+        return REASON("program header count %u out of range (1..%u); a "
+                      "shared object has program headers",
+                      eh->e_phnum, PHDR_MAX - 1);
+    if (eh->e_phentsize != sizeof(Elf64_Phdr))
+        return REASON("program header entry size %u; expected %zu",
+                      eh->e_phentsize, sizeof(Elf64_Phdr));
+    if (eh->e_phoff >= file_size || phlen > file_size - eh->e_phoff)
+        return REASON("program header table (offset %llu, %llu bytes) "
+                      "extends past the end of the file (%llu bytes)",
+                      (unsigned long long)eh->e_phoff,
+                      (unsigned long long)phlen,
+                      (unsigned long long)file_size);
+    ph = file_range(read_at, ctx, head, head_len, eh->e_phoff, phlen, &ptmp);
+    if (!ph)
+        return REASON("read error in the program header table");
+    for (unsigned i = 0; i < eh->e_phnum && !found && rc == 0; i++) {
+        Elf64_Phdr p;
+        unsigned char *stmp = NULL;
+        const unsigned char *seg;
+        const unsigned char *desc = NULL;
+        uint32_t descsz = 0;
+        memcpy(&p, ph + (size_t)i * sizeof p, sizeof p);
+        if (p.p_type != PT_NOTE)
+            continue;
+        if (p.p_offset > file_size || p.p_filesz > file_size - p.p_offset) {
+            rc = REASON("note segment (offset %llu, size %llu) extends past "
+                        "the end of the file (%llu bytes)",
+                        (unsigned long long)p.p_offset,
+                        (unsigned long long)p.p_filesz,
+                        (unsigned long long)file_size);
+            break;
+        }
+        if (p.p_filesz > NOTE_SEG_MAX)
+            continue;
+        seg = file_range(read_at, ctx, head, head_len, p.p_offset, p.p_filesz,
+                         &stmp);
+        if (!seg) {
+            rc = REASON("read error in a note segment");
+            break;
+        }
+        found = find_note(seg, p.p_filesz, p.p_align == 8 ? 8 : 4, &desc,
+                          &descsz, reason, reason_len);
+        if (found < 0)
+            rc = found;
+        else if (found)
+            rc = copy_info(desc, descsz, out, reason, reason_len);
+        free(stmp);
+    }
+    free(ptmp);
+    if (rc == 0 && !found)
+        rc = REASON("no %s note: not a Tenon plugin (build it with "
+                    "TENON_PLUGIN_INFO from <tenon/plugin.h>)",
+                    TENON_INFO_SECTION);
+    return rc;
 }
 
 int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
                     struct tenon__elf *out, char *reason, size_t reason_len)
 {
+    unsigned char head[HEAD_SIZE];
     Elf64_Ehdr eh;
-    Elf64_Shdr *sh = NULL;
-    uint64_t n = 0;
-    size_t have = file_size < sizeof eh ? (size_t)file_size : sizeof eh;
+    size_t have = file_size < sizeof head ? (size_t)file_size : sizeof head;
     int rc;
 
     memset(out, 0, sizeof *out);
-    memset(&eh, 0, sizeof eh);
-    if (have && read_at(ctx, &eh, have, 0) != 0)
+    if (have && read_at(ctx, head, have, 0) != 0)
         return REASON("read error in the ELF header");
-    rc = check_ident(eh.e_ident, have, reason, reason_len);
-    out->elfclass = have >= EI_NIDENT ? eh.e_ident[EI_CLASS] : 0;
+    rc = check_ident(head, have, reason, reason_len);
+    out->elfclass = have >= EI_NIDENT ? head[EI_CLASS] : 0;
     if (rc)
         return rc;
     if (have < sizeof eh)
         return REASON("truncated ELF header (%zu of %zu bytes)", have,
                       sizeof eh);
+    memcpy(&eh, head, sizeof eh);
     out->machine = eh.e_machine;
-    if (eh.e_machine != HOST_MACHINE) {
+    if (eh.e_machine != HOST_MACHINE)
         return fail(reason, reason_len, TENON_EABI,
                     "built for %s (e_machine %u); this host is %s (e_machine "
                     "%u)",
                     machine_name(eh.e_machine), eh.e_machine,
                     machine_name(HOST_MACHINE), HOST_MACHINE);
-    }
     if (eh.e_type != ET_DYN)
         return REASON("ELF type %u is not a shared object (ET_DYN); build the "
                       "plugin with -shared",
                       eh.e_type);
-    rc = read_section_table(read_at, ctx, file_size, &eh, &sh, &n, reason,
-                            reason_len);
-    if (rc)
+    if ((rc = check_section_table(&eh, file_size, reason, reason_len)))
         return rc;
-    rc = find_info(read_at, ctx, file_size, &eh, sh, n, out, reason,
-                   reason_len);
-    free(sh);
-    return rc;
+    return read_notes(read_at, ctx, file_size, &eh, head, have, out, reason,
+                      reason_len);
 }
 
 struct mem {

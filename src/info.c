@@ -128,22 +128,16 @@ const char *tenon__info_get(const struct tenon__info *info, const char *key)
 void tenon__info_free(struct tenon__info *info)
 {
     free(info->raw);
-    free(info->buf);
-    free(info->kv);
-    free(info->provides);
-    free(info->args);
+    free(info->mem);
     memset(info, 0, sizeof *info);
 }
+
+static int classify(const char *k);
 
 /* Split the buffer into key/value pairs in place (the '=' becomes NUL). */
 static int split(struct tenon__info *info, char *reason, size_t reason_len)
 {
-    size_t n = 0, i = 0;
-    for (size_t j = 0; j < info->size; j++)
-        n += info->buf[j] == '\0';
-    info->kv = calloc(n ? n : 1, sizeof *info->kv);
-    if (!info->kv)
-        return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
+    size_t i = 0;
     for (char *p = info->buf; p < info->buf + info->size;) {
         size_t len = strlen(p); /* bounded: the buffer ends with NUL */
         char *eq = strchr(p, '=');
@@ -164,6 +158,7 @@ static int split(struct tenon__info *info, char *reason, size_t reason_len)
         *eq = '\0';
         info->kv[info->nkv].key = p;
         info->kv[info->nkv].value = eq + 1;
+        info->kv[info->nkv].kind = classify(p);
         info->nkv++;
         p += len + 1;
     }
@@ -280,88 +275,111 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
     }
 }
 
-/* Collect "arg" groups: arg=NAME followed by its arg.* keys. */
-static int parse_args(struct tenon__info *info, char *reason,
+/* Keys the host interprets. Classified once per key while splitting, so
+ * the checks below compare small integers instead of strings. */
+enum key_kind {
+    K_OTHER, K_ABI, K_NAME, K_VERSION, K_DESCRIPTION, K_LICENSE, K_ACCEPTS,
+    K_PROVIDES, K_ARG, K_ARG_TYPE, K_ARG_HELP, K_ARG_DEFAULT, K_ARG_CHOICES,
+    K_ARG_REQUIRED, K_ARG_OTHER, K_COUNT
+};
+
+static const char *const key_names[K_COUNT] = {
+    NULL, "abi", "name", "version", "description", "license", "accepts",
+    "provides", "arg", "arg.type", "arg.help", "arg.default", "arg.choices",
+    "arg.required", NULL};
+
+static int classify(const char *k)
+{
+    for (int i = K_ABI; i < K_ARG_OTHER; i++)
+        if (k[0] == key_names[i][0] && strcmp(k, key_names[i]) == 0)
+            return i;
+    return strncmp(k, "arg.", 4) == 0 ? K_ARG_OTHER : K_OTHER;
+}
+
+/* Check the argument just completed by an arg= group. */
+static int finish_arg(struct tenon_arg_decl *d, const char *type, char *reason,
                       size_t reason_len)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < info->nkv; i++)
-        n += strcmp(info->kv[i].key, "arg") == 0;
-    info->args = calloc(n ? n : 1, sizeof *info->args);
-    if (!info->args)
-        return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
-    struct tenon_arg_decl *d = NULL;
-    const char *type = NULL;
-    for (size_t i = 0; i <= info->nkv; i++) {
-        const char *k = i < info->nkv ? info->kv[i].key : "arg";
-        const char *v = i < info->nkv ? info->kv[i].value : NULL;
-        if (strcmp(k, "arg") == 0 || i == info->nkv) {
-            if (d) { /* finish the previous argument */
-                char why[160];
-                int64_t dummy;
-                if (!type)
-                    return BAD("argument '%s' has no arg.type", d->name);
-                if ((d->type = parse_type(type)) < 0)
-                    return BAD("argument '%s' has type '%s'; expected "
-                               "string, int, bool or enum",
-                               d->name, type);
-                if (d->type == TENON_ARG_ENUM &&
-                    (!d->choices || !*d->choices))
-                    return BAD("enum argument '%s' has no arg.choices",
-                               d->name);
-                if (d->required && d->default_value)
-                    return BAD("argument '%s' is required and has a default",
-                               d->name);
-                if (d->default_value &&
-                    tenon__arg_convert(d, d->default_value, &dummy, why,
-                                       sizeof why) != 0)
-                    return BAD("default of argument '%s': %s", d->name, why);
-            }
-            if (i == info->nkv)
-                break;
-            if (!valid_arg_name(v))
-                return BAD("argument name '%s' is invalid; expected "
-                           "[a-z_][a-z0-9_]*",
-                           v);
-            for (size_t j = 0; j < info->nargs; j++)
-                if (strcmp(info->args[j].name, v) == 0)
-                    return BAD("argument '%s' is declared twice", v);
-            d = &info->args[info->nargs++];
-            d->name = v;
-            d->help = "";
-            type = NULL;
-        } else if (strncmp(k, "arg.", 4) == 0) {
-            if (!d)
-                return BAD("'%s' comes before any arg= key", k);
-            if (strcmp(k, "arg.type") == 0)
-                type = v;
-            else if (strcmp(k, "arg.help") == 0)
-                d->help = v;
-            else if (strcmp(k, "arg.default") == 0)
-                d->default_value = v;
-            else if (strcmp(k, "arg.choices") == 0)
-                d->choices = v;
-            else if (strcmp(k, "arg.required") == 0)
-                d->required = strcmp(v, "yes") == 0;
-            /* other arg.* keys: from a newer SDK, ignored */
-        }
-    }
+    char why[160];
+    int64_t dummy;
+    if (!type)
+        return BAD("argument '%s' has no arg.type", d->name);
+    if ((d->type = parse_type(type)) < 0)
+        return BAD("argument '%s' has type '%s'; expected string, int, bool "
+                   "or enum",
+                   d->name, type);
+    if (d->type == TENON_ARG_ENUM && (!d->choices || !*d->choices))
+        return BAD("enum argument '%s' has no arg.choices", d->name);
+    if (d->required && d->default_value)
+        return BAD("argument '%s' is required and has a default", d->name);
+    if (d->default_value &&
+        tenon__arg_convert(d, d->default_value, &dummy, why, sizeof why) != 0)
+        return BAD("default of argument '%s': %s", d->name, why);
     return 0;
 }
 
-static int check_singletons(const struct tenon__info *info, char *reason,
-                            size_t reason_len)
+static int start_arg(struct tenon__info *info, const char *name, char *reason,
+                     size_t reason_len)
 {
-    static const char *const single[] = {"abi", "name", "version", "accepts",
-                                         "description", "license"};
-    for (size_t s = 0; s < sizeof single / sizeof *single; s++) {
-        int seen = 0;
-        for (size_t i = 0; i < info->nkv; i++)
-            seen += strcmp(info->kv[i].key, single[s]) == 0;
-        if (seen > 1)
-            return BAD("key '%s' appears %d times; expected once", single[s],
-                       seen);
+    if (!valid_arg_name(name))
+        return BAD("argument name '%s' is invalid; expected [a-z_][a-z0-9_]*",
+                   name);
+    for (size_t j = 0; j < info->nargs; j++)
+        if (strcmp(info->args[j].name, name) == 0)
+            return BAD("argument '%s' is declared twice", name);
+    struct tenon_arg_decl *d = &info->args[info->nargs++];
+    memset(d, 0, sizeof *d);
+    d->name = name;
+    d->help = "";
+    return 0;
+}
+
+/* One pass over the keys: singletons, interface ids and argument groups
+ * (arg=NAME followed by its arg.* keys). */
+static int interpret(struct tenon__info *info, const char **single,
+                     char *reason, size_t reason_len)
+{
+    const char *type = NULL;
+    int rc;
+    for (size_t i = 0; i < info->nkv; i++) {
+        int kind = info->kv[i].kind;
+        const char *k = info->kv[i].key, *v = info->kv[i].value;
+        struct tenon_arg_decl *d = info->nargs ? &info->args[info->nargs - 1]
+                                               : NULL;
+        if (kind >= K_ARG_TYPE && kind <= K_ARG_OTHER && !d)
+            return BAD("'%s' comes before any arg= key", k);
+        switch (kind) {
+        case K_ABI: case K_NAME: case K_VERSION: case K_DESCRIPTION:
+        case K_LICENSE: case K_ACCEPTS: case K_PROVIDES:
+            if (kind != K_PROVIDES && single[kind])
+                return BAD("key '%s' appears more than once; expected once",
+                           k);
+            single[kind] = v;
+            if ((kind == K_PROVIDES || kind == K_ACCEPTS) &&
+                !tenon__valid_interface_id(v))
+                return BAD("%s '%s' is not an interface id; expected "
+                           "namespace.name/major (e.g. tenon.osi/1)",
+                           k, v);
+            if (kind == K_PROVIDES)
+                info->provides[info->nprovides++] = v;
+            break;
+        case K_ARG:
+            if ((d && (rc = finish_arg(d, type, reason, reason_len))) ||
+                (rc = start_arg(info, v, reason, reason_len)))
+                return rc;
+            type = NULL;
+            break;
+        case K_ARG_TYPE: type = v; break;
+        case K_ARG_HELP: d->help = v; break;
+        case K_ARG_DEFAULT: d->default_value = v; break;
+        case K_ARG_CHOICES: d->choices = v; break;
+        case K_ARG_REQUIRED: d->required = strcmp(v, "yes") == 0; break;
+        default: break; /* keys from a newer SDK are ignored */
+        }
     }
+    if (info->nargs)
+        return finish_arg(&info->args[info->nargs - 1], type, reason,
+                          reason_len);
     return 0;
 }
 
@@ -382,7 +400,7 @@ static int parse_abi(const char *s, int *abi)
 int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
                       char *reason, size_t reason_len)
 {
-    const char *abi;
+    const char *single[K_COUNT] = {NULL};
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -391,20 +409,35 @@ int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
     out->abi = -1;
     if (size == 0 || buf[size - 1] != '\0')
         return BAD("static info is not NUL-terminated");
-    if (!(out->buf = malloc(size)))
+    /* One block for the split copy and every array, sized by the number of
+     * strings: this runs once per plugin file on every scan. */
+    size_t n = 1;
+    for (size_t j = 0; j < size; j++)
+        n += buf[j] == '\0';
+    out->mem = malloc(n * (sizeof *out->kv + sizeof *out->provides +
+                           sizeof *out->args) + size);
+    if (!out->mem)
         return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
+    out->kv = out->mem;
+    out->args = (struct tenon_arg_decl *)(out->kv + n);
+    out->provides = (const char **)(out->args + n);
+    out->buf = (char *)(out->provides + n);
     memcpy(out->buf, buf, size);
-    if ((rc = split(out, reason, reason_len)) ||
-        (rc = check_singletons(out, reason, reason_len)))
+    if ((rc = split(out, reason, reason_len)))
         return rc;
-
-    if (!(abi = tenon__info_get(out, "abi")))
+    rc = interpret(out, single, reason, reason_len);
+    /* name and version are kept even when a later rule fails, so the
+     * inventory can say which plugin a bad file claims to be */
+    out->name = single[K_NAME];
+    out->version = single[K_VERSION];
+    out->accepts = single[K_ACCEPTS];
+    if (rc)
+        return rc;
+    if (!single[K_ABI])
         return BAD("static info has no 'abi' key; expected abi=%d",
                    TENON_ABI_VERSION);
-    if (parse_abi(abi, &out->abi) != 0)
-        return BAD("abi '%s' is not a non-negative integer", abi);
-    out->name = tenon__info_get(out, "name");
-    out->version = tenon__info_get(out, "version");
+    if (parse_abi(single[K_ABI], &out->abi) != 0)
+        return BAD("abi '%s' is not a non-negative integer", single[K_ABI]);
     if (!out->name)
         return BAD("static info has no 'name' key; expected name=<plugin "
                    "name>");
@@ -423,23 +456,5 @@ int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
         return fail(reason, reason_len, TENON_EABI,
                     "plugin ABI %d; this host supports ABI %d", out->abi,
                     TENON_ABI_VERSION);
-
-    out->provides = calloc(out->nkv ? out->nkv : 1, sizeof *out->provides);
-    if (!out->provides)
-        return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
-    for (size_t i = 0; i < out->nkv; i++) {
-        const char *k = out->kv[i].key, *v = out->kv[i].value;
-        int prov = strcmp(k, "provides") == 0;
-        if (!prov && strcmp(k, "accepts") != 0)
-            continue;
-        if (!tenon__valid_interface_id(v))
-            return BAD("%s '%s' is not an interface id; expected "
-                       "namespace.name/major (e.g. tenon.osi/1)",
-                       k, v);
-        if (prov)
-            out->provides[out->nprovides++] = v;
-        else
-            out->accepts = v;
-    }
-    return parse_args(out, reason, reason_len);
+    return 0;
 }

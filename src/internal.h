@@ -70,10 +70,12 @@ int tenon__semver_cmp(const struct tenon__semver *a,
 
 struct tenon__kv {
     const char *key, *value; /* point into tenon__info.buf */
+    int kind;                /* what the host makes of the key */
 };
 
 struct tenon__info {
     char *raw; /* the section bytes as read, compared with the entry's */
+    void *mem; /* one block holding buf and the arrays below */
     char *buf; /* a copy split in place; keys and values point into it */
     size_t size;
     struct tenon__kv *kv;
@@ -124,8 +126,9 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
 /* ---- inventory.c ------------------------------------------------------------- */
 
 struct tenon_plugin {
-    char *path;
     size_t dir_index; /* position of its directory in the search path */
+    size_t order;     /* position in the scan: search path, then file name */
+    size_t name_off;  /* where the file name starts in path */
     dev_t dev;
     ino_t ino;
     int status; /* enum tenon_plugin_status */
@@ -134,11 +137,12 @@ struct tenon_plugin {
     struct tenon__info info;
     unsigned machine;
     int elfclass;
+    char path[]; /* allocated with the entry */
 };
 
-/* Read and check one file; always fills `p` (status and reason on failure).
- * `p->path` must be set. Never runs plugin code. */
-void tenon__plugin_probe(struct tenon_plugin *p);
+/* Read and check the file `name` in directory `dirfd` (or AT_FDCWD); always
+ * fills `p` (status and reason on failure). Never runs plugin code. */
+void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name);
 void tenon__plugin_free(struct tenon_plugin *p);
 
 /* Split "name[@version][:args]"; the returned pointers are into a copy the

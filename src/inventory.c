@@ -55,14 +55,14 @@ static const char *open_error(int err)
     }
 }
 
-void tenon__plugin_probe(struct tenon_plugin *p)
+void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
 {
     char reason[TENON__REASON_MAX];
     struct tenon__elf elf;
     struct stat st;
     int rc;
     /* O_NONBLOCK: a FIFO named *.so must not hang the scan. */
-    int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
     p->info.abi = -1;
     if (fd < 0) {
@@ -111,7 +111,6 @@ void tenon__plugin_free(struct tenon_plugin *p)
 {
     if (!p)
         return;
-    free(p->path);
     free(p->reason);
     tenon__info_free(&p->info);
     free(p);
@@ -119,15 +118,45 @@ void tenon__plugin_free(struct tenon_plugin *p)
 
 /* ---- scanning the search path ------------------------------------------------- */
 
-static int has_so_suffix(const char *name)
+static int has_so_suffix(const char *name, size_t n)
 {
-    size_t n = strlen(name);
-    return n > 3 && strcmp(name + n - 3, ".so") == 0;
+    return n > 3 && memcmp(name + n - 3, ".so", 3) == 0;
 }
+
+/* File names of one directory, kept in one buffer. */
+struct names {
+    char *buf;
+    size_t len, cap;
+    size_t *off; /* offsets while reading (buf moves), then sorted pointers */
+    size_t n, cap_off;
+    const char **sorted;
+};
 
 static int cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int read_names(DIR *d, struct names *nm)
+{
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (!has_so_suffix(e->d_name, len))
+            continue;
+        if (tenon__grow(&nm->buf, &nm->cap, nm->len + len + 1, 1) ||
+            tenon__grow(&nm->off, &nm->cap_off, nm->n + 1, sizeof *nm->off))
+            return TENON_ENOMEM;
+        memcpy(nm->buf + nm->len, e->d_name, len + 1);
+        nm->off[nm->n++] = nm->len;
+        nm->len += len + 1;
+    }
+    if (!(nm->sorted = malloc((nm->n ? nm->n : 1) * sizeof *nm->sorted)))
+        return TENON_ENOMEM;
+    for (size_t i = 0; i < nm->n; i++)
+        nm->sorted[i] = nm->buf + nm->off[i];
+    qsort(nm->sorted, nm->n, sizeof *nm->sorted, cmp_str);
+    return 0;
 }
 
 struct list {
@@ -135,83 +164,134 @@ struct list {
     size_t n, cap;
 };
 
+/* Probing is almost all system calls (open, fstat, one read, close), so
+ * large directories are probed by several threads taking files in turn. */
+#define PARALLEL_MIN 64 /* fewer files than this: not worth a thread */
+#define PROBE_THREADS_MAX 4
+
+struct probe_job {
+    struct tenon_plugin **v;
+    size_t n;
+    int dirfd;
+    atomic_size_t next;
+};
+
+static void *probe_worker(void *arg)
+{
+    struct probe_job *job = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&job->next, 1)) < job->n) {
+        struct tenon_plugin *p = job->v[i];
+        tenon__plugin_probe(p, job->dirfd, p->path + p->name_off);
+    }
+    return NULL;
+}
+
+static void probe_all(struct tenon_plugin **v, size_t n, int dirfd)
+{
+    struct probe_job job = {v, n, dirfd, 0};
+    pthread_t th[PROBE_THREADS_MAX - 1];
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = n < PARALLEL_MIN ? 1 : (size_t)(cpus > 1 ? cpus : 1);
+    size_t started = 0;
+    if (want > PROBE_THREADS_MAX)
+        want = PROBE_THREADS_MAX;
+    for (; started + 1 < want; started++)
+        if (pthread_create(&th[started], NULL, probe_worker, &job) != 0)
+            break; /* fewer threads is fine: this one probes the rest */
+    probe_worker(&job);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+}
+
 static int scan_dir(tenon_t *t, size_t di, struct list *out)
 {
     const char *dir = t->paths[di];
+    size_t dlen = strlen(dir), first = out->n;
     DIR *d = opendir(dir);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    int rc = 0;
+    struct names nm = {0};
+    int rc;
 
     if (!d) {
         tenon__log(t, TENON_LOG_DEBUG, "tenon", "skipping %s: %s", dir,
                    strerror(errno));
         return 0;
     }
-    while ((e = readdir(d))) {
-        if (!has_so_suffix(e->d_name))
-            continue;
-        if ((rc = tenon__grow(&names, &cap, n + 1, sizeof *names)) ||
-            !(names[n] = tenon__strdup(e->d_name))) {
+    rc = read_names(d, &nm);
+    if (rc == 0)
+        rc = tenon__grow(&out->v, &out->cap, out->n + nm.n, sizeof *out->v);
+    for (size_t i = 0; i < nm.n && rc == 0; i++) {
+        const char *name = nm.sorted[i];
+        size_t nlen = strlen(name);
+        struct tenon_plugin *p = calloc(1, sizeof *p + dlen + 1 + nlen + 1);
+        if (!p) {
             rc = TENON_ENOMEM;
             break;
         }
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        struct tenon_plugin *p = calloc(1, sizeof *p);
-        if (!p || (rc = tenon__grow(&out->v, &out->cap, out->n + 1,
-                                    sizeof *out->v))) {
-            free(p);
-            rc = TENON_ENOMEM;
-            break;
-        }
+        memcpy(p->path, dir, dlen);
+        p->path[dlen] = '/';
+        memcpy(p->path + dlen + 1, name, nlen + 1);
+        p->name_off = dlen + 1;
         p->dir_index = di;
-        p->path = tenon__asprintf("%s/%s", dir, names[i]);
-        if (!p->path) {
-            free(p);
-            rc = TENON_ENOMEM;
-            break;
-        }
-        tenon__plugin_probe(p);
+        p->status = TENON_UNAVAILABLE;
         out->v[out->n++] = p;
-        if (p->status != TENON_AVAILABLE)
-            tenon__log(t, TENON_LOG_DEBUG, "tenon", "%s: unavailable: %s",
-                       p->path, p->reason);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    if (rc == 0)
+        probe_all(out->v + first, out->n - first, dirfd(d));
+    for (size_t i = first; rc == 0 && i < out->n; i++)
+        if (out->v[i]->status != TENON_AVAILABLE)
+            tenon__log(t, TENON_LOG_DEBUG, "tenon", "%s: unavailable: %s",
+                       out->v[i]->path, out->v[i]->reason);
+    closedir(d);
+    free(nm.buf);
+    free(nm.off);
+    free(nm.sorted);
     return rc;
 }
 
+/* Order available entries by name, version, then scan position. */
+static int cmp_identity(const void *a, const void *b)
+{
+    const struct tenon_plugin *p = *(struct tenon_plugin *const *)a;
+    const struct tenon_plugin *q = *(struct tenon_plugin *const *)b;
+    int c = strcmp(p->info.name, q->info.name);
+    if (!c)
+        c = strcmp(p->info.version, q->info.version);
+    if (!c)
+        c = (p->order > q->order) - (p->order < q->order);
+    return c;
+}
+
 /* Same name and version twice: the one earlier in the search path (or, in one
- * directory, earlier by file name) stays, the later one is shadowed. */
-static void mark_shadowed(struct list *l)
+ * directory, earlier by file name) stays, the later one is shadowed. Sorting
+ * keeps this O(n log n) for large plugin directories. */
+static int mark_shadowed(struct list *l)
 {
     char reason[TENON__REASON_MAX + 64];
+    struct tenon_plugin **v = malloc((l->n ? l->n : 1) * sizeof *v);
+    size_t n = 0;
+    if (!v)
+        return TENON_ENOMEM;
     for (size_t i = 0; i < l->n; i++) {
-        struct tenon_plugin *p = l->v[i];
-        if (p->status != TENON_AVAILABLE)
-            continue;
-        for (size_t j = 0; j < i; j++) {
-            const struct tenon_plugin *q = l->v[j];
-            if (q->status == TENON_AVAILABLE &&
-                strcmp(q->info.name, p->info.name) == 0 &&
-                strcmp(q->info.version, p->info.version) == 0) {
-                snprintf(reason, sizeof reason,
-                         "shadowed by %s (same name and version earlier in "
-                         "the search path)",
-                         q->path);
-                set_reason(p, TENON_SHADOWED, reason);
-                break;
-            }
-        }
+        l->v[i]->order = i;
+        if (l->v[i]->status == TENON_AVAILABLE)
+            v[n++] = l->v[i];
     }
+    qsort(v, n, sizeof *v, cmp_identity);
+    for (size_t i = 1, first = 0; i < n; i++) {
+        if (strcmp(v[i]->info.name, v[first]->info.name) != 0 ||
+            strcmp(v[i]->info.version, v[first]->info.version) != 0) {
+            first = i;
+            continue;
+        }
+        snprintf(reason, sizeof reason,
+                 "shadowed by %s (same name and version earlier in the "
+                 "search path)",
+                 v[first]->path);
+        set_reason(v[i], TENON_SHADOWED, reason);
+    }
+    free(v);
+    return 0;
 }
 
 int tenon_scan(tenon_t *t)
@@ -221,13 +301,14 @@ int tenon_scan(tenon_t *t)
 
     for (size_t di = 0; di < t->npaths && rc == 0; di++)
         rc = scan_dir(t, di, &l);
+    if (rc == 0)
+        rc = mark_shadowed(&l);
     if (rc) {
         for (size_t i = 0; i < l.n; i++)
             tenon__plugin_free(l.v[i]);
         free(l.v);
         return tenon__fail(rc, "out of memory scanning the search path");
     }
-    mark_shadowed(&l);
 
     pthread_mutex_lock(&t->lock);
     /* Entries of the previous scan may be in use by instances and callers:

@@ -8,9 +8,11 @@
  * A plugin file is a shared object carrying two things, both written by the
  * macros at the end of this header from the same values:
  *
- *   1. static info: the ELF section ".tenon.info", a run of "key=value\0"
- *      strings the host reads from the file without loading it
- *      (`readelf -p .tenon.info plugin.so` shows it);
+ *   1. static info: a run of "key=value\0" strings in an ELF note (section
+ *      ".note.tenon", owner "Tenon"), which the host reads from the file
+ *      without loading it (`readelf -p .note.tenon plugin.so` shows it).
+ *      A note, because linkers place notes in the first page of the file,
+ *      right after the program headers: one small read finds it;
  *   2. the exported const struct `tenon_plugin_entry`, which points at that
  *      same section, so the code that runs can never claim to be a different
  *      plugin than the one that was inspected.
@@ -36,8 +38,10 @@ extern "C" {
  * Raised only when a change breaks existing plugins; see docs/abi.md. */
 #define TENON_ABI_VERSION 1
 
-/* Name of the ELF section holding the static info. */
-#define TENON_INFO_SECTION ".tenon.info"
+/* The ELF section holding the static info, and its note's owner and type. */
+#define TENON_INFO_SECTION ".note.tenon"
+#define TENON_NOTE_OWNER "Tenon"
+#define TENON_NOTE_TYPE 0x100
 
 /* Name of the exported entry symbol. */
 #define TENON_ENTRY_SYMBOL "tenon_plugin_entry"
@@ -171,7 +175,7 @@ struct tenon_plugin_entry {
     uint32_t abi;         /* TENON_ABI_VERSION at build time */
     const char *name;     /* must equal the static info's name */
     const char *version;  /* must equal the static info's version */
-    const char *info;     /* the static info section itself */
+    const char *info;     /* the static info itself (the note's contents) */
     uint32_t info_size;   /* its size in bytes */
     uint32_t reserved;
 
@@ -249,20 +253,30 @@ struct tenon_plugin_entry {
 #define TENON__STR(x) TENON__STR2(x)
 
 #if defined(__GNUC__) || defined(__clang__)
-#define TENON__SECTION __attribute__((section(TENON_INFO_SECTION), used))
+#define TENON__NOTE __attribute__((section(TENON_INFO_SECTION), used, aligned(4)))
 #define TENON__EXPORT __attribute__((visibility("default")))
 #else
 #error "Tenon plugins need a compiler with GNU attributes (gcc or clang)"
 #endif
 
-/* Write the static info section. `name` matches [a-z0-9][a-z0-9_-]*,
- * `version` is semver ("1.2.3", "1.0.0-rc.1"); both string literals. */
+#define TENON__INFO_STR(name, version, ...)                                   \
+    TENON__KV("abi", TENON__STR(TENON_ABI_VERSION))                           \
+    TENON__KV("name", name) TENON__KV("version", version) __VA_ARGS__
+
+/* Write the static info note. `name` matches [a-z0-9][a-z0-9_-]*,
+ * `version` is semver ("1.2.3", "1.0.0-rc.1"); both string literals. At
+ * least one key macro must follow (TENON_DESCRIPTION is a good first). */
 #define TENON_PLUGIN_INFO(name, version, ...)                                 \
     static const char tenon__name[] = name;                                   \
     static const char tenon__version[] = version;                             \
-    static const char tenon__info[] TENON__SECTION =                          \
-        TENON__KV("abi", TENON__STR(TENON_ABI_VERSION))                       \
-        TENON__KV("name", name) TENON__KV("version", version) __VA_ARGS__
+    static const struct {                                                     \
+        uint32_t namesz, descsz, type;                                        \
+        char owner[8];                                                        \
+        char desc[sizeof(TENON__INFO_STR(name, version, __VA_ARGS__))];       \
+    } tenon__note TENON__NOTE = {                                             \
+        sizeof(TENON_NOTE_OWNER),                                             \
+        sizeof(TENON__INFO_STR(name, version, __VA_ARGS__)), TENON_NOTE_TYPE, \
+        TENON_NOTE_OWNER, TENON__INFO_STR(name, version, __VA_ARGS__)}
 
 /* Export the entry struct. Use once, after TENON_PLUGIN_INFO, in the same
  * source file. `targets` may be NULL. */
@@ -279,8 +293,8 @@ struct tenon_plugin_entry {
                               TENON_ABI_VERSION,                              \
                               tenon__name,                                    \
                               tenon__version,                                 \
-                              tenon__info,                                    \
-                              (uint32_t)sizeof(tenon__info),                  \
+                              tenon__note.desc,                               \
+                              (uint32_t)sizeof(tenon__note.desc),             \
                               0,                                              \
                               (create),                                       \
                               (destroy),                                      \

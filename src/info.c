@@ -1,5 +1,5 @@
 /*
- * Static info: the "key=value\0" strings of a plugin's .tenon.info section,
+ * Static info: the "key=value\0" strings of a plugin's .note.tenon note,
  * parsed and checked against the contract in docs/abi.md. The bytes come from
  * an untrusted file, so every rule failure becomes a reason naming the key,
  * the value and what was expected.

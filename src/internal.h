@@ -36,16 +36,17 @@ typedef int (*tenon__read_at_fn)(void *ctx, void *buf, size_t len,
 struct tenon__elf {
     unsigned machine; /* e_machine */
     int elfclass;     /* ELFCLASS32 / ELFCLASS64 */
-    char *info;       /* copy of the info section, malloc'd */
+    char *info;       /* copy of the info note's contents, malloc'd */
     size_t info_size;
 };
 
-/* The largest info section accepted; real ones are a few hundred bytes. */
+/* The largest info accepted; real ones are a few hundred bytes. */
 #define TENON__INFO_MAX (64u * 1024u)
 
-/* Read the ELF header, section headers, section name table and the
- * ".tenon.info" section through `read_at`. On failure returns a negative
- * code and writes the reason (naming what was expected) into `reason`. */
+/* Read the ELF header, the program headers and the Tenon note (section
+ * ".note.tenon") through `read_at`, normally in one read of the first page.
+ * On failure returns a negative code and writes the reason (naming what was
+ * expected) into `reason`. */
 int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
                     struct tenon__elf *out, char *reason, size_t reason_len);
 

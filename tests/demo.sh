@@ -15,8 +15,8 @@ say tenon list --plugin-path "$P"
 say tenon info hello --plugin-path "$P"
 "$B/tenon" info hello --plugin-path "$P"
 
-say "readelf -p .tenon.info $P/hello.so   # the static info, read without loading"
-readelf -p .tenon.info "$P/hello.so" | head -n 12
+say "readelf -p .note.tenon $P/hello.so   # the static info, read without loading"
+readelf -p .note.tenon "$P/hello.so" | head -n 12
 
 say "examples/greet --plugin-path $P 'hello:Bonjour,times=2,shout=yes' World Tenon"
 "$B/examples/greet" --plugin-path "$P" 'hello:Bonjour,times=2,shout=yes' World Tenon

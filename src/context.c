@@ -12,13 +12,13 @@
 
 static int add_path(tenon_t *t, size_t *cap, const char *dir, size_t len)
 {
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
     if (len == 0)
         return 0;
     for (size_t i = 0; i < t->npaths; i++) /* a directory once, first place */
         if (strlen(t->paths[i]) == len && memcmp(t->paths[i], dir, len) == 0)
             return 0;
-    while (len > 1 && dir[len - 1] == '/')
-        len--;
     if (tenon__grow(&t->paths, cap, t->npaths + 1, sizeof *t->paths) ||
         !(t->paths[t->npaths] = tenon__strndup(dir, len)))
         return TENON_ENOMEM;

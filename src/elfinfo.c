@@ -149,7 +149,9 @@ static int find_note(const unsigned char *seg, uint64_t len, uint64_t align,
 {
     static const char owner[] = TENON_NOTE_OWNER;
     uint64_t off = 0;
-    while (len - off >= sizeof(Elf64_Nhdr)) {
+    /* off can step past len: aligning the end of a last note that fills the
+     * segment exactly rounds up beyond it, and len - off would wrap. */
+    while (off <= len && len - off >= sizeof(Elf64_Nhdr)) {
         Elf64_Nhdr nh;
         memcpy(&nh, seg + off, sizeof nh);
         uint64_t name_off = off + sizeof nh;
@@ -278,6 +280,10 @@ int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
         return rc;
     if (have < sizeof eh)
         return REASON("truncated ELF header (%zu of %zu bytes)", have,
+                      sizeof eh);
+    if (file_size == sizeof eh)
+        return REASON("the file holds only an ELF header (%zu bytes); "
+                      "expected program headers and the Tenon note after it",
                       sizeof eh);
     memcpy(&eh, head, sizeof eh);
     out->machine = eh.e_machine;

@@ -384,6 +384,7 @@ int tenon__spec_split(const char *spec, char **buf, const char **name,
         *version = at + 1;
     }
     *buf = b;
+    struct tenon__semver v;
     if (!tenon__valid_name(b, strlen(b))) {
         free(b);
         *buf = NULL;
@@ -392,6 +393,15 @@ int tenon__spec_split(const char *spec, char **buf, const char **name,
                            "name[@version][:args] with a name of "
                            "[a-z0-9][a-z0-9_-]*",
                            spec ? spec : "");
+    }
+    if (*version && tenon__semver_parse(*version, &v) != 0) {
+        int rc = tenon__fail(TENON_EINVAL,
+                             "'%s' in '%s' is not a version; expected "
+                             "name@MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]",
+                             *version, spec);
+        free(b);
+        *buf = NULL;
+        return rc;
     }
     return 0;
 }

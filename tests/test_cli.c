@@ -1,0 +1,968 @@
+/*
+ * The tenon command-line tool, run as a separate program the way a user runs
+ * it: exit statuses, usage texts, and `list`/`info` output checked against
+ * what the library itself reports for the same directories.
+ */
+#include <tenon/host.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "testapi.h"
+
+#define RUN_TIMEOUT_MS 60000
+
+/* ---- running the tool ---------------------------------------------------- */
+
+struct run {
+    int status; /* exit status, or 128 + signal number */
+    char *out, *err;
+};
+
+struct sink {
+    int fd;
+    char *buf;
+    size_t len, cap;
+};
+
+/* Read what is available; returns 0 at end of file. */
+static int drain(struct sink *s)
+{
+    char chunk[4096];
+    ssize_t n = read(s->fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR)
+        return 1;
+    assert_true(n >= 0);
+    if (n == 0)
+        return 0;
+    if (s->len + (size_t)n + 1 > s->cap) {
+        s->cap = (s->len + (size_t)n + 1) * 2;
+        s->buf = realloc(s->buf, s->cap);
+        assert_non_null(s->buf);
+    }
+    memcpy(s->buf + s->len, chunk, (size_t)n);
+    s->len += (size_t)n;
+    s->buf[s->len] = '\0';
+    return 1;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* In the child: "NAME=value" sets a variable, "NAME" removes it. */
+static void apply_env(const char *const *env)
+{
+    for (; env && *env; env++) {
+        const char *eq = strchr(*env, '=');
+        if (!eq) {
+            unsetenv(*env);
+            continue;
+        }
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *env), *env);
+        setenv(name, eq + 1, 1);
+    }
+}
+
+/* Run TENON_CLI with the NULL-terminated arguments, stdin from /dev/null,
+ * collecting stdout and stderr until it exits. */
+static void run_env(struct run *r, const char *const *env, ...)
+{
+    const char *argv[64];
+    size_t argc = 0;
+    int out[2], err[2], wstatus;
+    struct sink sinks[2];
+    long deadline = now_ms() + RUN_TIMEOUT_MS;
+    int open_fds = 2;
+    va_list ap;
+    pid_t pid;
+
+    argv[argc++] = TENON_CLI;
+    va_start(ap, env);
+    for (const char *a; (a = va_arg(ap, const char *));) {
+        assert_true(argc < 63);
+        argv[argc++] = a;
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 ||
+            dup2(err[1], 2) < 0)
+            _exit(126);
+        apply_env(env);
+        execv(TENON_CLI, (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    memset(sinks, 0, sizeof sinks);
+    sinks[0].fd = out[0];
+    sinks[1].fd = err[0];
+    for (int i = 0; i < 2; i++) {
+        sinks[i].buf = calloc(1, 1);
+        sinks[i].cap = 1;
+        assert_non_null(sinks[i].buf);
+    }
+    while (open_fds) {
+        struct pollfd pfd[2];
+        nfds_t n = 0;
+        int idx[2];
+        long left = deadline - now_ms();
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            fail_msg("%s %s timed out", TENON_CLI, argc > 1 ? argv[1] : "");
+        }
+        for (int i = 0; i < 2; i++)
+            if (sinks[i].fd >= 0) {
+                pfd[n].fd = sinks[i].fd;
+                pfd[n].events = POLLIN;
+                pfd[n].revents = 0;
+                idx[n++] = i;
+            }
+        int rc = poll(pfd, n, (int)left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        assert_true(rc >= 0);
+        for (nfds_t j = 0; j < n; j++) {
+            struct sink *s = &sinks[idx[j]];
+            if (pfd[j].revents && !drain(s)) {
+                close(s->fd);
+                s->fd = -1;
+                open_fds--;
+            }
+        }
+    }
+    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
+                                   : 128 + WTERMSIG(wstatus);
+    r->out = sinks[0].buf;
+    r->err = sinks[1].buf;
+}
+
+#define RUN(r, ...) run_env((r), NULL, __VA_ARGS__, (const char *)NULL)
+#define RUN_ENV(r, env, ...)                                                   \
+    run_env((r), (env), __VA_ARGS__, (const char *)NULL)
+
+static void run_free(struct run *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+static void assert_status(const struct run *r, int want)
+{
+    if (r->status != want)
+        fail_msg("exit status %d, expected %d\nstdout:\n%s\nstderr:\n%s",
+                 r->status, want, r->out, r->err);
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+    assert_non_null(hay);
+    if (!strstr(hay, needle))
+        fail_msg("expected \"%s\" in:\n%s", needle, hay);
+}
+
+static void assert_nstr(const char *got, const char *want)
+{
+    if (!want) {
+        assert_null(got);
+        return;
+    }
+    assert_non_null(got);
+    assert_string_equal(got, want);
+}
+
+static json_t *parse_json(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, 0, &e);
+    if (!v)
+        fail_msg("not JSON (%s, line %d):\n%s", e.text, e.line, text);
+    return v;
+}
+
+static tenon_t *open_dirs(const char *const *dirs, size_t n)
+{
+    struct tenon_options o;
+    tenon_t *t = NULL;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.plugin_paths = dirs;
+    o.plugin_path_count = n;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_scan(t), 0);
+    return t;
+}
+
+/* The line of `text` that starts with `prefix`, copied; NULL if none. */
+static char *line_starting(const char *text, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    for (const char *l = text; l && *l;) {
+        const char *end = strchr(l, '\n');
+        size_t len = end ? (size_t)(end - l) : strlen(l);
+        if (len >= plen && memcmp(l, prefix, plen) == 0) {
+            char *copy = strndup(l, len);
+            assert_non_null(copy);
+            return copy;
+        }
+        l = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Whitespace-separated fields of one line (modified in place). */
+static size_t fields(char *line, char **f, size_t max)
+{
+    size_t n = 0;
+    for (char *save, *tok = strtok_r(line, " \t", &save); tok && n < max;
+         tok = strtok_r(NULL, " \t", &save))
+        f[n++] = tok;
+    return n;
+}
+
+/* ---- version, help, usage errors ----------------------------------------- */
+
+static void test_version(void **state)
+{
+    struct run r;
+    (void)state;
+    RUN(&r, "--version");
+    assert_status(&r, 0);
+    assert_contains(r.out, "tenon");
+    assert_contains(r.out, TENON_VERSION_STRING);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+}
+
+static void test_help(void **state)
+{
+    struct run a, b;
+    (void)state;
+
+    RUN(&a, "--help");
+    assert_status(&a, 0);
+    assert_contains(a.out, "usage: tenon");
+    assert_contains(a.out, "list");
+    assert_contains(a.out, "info");
+    assert_contains(a.out, "TENON_PLUGIN_PATH");
+    assert_string_equal(a.err, "");
+    RUN(&b, "help");
+    assert_status(&b, 0);
+    assert_string_equal(b.out, a.out);
+    run_free(&b);
+    RUN(&b, "-h");
+    assert_status(&b, 0);
+    assert_string_equal(b.out, a.out);
+    run_free(&b);
+    run_free(&a);
+
+    /* Each command's help, reached either way, is the same text. */
+    static const char *const cmds[] = {"list", "info"};
+    for (size_t i = 0; i < 2; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "usage: tenon %s", cmds[i]);
+        RUN(&a, "help", cmds[i]);
+        assert_status(&a, 0);
+        assert_contains(a.out, want);
+        assert_contains(a.out, "--plugin-path");
+        assert_string_equal(a.err, "");
+        RUN(&b, cmds[i], "--help");
+        assert_status(&b, 0);
+        assert_string_equal(b.out, a.out);
+        run_free(&b);
+        /* --help wins over the rest of the line, which is not acted on. */
+        RUN(&b, cmds[i], "--json", "--help", "--plugin-path",
+            "/nonexistent");
+        assert_status(&b, 0);
+        assert_string_equal(b.out, a.out);
+        run_free(&b);
+        run_free(&a);
+    }
+}
+
+static void test_usage_errors(void **state)
+{
+    struct run r;
+    (void)state;
+
+    RUN_ENV(&r, NULL, (const char *)NULL);
+    assert_status(&r, 2);
+    assert_contains(r.err, "usage: tenon");
+    run_free(&r);
+
+    RUN(&r, "frobnicate");
+    assert_status(&r, 2);
+    assert_contains(r.err, "'frobnicate'");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    RUN(&r, "help", "frobnicate");
+    assert_status(&r, 2);
+    assert_contains(r.err, "'frobnicate'");
+    run_free(&r);
+
+    RUN(&r, "--frobnicate");
+    assert_status(&r, 2);
+    assert_contains(r.err, "--frobnicate");
+    run_free(&r);
+
+    RUN(&r, "list", "--frob", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "'--frob'");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    /* --targets belongs to info, not list. */
+    RUN(&r, "list", "--targets", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "'--targets'");
+    run_free(&r);
+
+    RUN(&r, "info", "basic", "--bogus", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "'--bogus'");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    RUN(&r, "list", "surplus", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "'surplus'");
+    run_free(&r);
+
+    RUN(&r, "info", "basic", "chain", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "'chain'");
+    run_free(&r);
+
+    RUN(&r, "list", "--plugin-path");
+    assert_status(&r, 2);
+    assert_contains(r.err, "--plugin-path");
+    run_free(&r);
+
+    RUN(&r, "info");
+    assert_status(&r, 2);
+    assert_contains(r.err, "plugin name");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    RUN(&r, "info", "--json", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "plugin name");
+    run_free(&r);
+}
+
+static void test_info_not_found(void **state)
+{
+    struct run r;
+    (void)state;
+
+    RUN(&r, "info", "nosuch", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "nosuch");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    RUN(&r, "info", "nosuch", "--json", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "nosuch");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    /* A missing version names the versions there are. */
+    RUN(&r, "info", "basic@9.9.9", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "9.9.9");
+    assert_contains(r.err, "1.2.0");
+    run_free(&r);
+
+    /* Present but unusable: status 1, and the reason. */
+    RUN(&r, "info", "badver", "--plugin-path", TEST_BAD_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "badver");
+    assert_contains(r.err, "not a semantic version");
+    run_free(&r);
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+static void test_list_text(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR};
+    tenon_t *t = open_dirs(dirs, 1);
+    size_t n = tenon_plugin_count(t), rows = 0;
+    struct run r;
+    char *header;
+    (void)state;
+
+    RUN(&r, "list", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    assert_string_equal(r.err, "");
+    header = line_starting(r.out, "NAME");
+    assert_non_null(header);
+    free(header);
+
+    /* One row per available plugin: name, version, provides, path. */
+    for (size_t i = 0; i < n; i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        char provides[512] = "";
+        int found = 0;
+
+        if (tenon_plugin_status(p) != TENON_AVAILABLE)
+            continue;
+        for (size_t k = 0; k < tenon_plugin_provides_count(p); k++)
+            snprintf(provides + strlen(provides),
+                     sizeof provides - strlen(provides), "%s%s",
+                     k ? "," : "", tenon_plugin_provides(p, k));
+        if (!*provides)
+            strcpy(provides, "-");
+        /* Several rows start with "basic": look at all of them. */
+        for (const char *l = r.out; l && *l && !found;) {
+            const char *end = strchr(l, '\n');
+            char *copy = strndup(l, end ? (size_t)(end - l) : strlen(l));
+            char *f[8];
+            assert_non_null(copy);
+            if (fields(copy, f, 8) == 4 &&
+                strcmp(f[0], tenon_plugin_name(p)) == 0 &&
+                strcmp(f[1], tenon_plugin_version(p)) == 0) {
+                assert_string_equal(f[2], provides);
+                assert_string_equal(f[3], tenon_plugin_path(p));
+                found = 1;
+            }
+            free(copy);
+            l = end ? end + 1 : NULL;
+        }
+        if (!found)
+            fail_msg("no row for %s %s in:\n%s", tenon_plugin_name(p),
+                     tenon_plugin_version(p), r.out);
+        rows++;
+    }
+    assert_true(rows >= 7);
+    /* The header plus one row each, nothing else. */
+    {
+        size_t lines = 0;
+        for (const char *c = r.out; *c; c++)
+            lines += *c == '\n';
+        assert_int_equal(lines, rows + 1);
+    }
+    /* The three versions of basic are all listed, not only the newest. */
+    assert_contains(r.out, TEST_PLUGIN_DIR "/basic_v1.so");
+    assert_contains(r.out, TEST_PLUGIN_DIR "/basic_v2.so");
+    assert_contains(r.out, TEST_PLUGIN_DIR "/basic_v3.so");
+    assert_contains(r.out, " 1.10.0-rc.1 ");
+    run_free(&r);
+    tenon_close(t);
+}
+
+static void test_list_text_unavailable(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR, TEST_BAD_DIR};
+    tenon_t *t = open_dirs(dirs, 2);
+    size_t bad = 0;
+    struct run plain, all;
+    (void)state;
+
+    RUN(&plain, "list", "--plugin-path", TEST_PLUGIN_DIR, "--plugin-path",
+        TEST_BAD_DIR);
+    RUN(&all, "list", "--all", "--plugin-path", TEST_PLUGIN_DIR,
+        "--plugin-path", TEST_BAD_DIR);
+    assert_status(&plain, 0);
+    assert_status(&all, 0);
+    for (size_t i = 0; i < tenon_plugin_count(t); i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        const char *path = tenon_plugin_path(p);
+        assert_contains(all.out, path);
+        if (tenon_plugin_status(p) == TENON_AVAILABLE) {
+            assert_contains(plain.out, path);
+            continue;
+        }
+        bad++;
+        if (strstr(plain.out, path))
+            fail_msg("list without --all shows %s:\n%s", path, plain.out);
+        assert_contains(all.out, tenon_plugin_reason(p));
+    }
+    assert_true(bad >= 3);
+    {
+        char note[64];
+        snprintf(note, sizeof note, "%zu unavailable", bad);
+        assert_contains(plain.out, note);
+        assert_contains(plain.out, "--all");
+    }
+    run_free(&plain);
+    run_free(&all);
+    tenon_close(t);
+}
+
+/* Every object carries the keys `list --help` promises, typed. */
+static void assert_entry_shape(json_t *o)
+{
+    static const char *const strings[] = {"name", "version"};
+    json_t *prov = json_object_get(o, "provides"), *abi;
+
+    assert_true(json_is_object(o));
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(o, strings[i]);
+        assert_non_null(v);
+        assert_true(json_is_string(v) || json_is_null(v));
+    }
+    assert_true(json_is_string(json_object_get(o, "path")));
+    assert_true(json_is_string(json_object_get(o, "status")));
+    assert_true(json_is_array(prov));
+    for (size_t i = 0; i < json_array_size(prov); i++)
+        assert_true(json_is_string(json_array_get(prov, i)));
+    abi = json_object_get(o, "abi");
+    assert_non_null(abi);
+    assert_true(json_is_integer(abi) || json_is_null(abi));
+}
+
+/* The JSON object for one entry says what the library says. */
+static void assert_entry_matches(json_t *o, const tenon_plugin_t *p)
+{
+    json_t *prov = json_object_get(o, "provides"), *abi;
+    int st = tenon_plugin_status(p);
+
+    assert_entry_shape(o);
+    assert_nstr(json_string_value(json_object_get(o, "path")),
+                tenon_plugin_path(p));
+    assert_nstr(json_string_value(json_object_get(o, "name")),
+                tenon_plugin_name(p));
+    assert_nstr(json_string_value(json_object_get(o, "version")),
+                tenon_plugin_version(p));
+    assert_nstr(json_string_value(json_object_get(o, "status")),
+                tenon_plugin_status_name(st));
+    abi = json_object_get(o, "abi");
+    if (tenon_plugin_abi(p) >= 0)
+        assert_int_equal(json_integer_value(abi), tenon_plugin_abi(p));
+    else
+        assert_true(json_is_null(abi));
+    if (st == TENON_AVAILABLE) {
+        assert_null(json_object_get(o, "reason"));
+        assert_int_equal(json_array_size(prov),
+                         tenon_plugin_provides_count(p));
+        for (size_t k = 0; k < json_array_size(prov); k++)
+            assert_string_equal(json_string_value(json_array_get(prov, k)),
+                                tenon_plugin_provides(p, k));
+    } else {
+        assert_nstr(json_string_value(json_object_get(o, "reason")),
+                    tenon_plugin_reason(p));
+    }
+}
+
+static void test_list_json(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR};
+    tenon_t *t = open_dirs(dirs, 1);
+    size_t n = tenon_plugin_count(t), basics = 0;
+    struct run r;
+    json_t *arr;
+    (void)state;
+
+    RUN(&r, "list", "--json", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_true(json_is_array(arr));
+    assert_int_equal(json_array_size(arr), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        assert_entry_matches(o, tenon_plugin_at(t, i));
+        assert_string_equal(json_string_value(json_object_get(o, "status")),
+                            "available");
+        assert_int_equal(json_integer_value(json_object_get(o, "abi")),
+                         TENON_ABI_VERSION);
+        if (strcmp(json_string_value(json_object_get(o, "name")), "basic") ==
+            0) {
+            const char *v = json_string_value(json_object_get(o, "version"));
+            assert_true(strcmp(v, "1.2.0") == 0 || strcmp(v, "1.10.0") == 0 ||
+                        strcmp(v, "1.10.0-rc.1") == 0);
+            assert_string_equal(
+                json_string_value(json_array_get(
+                    json_object_get(o, "provides"), 0)),
+                TEST_BASIC_ID);
+            basics++;
+        }
+    }
+    assert_int_equal(basics, 3);
+    json_decref(arr);
+    run_free(&r);
+    tenon_close(t);
+}
+
+static void test_list_all_json(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR, TEST_BAD_DIR, TEST_MISMATCH_DIR};
+    tenon_t *t = open_dirs(dirs, 3);
+    size_t n = tenon_plugin_count(t), avail = 0, j = 0;
+    struct run r;
+    json_t *arr;
+    (void)state;
+
+    for (size_t i = 0; i < n; i++)
+        avail += tenon_plugin_status(tenon_plugin_at(t, i)) == TENON_AVAILABLE;
+    assert_true(avail < n);
+
+    RUN(&r, "list", "--json", "--plugin-path", TEST_PLUGIN_DIR,
+        "--plugin-path", TEST_BAD_DIR, "--plugin-path", TEST_MISMATCH_DIR);
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_int_equal(json_array_size(arr), avail);
+    for (size_t i = 0; i < n; i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        if (tenon_plugin_status(p) == TENON_AVAILABLE)
+            assert_entry_matches(json_array_get(arr, j++), p);
+    }
+    json_decref(arr);
+    run_free(&r);
+
+    RUN(&r, "list", "--all", "--json", "--plugin-path", TEST_PLUGIN_DIR,
+        "--plugin-path", TEST_BAD_DIR, "--plugin-path", TEST_MISMATCH_DIR);
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_int_equal(json_array_size(arr), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        assert_entry_matches(o, p);
+        if (tenon_plugin_status(p) != TENON_AVAILABLE) {
+            const char *reason =
+                json_string_value(json_object_get(o, "reason"));
+            assert_non_null(reason);
+            assert_true(strlen(reason) > 0);
+        }
+    }
+    json_decref(arr);
+    run_free(&r);
+    tenon_close(t);
+}
+
+/* ---- info ---------------------------------------------------------------- */
+
+static void test_info_text(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR};
+    tenon_t *t = open_dirs(dirs, 1);
+    const tenon_plugin_t *p;
+    struct run r;
+    char *line, *f[4];
+    (void)state;
+
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    RUN(&r, "info", "basic", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    assert_string_equal(r.err, "");
+
+    line = line_starting(r.out, "version:");
+    assert_non_null(line);
+    assert_int_equal(fields(line, f, 4), 2);
+    assert_string_equal(f[1], "1.10.0");
+    free(line);
+    line = line_starting(r.out, "path:");
+    assert_non_null(line);
+    assert_int_equal(fields(line, f, 4), 2);
+    assert_string_equal(f[1], TEST_PLUGIN_DIR "/basic_v2.so");
+    free(line);
+    line = line_starting(r.out, "description:");
+    assert_non_null(line);
+    assert_contains(line, tenon_plugin_get(p, "description"));
+    free(line);
+    line = line_starting(r.out, "provides:");
+    assert_non_null(line);
+    assert_contains(line, TEST_BASIC_ID);
+    assert_contains(line, "test.extra/2");
+    free(line);
+
+    /* Each argument: its line with type and default (or required/optional),
+     * its help on the next line. */
+    for (size_t i = 0; i < tenon_plugin_arg_count(p); i++) {
+        const struct tenon_arg_decl *d = tenon_plugin_arg(p, i);
+        char prefix[80], want[160];
+        const char *at, *next;
+        snprintf(prefix, sizeof prefix, "\n  %s ", d->name);
+        at = strstr(r.out, prefix);
+        if (!at)
+            fail_msg("argument '%s' not shown:\n%s", d->name, r.out);
+        line = strndup(at + 1, (size_t)(strchr(at + 1, '\n') - at - 1));
+        assert_non_null(line);
+        assert_contains(line, tenon_arg_type_name(d->type));
+        if (d->default_value) {
+            snprintf(want, sizeof want, "\"%s\"", d->default_value);
+            assert_contains(line, want);
+        } else {
+            assert_contains(line, d->required ? "required" : "optional");
+        }
+        if (d->choices)
+            assert_contains(line, d->choices);
+        free(line);
+        next = strchr(at + 1, '\n') + 1;
+        line = strndup(next, (size_t)(strchr(next, '\n') - next));
+        assert_non_null(line);
+        assert_contains(line, d->help);
+        free(line);
+    }
+
+    /* The help text, every line of it. */
+    {
+        char *help = strdup(tenon_plugin_get(p, "help"));
+        assert_non_null(help);
+        assert_non_null(strstr(r.out, "\nhelp:\n"));
+        for (char *save, *l = strtok_r(help, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+            char want[256];
+            snprintf(want, sizeof want, "\n  %s\n", l);
+            assert_contains(r.out, want);
+        }
+        free(help);
+    }
+    assert_contains(r.out, "x-custom=kept as other info");
+    run_free(&r);
+
+    /* An exact version shows that version's file, not the newest. */
+    RUN(&r, "info", "basic@1.2.0", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    line = line_starting(r.out, "version:");
+    assert_non_null(line);
+    assert_int_equal(fields(line, f, 4), 2);
+    assert_string_equal(f[1], "1.2.0");
+    free(line);
+    line = line_starting(r.out, "path:");
+    assert_non_null(line);
+    assert_int_equal(fields(line, f, 4), 2);
+    assert_string_equal(f[1], TEST_PLUGIN_DIR "/basic_v1.so");
+    free(line);
+    run_free(&r);
+    tenon_close(t);
+}
+
+static void test_info_json(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR};
+    tenon_t *t = open_dirs(dirs, 1);
+    const tenon_plugin_t *p;
+    struct run r;
+    json_t *o, *args, *info;
+    int enums = 0;
+    (void)state;
+
+    assert_int_equal(tenon_find(t, "basic@1.2.0", &p), 0);
+    RUN(&r, "info", "basic@1.2.0", "--json", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    o = parse_json(r.out);
+    assert_entry_matches(o, p);
+    assert_string_equal(json_string_value(json_object_get(o, "version")),
+                        "1.2.0");
+    assert_nstr(json_string_value(json_object_get(o, "license")),
+                tenon_plugin_get(p, "license"));
+    assert_nstr(json_string_value(json_object_get(o, "help")),
+                tenon_plugin_get(p, "help"));
+    assert_nstr(json_string_value(json_object_get(o, "url")),
+                tenon_plugin_get(p, "url"));
+
+    args = json_object_get(o, "arguments");
+    assert_true(json_is_array(args));
+    assert_int_equal(json_array_size(args), tenon_plugin_arg_count(p));
+    for (size_t i = 0; i < json_array_size(args); i++) {
+        const struct tenon_arg_decl *d = tenon_plugin_arg(p, i);
+        json_t *a = json_array_get(args, i), *choices;
+        assert_nstr(json_string_value(json_object_get(a, "name")), d->name);
+        assert_nstr(json_string_value(json_object_get(a, "type")),
+                    tenon_arg_type_name(d->type));
+        assert_true(json_is_boolean(json_object_get(a, "required")));
+        assert_int_equal(json_is_true(json_object_get(a, "required")),
+                         !!d->required);
+        assert_nstr(json_string_value(json_object_get(a, "default")),
+                    d->default_value);
+        assert_nstr(json_string_value(json_object_get(a, "help")), d->help);
+        choices = json_object_get(a, "choices");
+        if (!d->choices) {
+            assert_null(choices);
+            continue;
+        }
+        /* "fast|slow|auto" becomes ["fast", "slow", "auto"]. */
+        enums++;
+        assert_true(json_is_array(choices));
+        char *list = strdup(d->choices);
+        size_t k = 0;
+        assert_non_null(list);
+        for (char *save, *c = strtok_r(list, "|", &save); c;
+             c = strtok_r(NULL, "|", &save), k++)
+            assert_nstr(json_string_value(json_array_get(choices, k)), c);
+        assert_int_equal(json_array_size(choices), k);
+        assert_int_equal(k, 3);
+        free(list);
+    }
+    assert_int_equal(enums, 1);
+
+    /* The raw info: every key=value in file order. */
+    info = json_object_get(o, "info");
+    assert_true(json_is_array(info));
+    assert_int_equal(json_array_size(info), tenon_plugin_info_count(p));
+    for (size_t i = 0; i < json_array_size(info); i++) {
+        const char *k, *v;
+        json_t *kv = json_array_get(info, i);
+        assert_int_equal(tenon_plugin_info_at(p, i, &k, &v), 0);
+        assert_int_equal(json_array_size(kv), 2);
+        assert_nstr(json_string_value(json_array_get(kv, 0)), k);
+        assert_nstr(json_string_value(json_array_get(kv, 1)), v);
+    }
+    /* No --targets: the plugin was not loaded to ask. */
+    assert_null(json_object_get(o, "targets"));
+    json_decref(o);
+    run_free(&r);
+    tenon_close(t);
+}
+
+static void test_info_targets(void **state)
+{
+    struct run r;
+    json_t *o, *targets;
+    const char *at;
+    (void)state;
+
+    RUN(&r, "info", "basic", "--targets", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    at = strstr(r.out, "\ntargets:\n");
+    assert_non_null(at);
+    assert_contains(at, "\n  alpha ");
+    assert_contains(at, "first target");
+    assert_contains(at, "\n  beta ");
+    assert_contains(at, "second target");
+    assert_true(strstr(at, "alpha") < strstr(at, "beta"));
+    run_free(&r);
+
+    RUN(&r, "info", "basic", "--targets", "--json", "--plugin-path",
+        TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    o = parse_json(r.out);
+    targets = json_object_get(o, "targets");
+    assert_true(json_is_array(targets));
+    assert_int_equal(json_array_size(targets), 2);
+    assert_nstr(json_string_value(
+                    json_object_get(json_array_get(targets, 0), "name")),
+                "alpha");
+    assert_nstr(json_string_value(json_object_get(json_array_get(targets, 1),
+                                                  "description")),
+                "second target");
+    json_decref(o);
+    run_free(&r);
+
+    /* A plugin without targets(): a failure that says so. */
+    RUN(&r, "info", "required", "--targets", "--plugin-path",
+        TEST_PLUGIN_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "required");
+    assert_contains(r.err, "targets");
+    run_free(&r);
+}
+
+/* ---- TENON_LOG ----------------------------------------------------------- */
+
+static void test_log_env(void **state)
+{
+    static const char *const missing = "/nonexistent/tenon-test-dir";
+    static const char *const debug_values[] = {"TENON_LOG=debug",
+                                               "TENON_LOG=trace",
+                                               "TENON_LOG=4"};
+    static const char *const quiet[] = {"TENON_LOG", NULL};
+    struct run base, r;
+    (void)state;
+
+    RUN_ENV(&base, quiet, "list", "--plugin-path", missing, "--plugin-path",
+            TEST_PLUGIN_DIR);
+    assert_status(&base, 0);
+    assert_string_equal(base.err, "");
+
+    for (size_t i = 0; i < 3; i++) {
+        const char *env[] = {debug_values[i], NULL};
+        RUN_ENV(&r, env, "list", "--plugin-path", missing, "--plugin-path",
+                TEST_BAD_DIR);
+        assert_status(&r, 0);
+        assert_contains(r.err, "skipping");
+        assert_contains(r.err, missing);
+        assert_contains(r.err, "debug");
+        /* Each unavailable file is explained at debug level too. */
+        assert_contains(r.err, TEST_BAD_DIR "/badver.so");
+        /* Logging goes to stderr only. */
+        assert_null(strstr(r.out, "skipping"));
+        run_free(&r);
+    }
+
+    /* Below debug, nothing about skipped directories. */
+    {
+        const char *env[] = {"TENON_LOG=info", NULL};
+        RUN_ENV(&r, env, "list", "--plugin-path", missing, "--plugin-path",
+                TEST_PLUGIN_DIR);
+        assert_status(&r, 0);
+        assert_null(strstr(r.err, "skipping"));
+        assert_string_equal(r.out, base.out);
+        run_free(&r);
+    }
+
+    /* Nonsense levels fall back to the default and change nothing else. */
+    {
+        static char longval[4200];
+        static const char *const bad[] = {
+            "TENON_LOG=bogus", "TENON_LOG=", "TENON_LOG=9", "TENON_LOG=-1",
+            "TENON_LOG=debugx", "TENON_LOG=%s%n%s", longval};
+        memcpy(longval, "TENON_LOG=", 10);
+        memset(longval + 10, 'd', sizeof longval - 11);
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            const char *env[] = {bad[i], NULL};
+            RUN_ENV(&r, env, "list", "--plugin-path", missing,
+                    "--plugin-path", TEST_PLUGIN_DIR);
+            if (r.status != 0)
+                fail_msg("%.40s: exit status %d\n%s", bad[i], r.status, r.err);
+            assert_string_equal(r.out, base.out);
+            assert_null(strstr(r.err, "skipping"));
+            run_free(&r);
+        }
+    }
+    run_free(&base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_info_not_found),
+        cmocka_unit_test(test_list_text),
+        cmocka_unit_test(test_list_text_unavailable),
+        cmocka_unit_test(test_list_json),
+        cmocka_unit_test(test_list_all_json),
+        cmocka_unit_test(test_info_text),
+        cmocka_unit_test(test_info_json),
+        cmocka_unit_test(test_info_targets),
+        cmocka_unit_test(test_log_env),
+    };
+    /* Children inherit the environment; the tests choose TENON_LOG. */
+    unsetenv("TENON_LOG");
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -89,7 +89,7 @@ static int check_ident(const unsigned char *id, size_t have, char *reason,
     return 0;
 }
 
-#define HEAD_SIZE 4096u     /* the first read: headers and, normally, notes */
+#define HEAD_SIZE 2048u     /* the first read: headers and, normally, notes */
 #define NOTE_SEG_MAX (1u << 20) /* a PT_NOTE segment larger than this is bogus */
 #define PHDR_MAX 4096u
 

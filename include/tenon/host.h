@@ -40,7 +40,9 @@ typedef struct tenon_plugin tenon_plugin_t;
 typedef struct tenon_instance tenon_instance_t;
 
 /* Receives every log line, from the host library and from plugins. `origin`
- * is the plugin name, or "tenon" for the library itself. [any-thread] */
+ * is the plugin name, or "tenon" for the library itself. Called on whichever
+ * thread logs, sometimes while the library holds its lock: it must not call
+ * back into Tenon. [any-thread] */
 typedef void (*tenon_log_fn)(void *ud, int level, const char *origin,
                              const char *msg);
 
@@ -130,7 +132,9 @@ int tenon_plugin_abi(const tenon_plugin_t *p);            /* -1 if unknown */
 /* First value of a static info key ("description", "license", "help",
  * "accepts", "url", "contact", ...), or NULL. */
 const char *tenon_plugin_get(const tenon_plugin_t *p, const char *key);
-/* Every static info string in file order; returns 0 or TENON_ERANGE. */
+/* Every static info string in file order, unknown keys included:
+ * tenon_plugin_info_at() stores the i-th key and value (owned by the entry)
+ * and returns 0, or TENON_ERANGE past the end. */
 size_t tenon_plugin_info_count(const tenon_plugin_t *p);
 int tenon_plugin_info_at(const tenon_plugin_t *p, size_t i, const char **key,
                          const char **value);
@@ -183,7 +187,7 @@ const char *tenon_instance_error(const tenon_instance_t *inst);
 int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit,
                   void *ud);
 
-/* True while the library of this entry is loaded (for tests and `tenon ps`). */
+/* Nonzero while the library of this entry is loaded. [any-thread] */
 int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p);
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -50,7 +50,7 @@ static void list_names(const struct tenon_arg_decl *decls, size_t n, char *buf,
 static int scan_item(const char **pp, char **out, size_t *key_end,
                      const char *start)
 {
-    const char *p = *pp;
+    const char *p = *pp, *opened = p;
     char *o = *out;
     char quote = 0;
     *key_end = 0;
@@ -65,6 +65,7 @@ static int scan_item(const char **pp, char **out, size_t *key_end,
             *o++ = *p;
         } else if (*p == '"' || *p == '\'') {
             quote = *p;
+            opened = p;
         } else {
             if (*p == '=' && !*key_end)
                 *key_end = (size_t)(o - *out) + 1; /* +1: 0 means none */
@@ -73,9 +74,9 @@ static int scan_item(const char **pp, char **out, size_t *key_end,
     }
     if (quote)
         return tenon__fail(TENON_EARG,
-                           "unterminated %c quote in argument string "
-                           "(opened before offset %zu)",
-                           quote, (size_t)(p - start));
+                           "unterminated %c quote opened at offset %zu of "
+                           "argument string '%s'",
+                           quote, (size_t)(opened - start), start);
     *o++ = '\0';
     *pp = p;
     *out = o;

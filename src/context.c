@@ -67,12 +67,20 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
     pthread_mutex_init(&t->lock, NULL);
     t->log_fn = o.log_fn;
     t->log_ud = o.log_ud;
+    const char *env = o.log_level < 0 ? getenv("TENON_LOG") : NULL;
+    int bad_env = 0;
     if (o.log_level > 0)
-        level = o.log_level;
-    else if (o.log_level < 0 && getenv("TENON_LOG") &&
-             tenon_log_level_parse(getenv("TENON_LOG"), &level) != 0)
+        level = o.log_level > TENON_LOG_TRACE ? TENON_LOG_TRACE : o.log_level;
+    else if (env && tenon_log_level_parse(env, &level) != 0) {
         level = TENON_LOG_WARN;
+        bad_env = 1;
+    }
     atomic_init(&t->log_level, level);
+    if (bad_env)
+        tenon__log(t, TENON_LOG_WARN, "tenon",
+                   "TENON_LOG='%.40s' is not a level (off, error, warn, info, "
+                   "debug, trace); using warn",
+                   env);
     if (o.plugin_paths)
         for (size_t i = 0; i < o.plugin_path_count && rc == 0; i++)
             rc = add_path(t, &cap, o.plugin_paths[i],

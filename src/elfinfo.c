@@ -3,7 +3,7 @@
  *
  * The info is an ELF note (owner "Tenon") that linkers place in the first
  * page, right after the program headers, so one read of the file's first
- * 4 KiB normally holds the ELF header, the program headers and the note. Only
+ * 2 KiB normally holds the ELF header, the program headers and the note. Only
  * if a segment lies further in is a second, bounded read made. Every offset
  * and size is checked against the file size before it is used: the file is
  * untrusted input. The section header table is not read, but its position is

@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
         rc = tenon__fail(plugin_code(rc),
                          "plugin '%s' failed to create an instance: %s (%s)",
                          p->info.name, inst->error[0] ? inst->error : "no message",
-                         tenon_strerror(rc));
+                         tenon_strerror(plugin_code(rc)));
         release_lib(t, inst->lib);
         goto out;
     }
@@ -158,7 +159,9 @@ int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit,
     pthread_mutex_unlock(&t->lock);
     if (rc)
         return rc;
-    if (!tmp.lib->entry->targets)
+    if (tmp.lib->entry->struct_size <
+            offsetof(struct tenon_plugin_entry, targets) + sizeof(void *) ||
+        !tmp.lib->entry->targets)
         rc = tenon__fail(TENON_ENOTSUP, "plugin '%s' does not list targets",
                          p->info.name);
     else if ((rc = tmp.lib->entry->targets(&tenon__host, &tmp, emit, ud)))

@@ -145,6 +145,9 @@ struct tenon_plugin {
  * fills `p` (status and reason on failure). Never runs plugin code. */
 void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name);
 void tenon__plugin_free(struct tenon_plugin *p);
+/* Set status and reason, replacing unprintable bytes of the reason. */
+void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
+                              const char *reason);
 
 /* Split "name[@version][:args]"; the returned pointers are into a copy the
  * caller frees (*buf). *args is NULL when no ':' was given. */

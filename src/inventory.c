@@ -34,7 +34,8 @@ static int fd_read_at(void *ctx, void *buf, size_t len, uint64_t off)
 }
 
 /* Reasons come from untrusted bytes: keep them printable. */
-static void set_reason(struct tenon_plugin *p, int status, const char *reason)
+void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
+                              const char *reason)
 {
     p->status = status;
     free(p->reason);
@@ -67,7 +68,7 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
     p->info.abi = -1;
     if (fd < 0) {
         snprintf(reason, sizeof reason, "cannot open: %s", open_error(errno));
-        set_reason(p, TENON_UNAVAILABLE, reason);
+        tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
         return;
     }
     if (fstat(fd, &st) != 0) {
@@ -104,7 +105,7 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
 bad:
     if (fd >= 0)
         close(fd);
-    set_reason(p, TENON_UNAVAILABLE, reason);
+    tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
 }
 
 void tenon__plugin_free(struct tenon_plugin *p)
@@ -288,7 +289,7 @@ static int mark_shadowed(struct list *l)
                  "shadowed by %s (same name and version earlier in the "
                  "search path)",
                  v[first]->path);
-        set_reason(v[i], TENON_SHADOWED, reason);
+        tenon__plugin_set_reason(v[i], TENON_SHADOWED, reason);
     }
     free(v);
     return 0;

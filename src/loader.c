@@ -48,15 +48,12 @@ static int check_entry(const struct tenon_plugin *p,
     return -1;
 }
 
+/* The entry is ours and the caller holds t->lock; an available entry has no
+ * reason yet, so no reader can hold the string being replaced. */
 static void make_unavailable(const struct tenon_plugin *cp, const char *why)
 {
-    struct tenon_plugin *p = (struct tenon_plugin *)cp; /* ours; under lock */
-    char *r = tenon__strdup(why);
-    if (!r)
-        return;
-    free(p->reason);
-    p->reason = r;
-    p->status = TENON_UNAVAILABLE;
+    tenon__plugin_set_reason((struct tenon_plugin *)cp, TENON_UNAVAILABLE,
+                             why);
 }
 
 int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,

@@ -100,7 +100,10 @@ static void quoting(void **state)
                         "prex,ypost");
     assert_string_equal(ok("\"a,b\",count=1", "label")->str, "a,b");
     assert_string_equal(ok("label=''", "label")->str, "");
-    bad(decls, NDECLS, "label=\"open", TENON_EARG, "unterminated \" quote");
+    bad(decls, NDECLS, "label=\"open", TENON_EARG,
+        "unterminated \" quote opened at offset 6 of argument string");
+    bad(decls, NDECLS, "count=1,label=x'open", TENON_EARG,
+        "unterminated ' quote opened at offset 15");
     bad(decls, NDECLS, "label='open", TENON_EARG, "unterminated ' quote");
 }
 

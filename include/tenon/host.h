@@ -75,7 +75,8 @@ void tenon_close(tenon_t *t);
 /* Name of an error code ("invalid argument"); static storage. [any-thread] */
 const char *tenon_strerror(int err);
 
-/* Symbolic name of an error code ("TENON_EINVAL"); static storage. */
+/* Symbolic name of an error code ("TENON_EINVAL"); static storage.
+ * [any-thread] */
 const char *tenon_err_name(int err);
 
 /* The message of the last failed call on this thread: what was wrong and what
@@ -88,7 +89,8 @@ const char *tenon_last_error(void);
 void tenon_set_log_level(tenon_t *t, int level);
 int tenon_get_log_level(const tenon_t *t);
 
-/* Parse "off", "error", "warn", "info", "debug", "trace" (or 0..5). */
+/* Parse "off", "error", "warn", "info", "debug", "trace" (or 0..5); the
+ * name of a level (static storage). [any-thread] */
 int tenon_log_level_parse(const char *s, int *level);
 const char *tenon_log_level_name(int level);
 
@@ -130,18 +132,21 @@ const char *tenon_plugin_status_name(int status);
 const char *tenon_plugin_reason(const tenon_plugin_t *p); /* NULL if available */
 int tenon_plugin_abi(const tenon_plugin_t *p);            /* -1 if unknown */
 /* First value of a static info key ("description", "license", "help",
- * "accepts", "url", "contact", ...), or NULL. */
+ * "accepts", "url", "contact", ...), or NULL. [any-thread] */
 const char *tenon_plugin_get(const tenon_plugin_t *p, const char *key);
 /* Every static info string in file order, unknown keys included:
  * tenon_plugin_info_at() stores the i-th key and value (owned by the entry)
- * and returns 0, or TENON_ERANGE past the end. */
+ * and returns 0, or TENON_ERANGE past the end. The interfaces provided, in
+ * order. [any-thread] */
 size_t tenon_plugin_info_count(const tenon_plugin_t *p);
 int tenon_plugin_info_at(const tenon_plugin_t *p, size_t i, const char **key,
                          const char **value);
 size_t tenon_plugin_provides_count(const tenon_plugin_t *p);
 const char *tenon_plugin_provides(const tenon_plugin_t *p, size_t i);
 
-/* A declared argument, as read from the static info. */
+/* A declared argument, as read from the static info. The accessors below
+ * return NULL past the end; tenon_arg_type_name() gives "string", "int",
+ * "bool" or "enum". [any-thread] */
 struct tenon_arg_decl {
     const char *name;
     int type;                  /* enum tenon_arg_type */

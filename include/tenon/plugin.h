@@ -41,7 +41,7 @@ extern "C" {
 /* The ELF section holding the static info, and its note's owner and type. */
 #define TENON_INFO_SECTION ".note.tenon"
 #define TENON_NOTE_OWNER "Tenon"
-#define TENON_NOTE_TYPE 0x100
+#define TENON_NOTE_TYPE 0x74656e31 /* "ten1"; unknown to readelf, so no clash */
 
 /* Name of the exported entry symbol. */
 #define TENON_ENTRY_SYMBOL "tenon_plugin_entry"

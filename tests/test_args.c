@@ -1,13 +1,10 @@
 /* Argument strings: syntax, quoting, defaults, every type and every error
  * message, against declarations like those a plugin writes. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "testutil.h"
 
 static const struct tenon_arg_decl decls[] = {
     {"label", TENON_ARG_STRING, 0, "none", "bare value", NULL},

@@ -3,224 +3,14 @@
  * it: exit statuses, usage texts, and `list`/`info` output checked against
  * what the library itself reports for the same directories.
  */
-#include <tenon/host.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <setjmp.h>
-#include <cmocka.h>
-#include <jansson.h>
 
 #include "testapi.h"
+#include "testutil.h"
 
-#define RUN_TIMEOUT_MS 60000
-
-/* ---- running the tool ---------------------------------------------------- */
-
-struct run {
-    int status; /* exit status, or 128 + signal number */
-    char *out, *err;
-};
-
-struct sink {
-    int fd;
-    char *buf;
-    size_t len, cap;
-};
-
-/* Read what is available; returns 0 at end of file. */
-static int drain(struct sink *s)
-{
-    char chunk[4096];
-    ssize_t n = read(s->fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR)
-        return 1;
-    assert_true(n >= 0);
-    if (n == 0)
-        return 0;
-    if (s->len + (size_t)n + 1 > s->cap) {
-        s->cap = (s->len + (size_t)n + 1) * 2;
-        s->buf = realloc(s->buf, s->cap);
-        assert_non_null(s->buf);
-    }
-    memcpy(s->buf + s->len, chunk, (size_t)n);
-    s->len += (size_t)n;
-    s->buf[s->len] = '\0';
-    return 1;
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* In the child: "NAME=value" sets a variable, "NAME" removes it. */
-static void apply_env(const char *const *env)
-{
-    for (; env && *env; env++) {
-        const char *eq = strchr(*env, '=');
-        if (!eq) {
-            unsetenv(*env);
-            continue;
-        }
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - *env), *env);
-        setenv(name, eq + 1, 1);
-    }
-}
-
-/* Run TENON_CLI with the NULL-terminated arguments, stdin from /dev/null,
- * collecting stdout and stderr until it exits. */
-static void run_env(struct run *r, const char *const *env, ...)
-{
-    const char *argv[64];
-    size_t argc = 0;
-    int out[2], err[2], wstatus;
-    struct sink sinks[2];
-    long deadline = now_ms() + RUN_TIMEOUT_MS;
-    int open_fds = 2;
-    va_list ap;
-    pid_t pid;
-
-    argv[argc++] = TENON_CLI;
-    va_start(ap, env);
-    for (const char *a; (a = va_arg(ap, const char *));) {
-        assert_true(argc < 63);
-        argv[argc++] = a;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-
-    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 ||
-            dup2(err[1], 2) < 0)
-            _exit(126);
-        apply_env(env);
-        execv(TENON_CLI, (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    memset(sinks, 0, sizeof sinks);
-    sinks[0].fd = out[0];
-    sinks[1].fd = err[0];
-    for (int i = 0; i < 2; i++) {
-        sinks[i].buf = calloc(1, 1);
-        sinks[i].cap = 1;
-        assert_non_null(sinks[i].buf);
-    }
-    while (open_fds) {
-        struct pollfd pfd[2];
-        nfds_t n = 0;
-        int idx[2];
-        long left = deadline - now_ms();
-        if (left <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("%s %s timed out", TENON_CLI, argc > 1 ? argv[1] : "");
-        }
-        for (int i = 0; i < 2; i++)
-            if (sinks[i].fd >= 0) {
-                pfd[n].fd = sinks[i].fd;
-                pfd[n].events = POLLIN;
-                pfd[n].revents = 0;
-                idx[n++] = i;
-            }
-        int rc = poll(pfd, n, (int)left);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        assert_true(rc >= 0);
-        for (nfds_t j = 0; j < n; j++) {
-            struct sink *s = &sinks[idx[j]];
-            if (pfd[j].revents && !drain(s)) {
-                close(s->fd);
-                s->fd = -1;
-                open_fds--;
-            }
-        }
-    }
-    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-    r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
-                                   : 128 + WTERMSIG(wstatus);
-    r->out = sinks[0].buf;
-    r->err = sinks[1].buf;
-}
-
-#define RUN(r, ...) run_env((r), NULL, __VA_ARGS__, (const char *)NULL)
-#define RUN_ENV(r, env, ...)                                                   \
-    run_env((r), (env), __VA_ARGS__, (const char *)NULL)
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-static void assert_status(const struct run *r, int want)
-{
-    if (r->status != want)
-        fail_msg("exit status %d, expected %d\nstdout:\n%s\nstderr:\n%s",
-                 r->status, want, r->out, r->err);
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    assert_non_null(hay);
-    if (!strstr(hay, needle))
-        fail_msg("expected \"%s\" in:\n%s", needle, hay);
-}
-
-static void assert_nstr(const char *got, const char *want)
-{
-    if (!want) {
-        assert_null(got);
-        return;
-    }
-    assert_non_null(got);
-    assert_string_equal(got, want);
-}
-
-static json_t *parse_json(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, 0, &e);
-    if (!v)
-        fail_msg("not JSON (%s, line %d):\n%s", e.text, e.line, text);
-    return v;
-}
-
-static tenon_t *open_dirs(const char *const *dirs, size_t n)
-{
-    struct tenon_options o;
-    tenon_t *t = NULL;
-    memset(&o, 0, sizeof o);
-    o.struct_size = sizeof o;
-    o.plugin_paths = dirs;
-    o.plugin_path_count = n;
-    assert_int_equal(tenon_open(&t, &o), 0);
-    assert_int_equal(tenon_scan(t), 0);
-    return t;
-}
+/* ---- output helpers ------------------------------------------------------ */
 
 /* The line of `text` that starts with `prefix`, copied; NULL if none. */
 static char *line_starting(const char *text, const char *prefix)
@@ -417,7 +207,7 @@ static void test_info_not_found(void **state)
 static void test_list_text(void **state)
 {
     const char *dirs[] = {TEST_PLUGIN_DIR};
-    tenon_t *t = open_dirs(dirs, 1);
+    tenon_t *t = open_scanned(dirs, 1);
     size_t n = tenon_plugin_count(t), rows = 0;
     struct run r;
     char *header;
@@ -485,7 +275,7 @@ static void test_list_text(void **state)
 static void test_list_text_unavailable(void **state)
 {
     const char *dirs[] = {TEST_PLUGIN_DIR, TEST_BAD_DIR};
-    tenon_t *t = open_dirs(dirs, 2);
+    tenon_t *t = open_scanned(dirs, 2);
     size_t bad = 0;
     struct run plain, all;
     (void)state;
@@ -579,7 +369,7 @@ static void assert_entry_matches(json_t *o, const tenon_plugin_t *p)
 static void test_list_json(void **state)
 {
     const char *dirs[] = {TEST_PLUGIN_DIR};
-    tenon_t *t = open_dirs(dirs, 1);
+    tenon_t *t = open_scanned(dirs, 1);
     size_t n = tenon_plugin_count(t), basics = 0;
     struct run r;
     json_t *arr;
@@ -618,7 +408,7 @@ static void test_list_json(void **state)
 static void test_list_all_json(void **state)
 {
     const char *dirs[] = {TEST_PLUGIN_DIR, TEST_BAD_DIR, TEST_MISMATCH_DIR};
-    tenon_t *t = open_dirs(dirs, 3);
+    tenon_t *t = open_scanned(dirs, 3);
     size_t n = tenon_plugin_count(t), avail = 0, j = 0;
     struct run r;
     json_t *arr;
@@ -667,7 +457,7 @@ static void test_list_all_json(void **state)
 static void test_info_text(void **state)
 {
     const char *dirs[] = {TEST_PLUGIN_DIR};
-    tenon_t *t = open_dirs(dirs, 1);
+    tenon_t *t = open_scanned(dirs, 1);
     const tenon_plugin_t *p;
     struct run r;
     char *line, *f[4];
@@ -731,7 +521,7 @@ static void test_info_text(void **state)
     {
         char *help = strdup(tenon_plugin_get(p, "help"));
         assert_non_null(help);
-        assert_non_null(strstr(r.out, "\nhelp:\n"));
+        assert_contains(r.out, "\nhelp:\n");
         for (char *save, *l = strtok_r(help, "\n", &save); l;
              l = strtok_r(NULL, "\n", &save)) {
             char want[256];
@@ -763,7 +553,7 @@ static void test_info_text(void **state)
 static void test_info_json(void **state)
 {
     const char *dirs[] = {TEST_PLUGIN_DIR};
-    tenon_t *t = open_dirs(dirs, 1);
+    tenon_t *t = open_scanned(dirs, 1);
     const tenon_plugin_t *p;
     struct run r;
     json_t *o, *args, *info;

@@ -1,10 +1,6 @@
 /* Instances of real test plugins: lazy loading, refcounted libraries,
  * interfaces, arguments reaching the plugin, host API, load-time checks,
  * input instances and targets. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,31 +9,13 @@
 
 #include "internal.h"
 #include "testapi.h"
+#include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
 static tenon_t *open_dir(const char *dir)
 {
-    const char *dirs[] = {dir};
-    struct tenon_options o = {sizeof o, dirs, 1, TENON_LOG_WARN, NULL, NULL};
-    tenon_t *t;
-    assert_int_equal(tenon_open(&t, &o), 0);
-    return t;
-}
-
-/* Is the library at `path` mapped into this process? */
-static int mapped(const char *path)
-{
-    char real[PATH_MAX], line[PATH_MAX + 256];
-    FILE *f = fopen("/proc/self/maps", "r");
-    int found = 0;
-    assert_non_null(realpath(path, real));
-    assert_non_null(f);
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, real))
-            found = 1;
-    fclose(f);
-    return found;
+    return open_dirs(&dir, 1);
 }
 
 static const char *plugin_file(const char *name)
@@ -129,30 +107,25 @@ static void lazy_load_and_refcount(void **state)
 
 static void bad_arguments_never_load(void **state)
 {
-    char marker[] = "/tmp/tenon-marker-XXXXXX";
+    char *marker = path_join(*state, "marker");
     tenon_t *t = open_dir(TEST_PLUGIN_DIR);
     tenon_instance_t *inst = NULL;
-    int fd = mkstemp(marker);
-    (void)state;
-    close(fd);
-    unlink(marker);
     setenv("TENON_TEST_MARKER", marker, 1);
     assert_int_equal(tenon_create(t, "marker:x=1", NULL, &inst), TENON_EARG);
     assert_null(inst);
-    assert_non_null(strstr(tenon_last_error(),
-                           "plugin 'marker' has no argument 'x'"));
+    assert_contains(tenon_last_error(), "plugin 'marker' has no argument 'x'");
     assert_int_equal(access(marker, F_OK), -1);
     assert_false(mapped(plugin_file("marker")));
     assert_int_equal(tenon_create(t, "required:pid=1", NULL, &inst),
                      TENON_EARG);
-    assert_non_null(strstr(tenon_last_error(), "needs argument 'os'"));
+    assert_contains(tenon_last_error(), "needs argument 'os'");
     assert_false(mapped(plugin_file("required")));
     /* the good path does load it */
     assert_int_equal(tenon_create(t, "marker", NULL, &inst), 0);
     assert_int_equal(access(marker, F_OK), 0);
     tenon_destroy(inst);
-    unlink(marker);
     tenon_close(t);
+    free(marker);
 }
 
 static void not_found(void **state)
@@ -161,11 +134,11 @@ static void not_found(void **state)
     tenon_instance_t *inst = NULL;
     (void)state;
     assert_int_equal(tenon_create(t, "nosuch", NULL, &inst), TENON_ENOENT);
-    assert_non_null(strstr(tenon_last_error(), "no plugin named 'nosuch'"));
+    assert_contains(tenon_last_error(), "no plugin named 'nosuch'");
     assert_int_equal(tenon_create(t, "basic@3.0.0", NULL, &inst), TENON_ENOENT);
-    assert_non_null(strstr(tenon_last_error(), "has no version 3.0.0"));
+    assert_contains(tenon_last_error(), "has no version 3.0.0");
     assert_int_equal(tenon_create(t, "Bad!", NULL, &inst), TENON_EINVAL);
-    assert_non_null(strstr(tenon_last_error(), "is not a plugin name"));
+    assert_contains(tenon_last_error(), "is not a plugin name");
     assert_int_equal(tenon_create(t, "", NULL, &inst), TENON_EINVAL);
     assert_null(inst);
     tenon_close(t);
@@ -178,9 +151,9 @@ static void failing_create(void **state)
     (void)state;
     assert_int_equal(tenon_create(t, "failing", NULL, &inst), TENON_ENOENT);
     assert_null(inst);
-    assert_non_null(strstr(tenon_last_error(), "plugin 'failing' failed to "
-                                               "create an instance: device "
-                                               "/dev/nothing is not there"));
+    assert_contains(tenon_last_error(), "plugin 'failing' failed to create an "
+                                        "instance: device /dev/nothing is not "
+                                        "there");
     /* the library taken for the attempt is released again */
     assert_false(mapped(plugin_file("failing")));
     tenon_close(t);
@@ -246,7 +219,7 @@ static void log_level_names(void **state)
     assert_int_equal(tenon_log_level_parse("5", &l), 0);
     assert_int_equal(l, TENON_LOG_TRACE);
     assert_int_equal(tenon_log_level_parse("loud", &l), TENON_EINVAL);
-    assert_non_null(strstr(tenon_last_error(), "unknown log level 'loud'"));
+    assert_contains(tenon_last_error(), "unknown log level 'loud'");
 }
 
 static void input_instances(void **state)
@@ -256,14 +229,14 @@ static void input_instances(void **state)
     void *obj;
     (void)state;
     assert_int_equal(tenon_create(t, "chain", NULL, &chain), TENON_EINVAL);
-    assert_non_null(strstr(tenon_last_error(),
-                           "needs an input instance providing test.basic/1"));
+    assert_contains(tenon_last_error(),
+                    "needs an input instance providing test.basic/1");
     assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &req), 0);
     assert_int_equal(tenon_create(t, "chain", req, &chain), TENON_EINVAL);
-    assert_non_null(strstr(tenon_last_error(), "'required' does not provide"));
+    assert_contains(tenon_last_error(), "'required' does not provide");
     assert_int_equal(tenon_create(t, "basic", NULL, &base), 0);
     assert_int_equal(tenon_create(t, "basic", base, &x), TENON_EINVAL);
-    assert_non_null(strstr(tenon_last_error(), "takes no input"));
+    assert_contains(tenon_last_error(), "takes no input");
     assert_null(x);
 
     assert_int_equal(tenon_create(t, "chain", base, &chain), 0);
@@ -293,10 +266,9 @@ static void entry_must_match_info(void **state)
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char dir[] = "/tmp/tenon-mismatch-XXXXXX", src[PATH_MAX], dst[PATH_MAX];
-        assert_non_null(mkdtemp(dir));
-        snprintf(src, sizeof src, "%s/%s", TEST_MISMATCH_DIR, cases[i].file);
-        snprintf(dst, sizeof dst, "%s/%s", dir, cases[i].file);
+        char *dir = make_tmpdir();
+        char *src = path_join(TEST_MISMATCH_DIR, cases[i].file);
+        char *dst = path_join(dir, cases[i].file);
         assert_int_equal(symlink(src, dst), 0);
         tenon_t *t = open_dir(dir);
         const tenon_plugin_t *p;
@@ -306,17 +278,18 @@ static void entry_must_match_info(void **state)
         assert_int_equal(tenon_create(t, "mismatch", NULL, &inst),
                          TENON_EUNAVAIL);
         assert_null(inst);
-        assert_non_null(strstr(tenon_last_error(), cases[i].reason));
+        assert_contains(tenon_last_error(), cases[i].reason);
         assert_int_equal(tenon_plugin_status(p), TENON_UNAVAILABLE);
-        assert_non_null(strstr(tenon_plugin_reason(p), cases[i].reason));
+        assert_contains(tenon_plugin_reason(p), cases[i].reason);
         assert_false(mapped(src));
         /* from now on it is reported as unavailable without loading */
         assert_int_equal(tenon_create(t, "mismatch", NULL, &inst),
                          TENON_EUNAVAIL);
-        assert_non_null(strstr(tenon_last_error(), "is unavailable"));
+        assert_contains(tenon_last_error(), "is unavailable");
         tenon_close(t);
-        unlink(dst);
-        rmdir(dir);
+        remove_tree(dir);
+        free(src);
+        free(dst);
     }
 }
 
@@ -344,7 +317,7 @@ static void targets(void **state)
     assert_string_equal(s.names[1], "beta");
     assert_false(mapped(plugin_file("basic_v2"))); /* released after */
     assert_int_equal(tenon_targets(t, "required", collect, &s), TENON_ENOTSUP);
-    assert_non_null(strstr(tenon_last_error(), "does not list targets"));
+    assert_contains(tenon_last_error(), "does not list targets");
     assert_int_equal(tenon_targets(t, "nosuch", collect, &s), TENON_ENOENT);
     tenon_close(t);
 }
@@ -366,7 +339,8 @@ int main(void)
         cmocka_unit_test(create_and_call),
         cmocka_unit_test(default_version_is_highest),
         cmocka_unit_test(lazy_load_and_refcount),
-        cmocka_unit_test(bad_arguments_never_load),
+        cmocka_unit_test_setup_teardown(bad_arguments_never_load, tmp_setup,
+                                        tmp_teardown),
         cmocka_unit_test(not_found),
         cmocka_unit_test(failing_create),
         cmocka_unit_test(log_level_reaches_loaded_plugin),

@@ -4,30 +4,17 @@
  * rejects a malformed file. The malformed files are made here, from the real
  * test plugins, so each one breaks exactly one thing.
  */
-#include <tenon/host.h>
-
 #include <dirent.h>
 #include <elf.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <setjmp.h>
-#include <cmocka.h>
-#include <jansson.h>
-
 #include "testapi.h"
+#include "testutil.h"
 
 #ifndef TENON_TEST_PREFIX
 #define TENON_TEST_PREFIX "/usr/local"
@@ -43,15 +30,6 @@
 #endif
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -97,44 +75,6 @@ static void copy_file(const char *src, const char *dir, const char *name)
     free(data);
 }
 
-static char *make_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    char *tmpl = path_join(base && *base ? base : "/tmp", "tenon-inv-XXXXXX");
-    assert_non_null(mkdtemp(tmpl));
-    return tmpl;
-}
-
-static int remove_one(const char *path, const struct stat *st, int type,
-                      struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
-
-static void remove_tree(char *dir)
-{
-    if (!dir)
-        return;
-    /* FTW_PHYS: the symlink loop must be removed, not followed. */
-    assert_int_equal(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
-    free(dir);
-}
-
-/* A fresh directory for one test, in *state; the teardown removes it even
- * when the test fails. */
-static int tmp_setup(void **state)
-{
-    *state = make_tmpdir();
-    return 0;
-}
-
-static int tmp_teardown(void **state)
-{
-    remove_tree(*state);
-    return 0;
-}
-
 static int cmp_cstr(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -172,19 +112,6 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-static tenon_t *open_dirs(const char *const *dirs, size_t n)
-{
-    struct tenon_options o;
-    tenon_t *t = NULL;
-    memset(&o, 0, sizeof o);
-    o.struct_size = sizeof o;
-    o.plugin_paths = dirs;
-    o.plugin_path_count = n;
-    assert_int_equal(tenon_open(&t, &o), 0);
-    assert_non_null(t);
-    return t;
-}
-
 static const tenon_plugin_t *entry_by_path(tenon_t *t, const char *path)
 {
     size_t n = tenon_plugin_count(t);
@@ -192,25 +119,6 @@ static const tenon_plugin_t *entry_by_path(tenon_t *t, const char *path)
         if (strcmp(tenon_plugin_path(tenon_plugin_at(t, i)), path) == 0)
             return tenon_plugin_at(t, i);
     return NULL;
-}
-
-/* NULL-aware string equality, so an unexpected NULL fails instead of
- * crashing. */
-static void assert_nstr(const char *got, const char *want)
-{
-    if (!want) {
-        assert_null(got);
-        return;
-    }
-    assert_non_null(got);
-    assert_string_equal(got, want);
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    assert_non_null(hay);
-    if (!strstr(hay, needle))
-        fail_msg("expected \"%s\" in \"%s\"", needle, hay);
 }
 
 /* Where the static info of an ELF64 image sits: the Tenon note in section
@@ -275,59 +183,6 @@ static uint64_t find_info_key(const unsigned char *data,
             return i;
     fail_msg("no '%s=' in the static info", key);
     return 0;
-}
-
-/* Run a shell command line, returning its stdout; *status is the wait
- * status. stderr is left alone so a failure shows it in the test log. */
-static char *run_capture(const char *cmd, int *status)
-{
-    FILE *p = popen(cmd, "r");
-    char *out = NULL;
-    size_t n = 0, cap = 0;
-
-    assert_non_null(p);
-    for (;;) {
-        if (cap - n < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            out = realloc(out, cap);
-            assert_non_null(out);
-        }
-        size_t got = fread(out + n, 1, cap - n - 1, p);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    out[n] = '\0';
-    *status = pclose(p);
-    return out;
-}
-
-/* The tenon CLI with the given arguments; each argument is single-quoted
- * for the shell, so none may hold a quote. */
-static char *run_cli(int *status, ...)
-{
-    char cmd[8192];
-    size_t used = 0;
-    va_list ap;
-    const char *arg = TENON_CLI;
-
-    va_start(ap, status);
-    while (arg) {
-        assert_null(strchr(arg, '\''));
-        int w = snprintf(cmd + used, sizeof cmd - used, "%s'%s'",
-                         used ? " " : "", arg);
-        assert_true(w > 0 && (size_t)w < sizeof cmd - used);
-        used += (size_t)w;
-        arg = va_arg(ap, const char *);
-    }
-    va_end(ap);
-    return run_capture(cmd, status);
-}
-
-static void assert_exit_ok(int status)
-{
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static int file_exists(const char *path)
@@ -1045,29 +900,24 @@ static void test_bad_files_cli(void **state)
     const char *dirs[] = {b->dir1, b->dir2};
     tenon_t *t = open_dirs(dirs, 2);
     size_t n = tenon_plugin_count(t);
-    int status;
-    char *out;
+    struct run r;
     json_t *arr;
-    json_error_t jerr;
 
-    out = run_cli(&status, "list", "--all", "--plugin-path", b->dir1,
-                  "--plugin-path", b->dir2, (const char *)NULL);
-    assert_exit_ok(status);
+    RUN(&r, "list", "--all", "--plugin-path", b->dir1, "--plugin-path",
+        b->dir2);
+    assert_status(&r, 0);
     for (size_t i = 0; i < n; i++) {
         const tenon_plugin_t *p = tenon_plugin_at(t, i);
-        assert_contains(out, tenon_plugin_path(p));
+        assert_contains(r.out, tenon_plugin_path(p));
         if (tenon_plugin_reason(p))
-            assert_contains(out, tenon_plugin_reason(p));
+            assert_contains(r.out, tenon_plugin_reason(p));
     }
-    free(out);
+    run_free(&r);
 
-    out = run_cli(&status, "list", "--all", "--json", "--plugin-path", b->dir1,
-                  "--plugin-path", b->dir2, (const char *)NULL);
-    assert_exit_ok(status);
-    arr = json_loads(out, 0, &jerr);
-    if (!arr)
-        fail_msg("list --all --json is not JSON: %s (line %d)", jerr.text,
-                 jerr.line);
+    RUN(&r, "list", "--all", "--json", "--plugin-path", b->dir1,
+        "--plugin-path", b->dir2);
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
     assert_true(json_is_array(arr));
     assert_int_equal(json_array_size(arr), n);
     for (size_t i = 0; i < n; i++) {
@@ -1085,7 +935,7 @@ static void test_bad_files_cli(void **state)
             assert_null(json_object_get(o, "reason"));
     }
     json_decref(arr);
-    free(out);
+    run_free(&r);
     tenon_close(t);
 }
 
@@ -1099,35 +949,31 @@ static void test_scan_runs_no_plugin_code(void **state)
     const tenon_plugin_t *p;
     tenon_instance_t *inst = NULL;
     tenon_t *t;
-    int status;
-    char *out;
+    struct run r;
     json_t *o;
 
+    /* Set here, not only for the CLI: this process loads plugins below. */
     assert_int_equal(setenv("TENON_TEST_MARKER", marker, 1), 0);
 
-    out = run_cli(&status, "list", "--all", "--plugin-path", TEST_PLUGIN_DIR,
-                  (const char *)NULL);
-    assert_exit_ok(status);
-    assert_contains(out, TEST_PLUGIN_DIR "/marker.so");
-    free(out);
+    RUN(&r, "list", "--all", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    assert_contains(r.out, TEST_PLUGIN_DIR "/marker.so");
+    run_free(&r);
     assert_false(file_exists(marker));
 
-    out = run_cli(&status, "info", "marker", "--plugin-path", TEST_PLUGIN_DIR,
-                  (const char *)NULL);
-    assert_exit_ok(status);
-    assert_contains(out, "Writes a marker file when loaded");
-    free(out);
+    RUN(&r, "info", "marker", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    assert_contains(r.out, "Writes a marker file when loaded");
+    run_free(&r);
     assert_false(file_exists(marker));
 
-    out = run_cli(&status, "info", "marker", "--json", "--plugin-path",
-                  TEST_PLUGIN_DIR, (const char *)NULL);
-    assert_exit_ok(status);
-    o = json_loads(out, 0, NULL);
-    assert_non_null(o);
+    RUN(&r, "info", "marker", "--json", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 0);
+    o = parse_json(r.out);
     assert_string_equal(json_string_value(json_object_get(o, "name")),
                         "marker");
     json_decref(o);
-    free(out);
+    run_free(&r);
     assert_false(file_exists(marker));
 
     /* In this process too: scanning and reading every entry loads nothing. */
@@ -1159,66 +1005,43 @@ static void test_scan_runs_no_plugin_code(void **state)
 
 /* ---- a FIFO named *.so --------------------------------------------------- */
 
+/* In the child: scan `arg`, one directory, and print each entry as
+ * "path|status|reason". No cmocka assertions here: they belong to the
+ * parent's test. */
+static int scan_and_report(void *arg)
+{
+    const char *dirs[] = {arg};
+    struct tenon_options o;
+    tenon_t *t;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.plugin_paths = dirs;
+    o.plugin_path_count = 1;
+    if (tenon_open(&t, &o) != 0 || tenon_scan(t) != 0)
+        return 2;
+    for (size_t i = 0; i < tenon_plugin_count(t); i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        dprintf(STDOUT_FILENO, "%s|%d|%s\n", tenon_plugin_path(p),
+                tenon_plugin_status(p),
+                tenon_plugin_reason(p) ? tenon_plugin_reason(p) : "-");
+    }
+    tenon_close(t);
+    return 0;
+}
+
 /* The scan runs in a child so that a scan blocked in open() or read() on the
- * FIFO fails this test after a timeout instead of hanging the whole run. The
- * child reports the FIFO's status and reason through a pipe. */
+ * FIFO fails this test after a timeout instead of hanging the whole run. */
 static void test_fifo_does_not_hang(void **state)
 {
-    const char *dir = *state;
+    char *dir = *state;
     char *fifo = path_join(dir, "z.so");
-    char buf[1024];
-    size_t got = 0;
-    int fds[2], wstatus;
-    pid_t pid;
+    struct run r;
 
     assert_int_equal(mkfifo(fifo, 0644), 0);
     copy_file(TEST_PLUGIN_DIR "/basic_v1.so", dir, "good.so");
-    assert_int_equal(pipe(fds), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        const char *dirs[] = {dir};
-        struct tenon_options o;
-        const tenon_plugin_t *p;
-        tenon_t *t;
-        memset(&o, 0, sizeof o);
-        o.struct_size = sizeof o;
-        o.plugin_paths = dirs;
-        o.plugin_path_count = 1;
-        close(fds[0]);
-        if (tenon_open(&t, &o) != 0 || tenon_scan(t) != 0)
-            _exit(2);
-        for (size_t i = 0; i < tenon_plugin_count(t); i++) {
-            p = tenon_plugin_at(t, i);
-            dprintf(fds[1], "%s|%d|%s\n", tenon_plugin_path(p),
-                    tenon_plugin_status(p),
-                    tenon_plugin_reason(p) ? tenon_plugin_reason(p) : "-");
-        }
-        tenon_close(t);
-        _exit(0);
-    }
-    close(fds[1]);
-    for (;;) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        int r = poll(&pfd, 1, 30000);
-        if (r == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("scanning a directory with a FIFO hung for 30 s");
-        }
-        assert_true(r > 0 || errno == EINTR);
-        if (r < 0)
-            continue;
-        ssize_t n = read(fds[0], buf + got, sizeof buf - 1 - got);
-        assert_true(n >= 0);
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-    assert_exit_ok(wstatus);
+    if (run_child(&r, 30000, scan_and_report, dir) != 0)
+        fail_msg("scanning a directory with a FIFO hung for 30 s");
+    assert_status(&r, 0);
 
     {
         char want_fifo[2048], want_good[2048];
@@ -1226,10 +1049,10 @@ static void test_fifo_does_not_hang(void **state)
                  TENON_UNAVAILABLE);
         snprintf(want_good, sizeof want_good, "%s/good.so|%d|-\n", dir,
                  TENON_AVAILABLE);
-        assert_contains(buf, want_good);
-        const char *line = strstr(buf, want_fifo);
+        assert_contains(r.out, want_good);
+        const char *line = strstr(r.out, want_fifo);
         if (!line)
-            fail_msg("no unavailable entry for the FIFO in:\n%s", buf);
+            fail_msg("no unavailable entry for the FIFO in:\n%s", r.out);
         const char *end = strchr(line, '\n');
         assert_non_null(end);
         char reason[512];
@@ -1237,6 +1060,7 @@ static void test_fifo_does_not_hang(void **state)
                  line + strlen(want_fifo));
         assert_contains(reason, "not a regular file");
     }
+    run_free(&r);
     free(fifo);
 }
 

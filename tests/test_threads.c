@@ -2,11 +2,6 @@
  * thread rescans the search path: the refcounts must come out even (the
  * library is unloaded at the end) and no call may fail. Also run under
  * ThreadSanitizer by `make check-tsan`. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +10,7 @@
 
 #include "internal.h"
 #include "testapi.h"
+#include "testutil.h"
 
 #define THREADS 8
 #define ROUNDS 1000
@@ -57,19 +53,6 @@ static void *rescanner(void *arg)
         if (tenon_scan(t) != 0)
             atomic_fetch_add(&failures, 1);
     return NULL;
-}
-
-static int mapped(const char *file)
-{
-    char real[PATH_MAX], line[PATH_MAX + 256];
-    FILE *f = fopen("/proc/self/maps", "r");
-    int found = 0;
-    if (!f || !realpath(file, real))
-        return -1;
-    while (fgets(line, sizeof line, f))
-        found |= strstr(line, real) != NULL;
-    fclose(f);
-    return found;
 }
 
 static void many_threads(void **state)

@@ -1,10 +1,7 @@
 /* Semantic version parsing and precedence (semver.org 2.0.0). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
 
 #include "internal.h"
+#include "testutil.h"
 
 static void valid_versions(void **state)
 {

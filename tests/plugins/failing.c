@@ -1,6 +1,8 @@
 /* "failing": create() always fails, leaving a message. */
 #include <tenon/plugin.h>
 
+#include "stub.h"
+
 TENON_PLUGIN_INFO("failing", "1.0.0",
     TENON_DESCRIPTION("Fails to create an instance"));
 
@@ -13,12 +15,4 @@ static int create(const struct tenon_host *host, struct tenon_instance *self,
     return TENON_ENOENT;
 }
 
-static void destroy(void *obj) { (void)obj; }
-
-static const void *get_interface(void *obj, const char *id)
-{
-    (void)obj, (void)id;
-    return NULL;
-}
-
-TENON_PLUGIN_ENTRY(create, destroy, get_interface, NULL);
+TENON_PLUGIN_ENTRY(create, stub_destroy, stub_get_interface, NULL);

@@ -3,29 +3,14 @@
  * MISMATCH_FIELD selects what differs: 1 name, 2 version, 3 abi. */
 #include <tenon/plugin.h>
 
+#include "stub.h"
+
 #ifndef MISMATCH_FIELD
 #define MISMATCH_FIELD 1
 #endif
 
 TENON_PLUGIN_INFO("mismatch", "1.0.0",
     TENON_DESCRIPTION("Entry disagrees with static info"));
-
-static int create(const struct tenon_host *host, struct tenon_instance *self,
-                  const struct tenon_args *a, struct tenon_instance *input,
-                  void **obj)
-{
-    (void)host, (void)self, (void)a, (void)input;
-    *obj = NULL;
-    return 0;
-}
-
-static void destroy(void *obj) { (void)obj; }
-
-static const void *get_interface(void *obj, const char *id)
-{
-    (void)obj, (void)id;
-    return NULL;
-}
 
 __attribute__((visibility("default"))) const struct tenon_plugin_entry
     tenon_plugin_entry = {
@@ -36,7 +21,7 @@ __attribute__((visibility("default"))) const struct tenon_plugin_entry
         tenon__note.desc,
         sizeof(tenon__note.desc),
         0,
-        create,
-        destroy,
-        get_interface,
+        stub_create,
+        stub_destroy,
+        stub_get_interface,
         0};

@@ -222,6 +222,45 @@ static void log_level_names(void **state)
     assert_contains(tenon_last_error(), "unknown log level 'loud'");
 }
 
+struct last_line {
+    int level;
+    char msg[256];
+};
+
+static void keep_last(void *ud, int level, const char *origin, const char *msg)
+{
+    struct last_line *l = ud;
+    (void)origin;
+    l->level = level;
+    snprintf(l->msg, sizeof l->msg, "%s", msg);
+}
+
+/* log_level < 0 reads TENON_LOG; a value that is no level is reported, not
+ * silently replaced; a level above trace is clamped. */
+static void log_level_from_environment(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR};
+    struct last_line last = {0, ""};
+    struct tenon_options o = {sizeof o, dirs, 1, -1, keep_last, &last};
+    tenon_t *t;
+    (void)state;
+    setenv("TENON_LOG", "debug", 1);
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_get_log_level(t), TENON_LOG_DEBUG);
+    tenon_close(t);
+    setenv("TENON_LOG", "chatty", 1);
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_get_log_level(t), TENON_LOG_WARN);
+    assert_int_equal(last.level, TENON_LOG_WARN);
+    assert_contains(last.msg, "TENON_LOG='chatty' is not a level");
+    tenon_close(t);
+    unsetenv("TENON_LOG");
+    o.log_level = 99;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_get_log_level(t), TENON_LOG_TRACE);
+    tenon_close(t);
+}
+
 static void input_instances(void **state)
 {
     tenon_t *t = open_dir(TEST_PLUGIN_DIR);
@@ -263,6 +302,7 @@ static void entry_must_match_info(void **state)
         {"mismatch_2.so", "entry version '9.9.9' differs from static info "
                           "version '1.0.0'"},
         {"mismatch_3.so", "entry ABI 2 differs from static info ABI 1"},
+        {"mismatch_5.so", "entry struct is 8 bytes; expected at least"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -291,6 +331,27 @@ static void entry_must_match_info(void **state)
         free(src);
         free(dst);
     }
+}
+
+/* An entry from an SDK older than `targets`: loads and works, and the host
+ * never reads past its end. */
+static void short_entry_has_no_targets(void **state)
+{
+    char *dir = make_tmpdir();
+    char *src = path_join(TEST_MISMATCH_DIR, "mismatch_4.so");
+    char *dst = path_join(dir, "mismatch_4.so");
+    tenon_instance_t *inst = NULL;
+    (void)state;
+    assert_int_equal(symlink(src, dst), 0);
+    tenon_t *t = open_dir(dir);
+    assert_int_equal(tenon_create(t, "mismatch", NULL, &inst), 0);
+    assert_int_equal(tenon_targets(t, "mismatch", NULL, NULL), TENON_ENOTSUP);
+    assert_contains(tenon_last_error(), "does not list targets");
+    tenon_destroy(inst);
+    tenon_close(t);
+    remove_tree(dir);
+    free(src);
+    free(dst);
 }
 
 struct seen {
@@ -345,9 +406,11 @@ int main(void)
         cmocka_unit_test(failing_create),
         cmocka_unit_test(log_level_reaches_loaded_plugin),
         cmocka_unit_test(log_level_names),
+        cmocka_unit_test(log_level_from_environment),
         cmocka_unit_test(input_instances),
         cmocka_unit_test(entry_must_match_info),
         cmocka_unit_test(targets),
+        cmocka_unit_test(short_entry_has_no_targets),
         cmocka_unit_test(error_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

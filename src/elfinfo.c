@@ -50,19 +50,8 @@ static const char *machine_name(unsigned m)
     }
 }
 
-static int fail(char *reason, size_t reason_len, int code, const char *fmt,
-                ...) TENON_PRINTF(4, 5);
-static int fail(char *reason, size_t reason_len, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, reason_len, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-#define REASON(...) fail(reason, reason_len, TENON_EINVAL, __VA_ARGS__)
-#define NOMEM() fail(reason, reason_len, TENON_ENOMEM, "out of memory")
+#define REASON(...) tenon__reason(reason, reason_len, TENON_EINVAL, __VA_ARGS__)
+#define NOMEM() tenon__reason(reason, reason_len, TENON_ENOMEM, "out of memory")
 
 static int check_ident(const unsigned char *id, size_t have, char *reason,
                        size_t reason_len)
@@ -75,13 +64,13 @@ static int check_ident(const unsigned char *id, size_t have, char *reason,
         return REASON("truncated ELF identification (%zu of %d bytes)", have,
                       EI_NIDENT);
     if (id[EI_CLASS] == ELFCLASS32) {
-        return fail(reason, reason_len, TENON_EABI,
+        return tenon__reason(reason, reason_len, TENON_EABI,
                     "32-bit ELF (ELFCLASS32); this host loads 64-bit plugins");
     }
     if (id[EI_CLASS] != ELFCLASS64)
         return REASON("invalid ELF class %u", id[EI_CLASS]);
     if (id[EI_DATA] == ELFDATA2MSB) {
-        return fail(reason, reason_len, TENON_EABI,
+        return tenon__reason(reason, reason_len, TENON_EABI,
                     "big-endian ELF (ELFDATA2MSB); this host is little-endian");
     }
     if (id[EI_DATA] != ELFDATA2LSB)
@@ -288,7 +277,7 @@ int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
     memcpy(&eh, head, sizeof eh);
     out->machine = eh.e_machine;
     if (eh.e_machine != HOST_MACHINE)
-        return fail(reason, reason_len, TENON_EABI,
+        return tenon__reason(reason, reason_len, TENON_EABI,
                     "built for %s (e_machine %u); this host is %s (e_machine "
                     "%u)",
                     machine_name(eh.e_machine), eh.e_machine,

@@ -11,18 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *reason, size_t reason_len, int code, const char *fmt,
-                ...) TENON_PRINTF(4, 5);
-static int fail(char *reason, size_t reason_len, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, reason_len, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-#define BAD(...) fail(reason, reason_len, TENON_EINVAL, __VA_ARGS__)
+#define BAD(...) tenon__reason(reason, reason_len, TENON_EINVAL, __VA_ARGS__)
 
 static int lower_alnum(char c)
 {
@@ -206,7 +195,7 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
             if (strcmp(text, no[i]) == 0)
                 return (void)(*out = 0), 0;
         }
-        return fail(why, why_len, TENON_EARG,
+        return tenon__reason(why, why_len, TENON_EARG,
                     "expected bool (y, yes, true, 1, n, no, false, 0), got "
                     "'%s'",
                     text);
@@ -214,7 +203,7 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
     case TENON_ARG_ENUM: {
         int i = choice_index(d->choices ? d->choices : "", text);
         if (i < 0)
-            return fail(why, why_len, TENON_EARG,
+            return tenon__reason(why, why_len, TENON_EARG,
                         "expected one of %s, got '%s'", d->choices, text);
         *out = i;
         return 0;
@@ -261,16 +250,16 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
         *out = neg ? (int64_t)(0 - v) : (int64_t)v;
         return 0;
     bad:
-        return fail(why, why_len, TENON_EARG,
+        return tenon__reason(why, why_len, TENON_EARG,
                     "expected int (decimal or 0x hex, optional k/m/g "
                     "suffix), got '%s'",
                     text);
     range:
-        return fail(why, why_len, TENON_ERANGE,
+        return tenon__reason(why, why_len, TENON_ERANGE,
                     "int '%s' is out of range (a signed 64-bit value)", text);
     }
     default:
-        return fail(why, why_len, TENON_EARG, "unknown argument type %d",
+        return tenon__reason(why, why_len, TENON_EARG, "unknown argument type %d",
                     d->type);
     }
 }
@@ -417,7 +406,7 @@ int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
     out->mem = malloc(n * (sizeof *out->kv + sizeof *out->provides +
                            sizeof *out->args) + size);
     if (!out->mem)
-        return fail(reason, reason_len, TENON_ENOMEM, "out of memory");
+        return tenon__reason(reason, reason_len, TENON_ENOMEM, "out of memory");
     out->kv = out->mem;
     out->args = (struct tenon_arg_decl *)(out->kv + n);
     out->provides = (const char **)(out->args + n);
@@ -453,7 +442,7 @@ int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
                    "MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]",
                    out->version);
     if (out->abi != TENON_ABI_VERSION)
-        return fail(reason, reason_len, TENON_EABI,
+        return tenon__reason(reason, reason_len, TENON_EABI,
                     "plugin ABI %d; this host supports ABI %d", out->abi,
                     TENON_ABI_VERSION);
     return 0;

@@ -23,6 +23,10 @@ char *tenon__strdup(const char *s);
 char *tenon__strndup(const char *s, size_t n);
 /* printf into a newly allocated string; NULL on allocation failure. */
 char *tenon__asprintf(const char *fmt, ...) TENON_PRINTF(1, 2);
+/* Write a reason into buf (for a caller that reports it later, unlike
+ * tenon__fail) and return `code`. */
+int tenon__reason(char *buf, size_t len, int code, const char *fmt, ...)
+    TENON_PRINTF(4, 5);
 /* Grow *arr (of *cap elements of `size` bytes) to hold at least `need`. */
 int tenon__grow(void *arr, size_t *cap, size_t need, size_t size);
 

@@ -46,3 +46,12 @@ int tenon__grow(void *arr, size_t *cap, size_t need, size_t size)
     *cap = ncap;
     return 0;
 }
+
+int tenon__reason(char *buf, size_t len, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return code;
+}

@@ -9,12 +9,13 @@ CMAKE_FLAGS ?=
 
 # Debian packages the build, tests and fuzzing need, and why:
 #   cmake, make, gcc, pkg-config  the build
+#   g++                           the test that compiles <tenon/plugin.h> as C++11
 #   libjansson-dev                JSON output of the CLI (and .meta files)
 #   libcmocka-dev                 the unit tests, run under CTest
 #   clang                         libFuzzer targets (-fsanitize=fuzzer)
 #   binutils                      readelf/objcopy, used by tests to check sections
-DEB_PACKAGES = cmake make gcc pkg-config libjansson-dev libcmocka-dev clang \
-               binutils
+DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libcmocka-dev \
+               clang binutils
 
 .PHONY: all deps configure check check-asan check-tsan demo bench fuzz \
         install clean
@@ -62,21 +63,35 @@ demo: all
 bench: all
 	$(BUILD)/bench/scan
 
+# Each fuzzer's output goes to a log, not through a pipe whose status would be
+# tail's: a crash must fail this target. New inputs land in build-fuzz/corpus,
+# crashing ones in build-fuzz/artifacts.
 fuzz: deps
 	@test -f build-fuzz/CMakeCache.txt || CC=clang cmake -S . -B build-fuzz \
 	  -DTENON_FUZZ=ON -DTENON_TESTS=OFF -DTENON_BENCH=OFF \
 	  -DTENON_SANITIZE=address,undefined
 	cmake --build build-fuzz -j $(JOBS)
-	@for f in build-fuzz/fuzz/fuzz_*; do \
-	  name=$$(basename $$f); echo "== $$name for $(FUZZ_SECONDS) s"; \
+	@mkdir -p build-fuzz/logs build-fuzz/artifacts; \
+	for f in build-fuzz/fuzz/fuzz_*; do \
+	  name=$$(basename $$f); log=build-fuzz/logs/$$name.log; \
+	  echo "== $$name for $(FUZZ_SECONDS) s"; \
 	  mkdir -p build-fuzz/corpus/$$name; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	    build-fuzz/corpus/$$name fuzz/corpus/$$name 2>&1 | tail -n 3 \
-	    || exit 1; \
+	  if $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	      -artifact_prefix=build-fuzz/artifacts/$$name- \
+	      build-fuzz/corpus/$$name fuzz/corpus/$$name >$$log 2>&1; then \
+	    grep -E '^(#[0-9]+[[:space:]]+DONE|Done )' $$log; \
+	  else \
+	    tail -n 40 $$log; \
+	    echo "$$name FAILED; full log: $$log"; exit 1; \
+	  fi; \
 	done
 
-install: all
-	cmake --install $(BUILD) --prefix $(PREFIX)
+# The prefix is compiled in (the default plugin directory is
+# <prefix>/lib/tenon) and written to tenon.pc, so reconfigure with it.
+install: deps
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cmake --install $(BUILD)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

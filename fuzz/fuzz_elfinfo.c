@@ -1,0 +1,54 @@
+/*
+ * fuzz_elfinfo: a whole plugin file, as the inventory scan sees it.
+ *
+ * The input is the file's bytes. tenon__elf_read_mem() digs out the static
+ * info; when it does, the info goes on to tenon__info_parse() exactly as
+ * tenon__plugin_probe() hands it over. Only inputs that survive the ELF
+ * checks reach the info parser here, so fuzz_info feeds that parser directly.
+ *
+ * Besides the sanitizers, the target traps when a result breaks the contract
+ * the callers rely on: a successful read must leave NUL-terminated info of
+ * 1..TENON__INFO_MAX bytes, and every failure must explain itself.
+ *
+ * The seeds in fuzz/corpus/fuzz_elfinfo are small plugins built with the SDK
+ * (cc -shared -fPIC -Os -s -nostdlib -Wl,-z,noseparate-code, which keeps them
+ * near 5 KB, and one with the default link for the usual layout), edited
+ * copies of them (info moved past the first page, truncations), the raw info
+ * bytes alone, and crash-* inputs that found bugs.
+ */
+#include "internal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct tenon__elf elf;
+    struct tenon__info info;
+    char reason[TENON__REASON_MAX] = "";
+
+    if (tenon__elf_read_mem(data, size, &elf, reason, sizeof reason) != 0) {
+        if (elf.info != NULL || reason[0] == '\0')
+            __builtin_trap();
+        return 0;
+    }
+    if (!elf.info || elf.info_size == 0 || elf.info_size > TENON__INFO_MAX ||
+        elf.info[elf.info_size - 1] != '\0')
+        __builtin_trap();
+
+    reason[0] = '\0';
+    if (tenon__info_parse(elf.info, elf.info_size, &info, reason,
+                          sizeof reason) != 0) {
+        if (reason[0] == '\0')
+            __builtin_trap();
+    } else {
+        /* The accessors the inventory uses right after a probe. */
+        if (!tenon__info_get(&info, "name") || !info.version)
+            __builtin_trap();
+    }
+    tenon__info_free(&info);
+    return 0;
+}

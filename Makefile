@@ -13,12 +13,17 @@ CMAKE_FLAGS ?=
 #   libjansson-dev                JSON output of the CLI (and .meta files)
 #   libcmocka-dev                 the unit tests, run under CTest
 #   clang                         libFuzzer targets (-fsanitize=fuzzer)
-#   binutils                      readelf/objcopy, used by tests to check sections
+#   binutils                      readelf, which the demo uses to show the info
+#   clang-format                  the style check (make check-format)
 DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libcmocka-dev \
-               clang binutils
+               clang binutils clang-format
 
-.PHONY: all deps configure check check-asan check-tsan demo bench fuzz \
-        install clean
+# Every C source and header of ours, for the style check.
+C_FILES = $(wildcard src/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \
+          tests/*.[ch] tests/plugins/*.[ch] bench/*.c fuzz/*.c)
+
+.PHONY: all deps configure check check-asan check-tsan check-format format \
+        demo bench fuzz install clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -56,6 +61,13 @@ check-tsan: deps
 	  CMAKE_FLAGS="-DTENON_SANITIZE=thread -DTENON_BENCH=OFF"
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
 	  ctest --output-on-failure -L threads
+
+# The layout of .clang-format, checked in CI; `make format` applies it.
+check-format: deps
+	clang-format --dry-run -Werror $(C_FILES)
+
+format: deps
+	clang-format -i $(C_FILES)
 
 demo: all
 	@sh tests/demo.sh $(BUILD)

@@ -41,9 +41,11 @@
 #error "build with -DTENON_BENCH_TEMPLATE=\"path/to/bench_template.so\""
 #endif
 
-#define PLACEHOLDER "bench0000" /* the template's name, see template_plugin.c */
-#define NAME_DIGITS 4
-#define MAX_FILES 10000 /* what NAME_DIGITS digits can number */
+#define PLACEHOLDER                                                            \
+    "bench0000" /* the template's name, see template_plugin.c                  \
+                 */
+#define NAME_DIGITS  4
+#define MAX_FILES    10000 /* what NAME_DIGITS digits can number */
 #define TARGET_RATIO 5.0
 
 /* ---- the files, and removing them however the program ends --------------- */
@@ -91,8 +93,8 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-                                                       noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -104,7 +106,7 @@ static void die(const char *fmt, ...)
     exit(1); /* atexit removes the files */
 }
 
-/* ---- reading a file whole --------------------------------------------------- */
+/* ---- reading a file whole ------------------------------------------------ */
 
 /* open + fstat + malloc + read, as a program that wants the whole file in
  * memory does it. Returns 0, or -1 with errno set. */
@@ -117,7 +119,8 @@ static int read_whole(const char *path, unsigned char **out, size_t *len)
 
     if (fd < 0)
         return -1;
-    if (fstat(fd, &st) != 0 || !(buf = malloc(st.st_size ? (size_t)st.st_size : 1))) {
+    if (fstat(fd, &st) != 0 ||
+        !(buf = malloc(st.st_size ? (size_t)st.st_size : 1))) {
         int e = errno;
         close(fd);
         errno = e;
@@ -142,7 +145,7 @@ static int read_whole(const char *path, unsigned char **out, size_t *len)
     return 0;
 }
 
-/* ---- the template and its copies -------------------------------------------- */
+/* ---- the template and its copies ----------------------------------------- */
 
 /* Give a copy its own name by overwriting every NUL-terminated occurrence of
  * the placeholder (`at`, from find_placeholders): one in .tenon.info
@@ -174,8 +177,8 @@ static void write_file(int dirfd, const char *name, const unsigned char *buf,
                        size_t len)
 {
     size_t done = 0;
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0755);
+    int fd =
+        openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
     if (fd < 0)
         die("cannot create %s/%s: %s", files.dir, name, strerror(errno));
     while (done < len) {
@@ -247,7 +250,7 @@ static void setup_dir(const char *keep)
             files.dir);
 }
 
-/* ---- the three approaches ------------------------------------------------------ */
+/* ---- the three approaches ------------------------------------------------ */
 
 /* Each returns how many plugins it found, so the work cannot be skipped and a
  * broken approach shows up instead of looking fast. */
@@ -294,8 +297,7 @@ static int section_ok(const Elf64_Shdr *s, size_t len)
 
 /* How many defined symbols named `want` the dynamic symbol table holds.
  * Every symbol is looked at, as a loader that collects all exports does. */
-static size_t count_dynsym(const unsigned char *b, size_t len,
-                           const char *want)
+static size_t count_dynsym(const unsigned char *b, size_t len, const char *want)
 {
     size_t want_len = strlen(want), found = 0;
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)b;
@@ -354,7 +356,7 @@ static size_t run_dynsym(char *const *paths, size_t n)
     return found;
 }
 
-/* ---- checks before timing -------------------------------------------------------- */
+/* ---- checks before timing ------------------------------------------------ */
 
 /* Every copy must be a distinct, valid plugin, or the figures compare
  * nothing: Tenon must list N available plugins named after their files, and
@@ -399,7 +401,7 @@ static void verify(size_t n)
     tenon_close(t);
 }
 
-/* ---- timing ------------------------------------------------------------------------- */
+/* ---- timing -------------------------------------------------------------- */
 
 static double now_ms(void)
 {
@@ -418,19 +420,20 @@ static const char *const label[NAPPROACH] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: scan [-n N] [-r REPS] [--keep DIR]\n"
-            "\n"
-            "Times Tenon's inventory scan of N plugin files against dlopen+dlsym\n"
-            "of each file and against reading each file whole and walking its\n"
-            "dynamic symbol table. Page cache warm; best of REPS runs.\n"
-            "\n"
-            "  -n N        number of plugin files (1..%d, default 1000)\n"
-            "  -r REPS     repetitions, the best one counts (default 5)\n"
-            "  --keep DIR  write the files to DIR and leave them there\n"
-            "              (default: a temporary directory, removed at exit)\n"
-            "  -h, --help  this text\n",
-            MAX_FILES);
+    fprintf(
+        f,
+        "usage: scan [-n N] [-r REPS] [--keep DIR]\n"
+        "\n"
+        "Times Tenon's inventory scan of N plugin files against dlopen+dlsym\n"
+        "of each file and against reading each file whole and walking its\n"
+        "dynamic symbol table. Page cache warm; best of REPS runs.\n"
+        "\n"
+        "  -n N        number of plugin files (1..%d, default 1000)\n"
+        "  -r REPS     repetitions, the best one counts (default 5)\n"
+        "  --keep DIR  write the files to DIR and leave them there\n"
+        "              (default: a temporary directory, removed at exit)\n"
+        "  -h, --help  this text\n",
+        MAX_FILES);
 }
 
 static long parse_count(const char *s, const char *what, long max)

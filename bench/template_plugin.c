@@ -22,13 +22,13 @@ TENON_PLUGIN_INFO("bench0000", "1.0.0",
  * the file comes to about 200 KB. The values are a multiplicative hash of
  * the index, so the table is real, incompressible-looking data rather than
  * zeros the linker might treat specially. */
-#define H(i) ((uint32_t)(((uint32_t)(i) * 2654435761u) ^ ((uint32_t)(i) >> 7)))
-#define R4(b) H(b), H((b) + 1), H((b) + 2), H((b) + 3)
-#define R16(b) R4(b), R4((b) + 4), R4((b) + 8), R4((b) + 12)
-#define R64(b) R16(b), R16((b) + 16), R16((b) + 32), R16((b) + 48)
+#define H(i)    ((uint32_t)(((uint32_t)(i)*2654435761u) ^ ((uint32_t)(i) >> 7)))
+#define R4(b)   H(b), H((b) + 1), H((b) + 2), H((b) + 3)
+#define R16(b)  R4(b), R4((b) + 4), R4((b) + 8), R4((b) + 12)
+#define R64(b)  R16(b), R16((b) + 16), R16((b) + 32), R16((b) + 48)
 #define R256(b) R64(b), R64((b) + 64), R64((b) + 128), R64((b) + 192)
-#define R1K(b) R256(b), R256((b) + 256), R256((b) + 512), R256((b) + 768)
-#define R4K(b) R1K(b), R1K((b) + 1024), R1K((b) + 2048), R1K((b) + 3072)
+#define R1K(b)  R256(b), R256((b) + 256), R256((b) + 512), R256((b) + 768)
+#define R4K(b)  R1K(b), R1K((b) + 1024), R1K((b) + 2048), R1K((b) + 3072)
 #define R16K(b) R4K(b), R4K((b) + 4096), R4K((b) + 8192), R4K((b) + 12288)
 
 static const uint32_t table[] = {R16K(0), R16K(16384), R16K(32768)};

@@ -37,8 +37,9 @@ int tool_parse(const char *cmd, int argc, char **argv, unsigned flags,
         const char *a = argv[i];
         if (only_operands || a[0] != '-' || a[1] == '\0') {
             if (o->npositional >= max_positional) {
-                tool_error(cmd, "unexpected operand '%s'; see 'tenon %s --help'",
-                           a, cmd);
+                tool_error(cmd,
+                           "unexpected operand '%s'; see 'tenon %s --help'", a,
+                           cmd);
                 return EXIT_USAGE;
             }
             o->positional[o->npositional++] = a;
@@ -87,8 +88,8 @@ tenon_t *tool_open(const struct tool_opts *o)
 
 int tool_print_json(json_t *v)
 {
-    int rc = v ? json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
-               : -1;
+    int rc =
+        v ? json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -1;
     json_decref(v);
     if (rc == 0)
         fputc('\n', stdout);

@@ -4,7 +4,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: tenon info NAME[@VERSION] [--json] [--targets] [--plugin-path DIR]...\n"
+    "usage: tenon info NAME[@VERSION] [--json] [--targets] [--plugin-path "
+    "DIR]...\n"
     "\n"
     "Show a plugin's static info: version, file, ABI, description, license,\n"
     "the interfaces it provides and accepts, its arguments (type, default,\n"
@@ -21,9 +22,9 @@ static const char usage[] =
     "unavailable, 2 on a usage error.\n";
 
 /* Keys shown in their own lines; the rest go under "other info". */
-static const char *const known[] = {"abi",     "name",     "version",
-                                    "description", "license", "help",
-                                    "provides", "accepts", "url", "contact"};
+static const char *const known[] = {
+    "abi",  "name",     "version", "description", "license",
+    "help", "provides", "accepts", "url",         "contact"};
 
 static int is_known(const char *key)
 {

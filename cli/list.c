@@ -11,7 +11,8 @@ static const char usage[] =
     "file are read; no plugin code runs.\n"
     "\n"
     "  --all               also list files that cannot be used (shadowed,\n"
-    "                      malformed, wrong architecture or ABI) with the reason\n"
+    "                      malformed, wrong architecture or ABI) with the "
+    "reason\n"
     "  --json              print a JSON array of objects with name, version,\n"
     "                      path, status, reason, provides, abi, description,\n"
     "                      accepts\n"
@@ -23,8 +24,7 @@ static const char usage[] =
     "1 on failure, 2 on a usage error.\n";
 
 /* "a/1,b/2" or "-" into buf. */
-static const char *provides_text(const tenon_plugin_t *p, char *buf,
-                                 size_t len)
+static const char *provides_text(const tenon_plugin_t *p, char *buf, size_t len)
 {
     size_t n = tenon_plugin_provides_count(p), used = 0;
     buf[0] = '\0';

@@ -8,8 +8,8 @@
 #include <stdio.h>
 
 /* Exit statuses. */
-#define EXIT_OK 0
-#define EXIT_FAIL 1
+#define EXIT_OK    0
+#define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
 #define MAX_PATHS 64

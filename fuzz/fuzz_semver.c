@@ -41,8 +41,8 @@ static int same_fields(const struct tenon__semver *a,
     if (a->major != b->major || a->minor != b->minor || a->patch != b->patch ||
         (a->pre == NULL) != (b->pre == NULL))
         return 0;
-    return !a->pre ||
-           (a->pre_len == b->pre_len && memcmp(a->pre, b->pre, a->pre_len) == 0);
+    return !a->pre || (a->pre_len == b->pre_len &&
+                       memcmp(a->pre, b->pre, a->pre_len) == 0);
 }
 
 static void check_one(const struct tenon__semver *v)

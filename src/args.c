@@ -40,8 +40,8 @@ static void list_names(const struct tenon_arg_decl *decls, size_t n, char *buf,
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < n && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s",
-                                 i ? ", " : "", decls[i].name);
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+                                 decls[i].name);
 }
 
 /* Copy one value from *pp up to an unquoted ',' (or the end) into *out,
@@ -127,11 +127,10 @@ static int parse_items(const char *s, const struct tenon_arg_decl *decls,
             idx = find_decl(decls, n, item, klen);
             if (idx < 0) {
                 list_names(decls, n, names, sizeof names);
-                return tenon__fail(TENON_EARG,
-                                   "plugin '%s' has no argument '%.*s'; %s%s",
-                                   plugin, (int)klen, item,
-                                   n ? "it takes: " : "it takes no arguments",
-                                   names);
+                return tenon__fail(
+                    TENON_EARG, "plugin '%s' has no argument '%.*s'; %s%s",
+                    plugin, (int)klen, item,
+                    n ? "it takes: " : "it takes no arguments", names);
             }
             item[klen] = '\0';
             value = item + klen + 1;
@@ -185,11 +184,10 @@ int tenon__args_parse(const char *s, const struct tenon_arg_decl *decls,
         if (out->values[i].set)
             continue;
         if (d->required)
-            rc = tenon__fail(TENON_EARG,
-                             "plugin '%s' needs argument '%s' (%s%s%s): %s",
-                             plugin, d->name, tenon_arg_type_name(d->type),
-                             d->choices ? ": " : "",
-                             d->choices ? d->choices : "", d->help);
+            rc = tenon__fail(
+                TENON_EARG, "plugin '%s' needs argument '%s' (%s%s%s): %s",
+                plugin, d->name, tenon_arg_type_name(d->type),
+                d->choices ? ": " : "", d->choices ? d->choices : "", d->help);
         else if (d->default_value)
             rc = set_value(&out->values[i], d, d->default_value, plugin);
     }

@@ -60,8 +60,8 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
     *out = NULL;
     memset(&o, 0, sizeof o);
     if (opts) /* a shorter struct from an older host: take what it has */
-        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size
-                                                      : sizeof o);
+        memcpy(&o, opts,
+               opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
     if (!(t = calloc(1, sizeof *t)))
         return tenon__fail(TENON_ENOMEM, "out of memory");
     pthread_mutex_init(&t->lock, NULL);
@@ -83,8 +83,8 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
                    env);
     if (o.plugin_paths)
         for (size_t i = 0; i < o.plugin_path_count && rc == 0; i++)
-            rc = add_path(t, &cap, o.plugin_paths[i],
-                          strlen(o.plugin_paths[i]));
+            rc =
+                add_path(t, &cap, o.plugin_paths[i], strlen(o.plugin_paths[i]));
     else
         rc = default_paths(t, &cap);
     if (rc) {
@@ -128,9 +128,9 @@ const char *tenon_search_path(const tenon_t *t, size_t i)
     return i < t->npaths ? t->paths[i] : NULL;
 }
 
-/* ---- logging ----------------------------------------------------------------- */
+/* ---- logging ------------------------------------------------------------- */
 
-static const char *const level_names[] = {"off", "error", "warn",
+static const char *const level_names[] = {"off",  "error", "warn",
                                           "info", "debug", "trace"};
 
 const char *tenon_log_level_name(int level)

@@ -34,7 +34,6 @@
 #error "unsupported host architecture: add its e_machine here"
 #endif
 
-
 static const char *machine_name(unsigned m)
 {
     switch (m) {
@@ -51,7 +50,7 @@ static const char *machine_name(unsigned m)
 }
 
 #define REASON(...) tenon__reason(reason, reason_len, TENON_EINVAL, __VA_ARGS__)
-#define NOMEM() tenon__reason(reason, reason_len, TENON_ENOMEM, "out of memory")
+#define NOMEM()     tenon__reason(reason, reason_len, TENON_ENOMEM, "out of memory")
 
 static int check_ident(const unsigned char *id, size_t have, char *reason,
                        size_t reason_len)
@@ -64,22 +63,25 @@ static int check_ident(const unsigned char *id, size_t have, char *reason,
         return REASON("truncated ELF identification (%zu of %d bytes)", have,
                       EI_NIDENT);
     if (id[EI_CLASS] == ELFCLASS32) {
-        return tenon__reason(reason, reason_len, TENON_EABI,
-                    "32-bit ELF (ELFCLASS32); this host loads 64-bit plugins");
+        return tenon__reason(
+            reason, reason_len, TENON_EABI,
+            "32-bit ELF (ELFCLASS32); this host loads 64-bit plugins");
     }
     if (id[EI_CLASS] != ELFCLASS64)
         return REASON("invalid ELF class %u", id[EI_CLASS]);
     if (id[EI_DATA] == ELFDATA2MSB) {
-        return tenon__reason(reason, reason_len, TENON_EABI,
-                    "big-endian ELF (ELFDATA2MSB); this host is little-endian");
+        return tenon__reason(
+            reason, reason_len, TENON_EABI,
+            "big-endian ELF (ELFDATA2MSB); this host is little-endian");
     }
     if (id[EI_DATA] != ELFDATA2LSB)
         return REASON("invalid ELF data encoding %u", id[EI_DATA]);
     return 0;
 }
 
-#define HEAD_SIZE 2048u     /* the first read: headers and, normally, notes */
-#define NOTE_SEG_MAX (1u << 20) /* a PT_NOTE segment larger than this is bogus */
+#define HEAD_SIZE 2048u /* the first read: headers and, normally, notes */
+#define NOTE_SEG_MAX                                                           \
+    (1u << 20) /* a PT_NOTE segment larger than this is bogus */
 #define PHDR_MAX 4096u
 
 /* The section header table must lie inside the file; checked from the ELF
@@ -127,14 +129,17 @@ static const unsigned char *file_range(tenon__read_at_fn read_at, void *ctx,
     return *tmp;
 }
 
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
 
 /* Walk the notes of one PT_NOTE segment looking for the Tenon note.
  * Returns 1 and sets desc and descsz when found, 0 when absent, or a negative
  * code with a reason when the Tenon note itself is malformed. */
 static int find_note(const unsigned char *seg, uint64_t len, uint64_t align,
-                     const unsigned char **desc, uint32_t *descsz,
-                     char *reason, size_t reason_len)
+                     const unsigned char **desc, uint32_t *descsz, char *reason,
+                     size_t reason_len)
 {
     static const char owner[] = TENON_NOTE_OWNER;
     uint64_t off = 0;
@@ -145,17 +150,18 @@ static int find_note(const unsigned char *seg, uint64_t len, uint64_t align,
         memcpy(&nh, seg + off, sizeof nh);
         uint64_t name_off = off + sizeof nh;
         uint64_t desc_off = name_off + align_up(nh.n_namesz, align);
-        int ours = nh.n_namesz == sizeof owner && len - name_off >= sizeof owner &&
+        int ours = nh.n_namesz == sizeof owner &&
+                   len - name_off >= sizeof owner &&
                    memcmp(seg + name_off, owner, sizeof owner) == 0;
         if (desc_off > len || nh.n_descsz > len - desc_off) {
             if (ours)
-                return REASON("the Tenon note's size (%u bytes) runs past the "
-                              "end of its segment (%llu bytes left) and of "
-                              "the file data",
-                              nh.n_descsz,
-                              (unsigned long long)(len - (desc_off < len
-                                                              ? desc_off
-                                                              : len)));
+                return REASON(
+                    "the Tenon note's size (%u bytes) runs past the "
+                    "end of its segment (%llu bytes left) and of "
+                    "the file data",
+                    nh.n_descsz,
+                    (unsigned long long)(len -
+                                         (desc_off < len ? desc_off : len)));
             return 0; /* someone else's malformed note: stop looking here */
         }
         if (ours && nh.n_type == TENON_NOTE_TYPE) {
@@ -206,8 +212,7 @@ static int read_notes(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
         return REASON("program header table (offset %llu, %llu bytes) "
                       "extends past the end of the file (%llu bytes)",
                       (unsigned long long)eh->e_phoff,
-                      (unsigned long long)phlen,
-                      (unsigned long long)file_size);
+                      (unsigned long long)phlen, (unsigned long long)file_size);
     ph = file_range(read_at, ctx, head, head_len, eh->e_phoff, phlen, &ptmp);
     if (!ph)
         return REASON("read error in the program header table");
@@ -277,11 +282,12 @@ int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
     memcpy(&eh, head, sizeof eh);
     out->machine = eh.e_machine;
     if (eh.e_machine != HOST_MACHINE)
-        return tenon__reason(reason, reason_len, TENON_EABI,
-                    "built for %s (e_machine %u); this host is %s (e_machine "
-                    "%u)",
-                    machine_name(eh.e_machine), eh.e_machine,
-                    machine_name(HOST_MACHINE), HOST_MACHINE);
+        return tenon__reason(
+            reason, reason_len, TENON_EABI,
+            "built for %s (e_machine %u); this host is %s (e_machine "
+            "%u)",
+            machine_name(eh.e_machine), eh.e_machine,
+            machine_name(HOST_MACHINE), HOST_MACHINE);
     if (eh.e_type != ET_DYN)
         return REASON("ELF type %u is not a shared object (ET_DYN); build the "
                       "plugin with -shared",

@@ -87,7 +87,8 @@ static int valid_text(const char *s)
                 return 0;
             cp = (cp << 6) | (p[i] & 0x3f);
         }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        if ((n == 2 && cp < 0x800) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
             (cp >= 0xd800 && cp <= 0xdfff))
             return 0;
         p += n + 1;
@@ -183,9 +184,7 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
                        int64_t *out, char *why, size_t why_len)
 {
     switch (d->type) {
-    case TENON_ARG_STRING:
-        *out = 0;
-        return 0;
+    case TENON_ARG_STRING: *out = 0; return 0;
     case TENON_ARG_BOOL: {
         static const char *const yes[] = {"y", "yes", "true", "1"};
         static const char *const no[] = {"n", "no", "false", "0"};
@@ -195,16 +194,18 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
             if (strcmp(text, no[i]) == 0)
                 return (void)(*out = 0), 0;
         }
-        return tenon__reason(why, why_len, TENON_EARG,
-                    "expected bool (y, yes, true, 1, n, no, false, 0), got "
-                    "'%s'",
-                    text);
+        return tenon__reason(
+            why, why_len, TENON_EARG,
+            "expected bool (y, yes, true, 1, n, no, false, 0), got "
+            "'%s'",
+            text);
     }
     case TENON_ARG_ENUM: {
         int i = choice_index(d->choices ? d->choices : "", text);
         if (i < 0)
             return tenon__reason(why, why_len, TENON_EARG,
-                        "expected one of %s, got '%s'", d->choices, text);
+                                 "expected one of %s, got '%s'", d->choices,
+                                 text);
         *out = i;
         return 0;
     }
@@ -234,9 +235,12 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
         if (p == digits)
             goto bad;
         switch (*p) {
-        case 'k': case 'K': mult = 1ull << 10, p++; break;
-        case 'm': case 'M': mult = 1ull << 20, p++; break;
-        case 'g': case 'G': mult = 1ull << 30, p++; break;
+        case 'k':
+        case 'K': mult = 1ull << 10, p++; break;
+        case 'm':
+        case 'M': mult = 1ull << 20, p++; break;
+        case 'g':
+        case 'G': mult = 1ull << 30, p++; break;
         default: break;
         }
         if (*p != '\0')
@@ -251,31 +255,45 @@ int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
         return 0;
     bad:
         return tenon__reason(why, why_len, TENON_EARG,
-                    "expected int (decimal or 0x hex, optional k/m/g "
-                    "suffix), got '%s'",
-                    text);
+                             "expected int (decimal or 0x hex, optional k/m/g "
+                             "suffix), got '%s'",
+                             text);
     range:
         return tenon__reason(why, why_len, TENON_ERANGE,
-                    "int '%s' is out of range (a signed 64-bit value)", text);
+                             "int '%s' is out of range (a signed 64-bit value)",
+                             text);
     }
     default:
-        return tenon__reason(why, why_len, TENON_EARG, "unknown argument type %d",
-                    d->type);
+        return tenon__reason(why, why_len, TENON_EARG,
+                             "unknown argument type %d", d->type);
     }
 }
 
 /* Keys the host interprets. Classified once per key while splitting, so
  * the checks below compare small integers instead of strings. */
 enum key_kind {
-    K_OTHER, K_ABI, K_NAME, K_VERSION, K_DESCRIPTION, K_LICENSE, K_ACCEPTS,
-    K_PROVIDES, K_ARG, K_ARG_TYPE, K_ARG_HELP, K_ARG_DEFAULT, K_ARG_CHOICES,
-    K_ARG_REQUIRED, K_ARG_OTHER, K_COUNT
+    K_OTHER,
+    K_ABI,
+    K_NAME,
+    K_VERSION,
+    K_DESCRIPTION,
+    K_LICENSE,
+    K_ACCEPTS,
+    K_PROVIDES,
+    K_ARG,
+    K_ARG_TYPE,
+    K_ARG_HELP,
+    K_ARG_DEFAULT,
+    K_ARG_CHOICES,
+    K_ARG_REQUIRED,
+    K_ARG_OTHER,
+    K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
-    NULL, "abi", "name", "version", "description", "license", "accepts",
-    "provides", "arg", "arg.type", "arg.help", "arg.default", "arg.choices",
-    "arg.required", NULL};
+    NULL,       "abi",         "name",        "version",      "description",
+    "license",  "accepts",     "provides",    "arg",          "arg.type",
+    "arg.help", "arg.default", "arg.choices", "arg.required", NULL};
 
 static int classify(const char *k)
 {
@@ -333,16 +351,20 @@ static int interpret(struct tenon__info *info, const char **single,
     for (size_t i = 0; i < info->nkv; i++) {
         int kind = info->kv[i].kind;
         const char *k = info->kv[i].key, *v = info->kv[i].value;
-        struct tenon_arg_decl *d = info->nargs ? &info->args[info->nargs - 1]
-                                               : NULL;
+        struct tenon_arg_decl *d =
+            info->nargs ? &info->args[info->nargs - 1] : NULL;
         if (kind >= K_ARG_TYPE && kind <= K_ARG_OTHER && !d)
             return BAD("'%s' comes before any arg= key", k);
         switch (kind) {
-        case K_ABI: case K_NAME: case K_VERSION: case K_DESCRIPTION:
-        case K_LICENSE: case K_ACCEPTS: case K_PROVIDES:
+        case K_ABI:
+        case K_NAME:
+        case K_VERSION:
+        case K_DESCRIPTION:
+        case K_LICENSE:
+        case K_ACCEPTS:
+        case K_PROVIDES:
             if (kind != K_PROVIDES && single[kind])
-                return BAD("key '%s' appears more than once; expected once",
-                           k);
+                return BAD("key '%s' appears more than once; expected once", k);
             single[kind] = v;
             if ((kind == K_PROVIDES || kind == K_ACCEPTS) &&
                 !tenon__valid_interface_id(v))
@@ -403,8 +425,9 @@ int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
     size_t n = 1;
     for (size_t j = 0; j < size; j++)
         n += buf[j] == '\0';
-    out->mem = malloc(n * (sizeof *out->kv + sizeof *out->provides +
-                           sizeof *out->args) + size);
+    out->mem = malloc(
+        n * (sizeof *out->kv + sizeof *out->provides + sizeof *out->args) +
+        size);
     if (!out->mem)
         return tenon__reason(reason, reason_len, TENON_ENOMEM, "out of memory");
     out->kv = out->mem;
@@ -443,7 +466,7 @@ int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
                    out->version);
     if (out->abi != TENON_ABI_VERSION)
         return tenon__reason(reason, reason_len, TENON_EABI,
-                    "plugin ABI %d; this host supports ABI %d", out->abi,
-                    TENON_ABI_VERSION);
+                             "plugin ABI %d; this host supports ABI %d",
+                             out->abi, TENON_ABI_VERSION);
     return 0;
 }

@@ -72,8 +72,8 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
     }
     /* Arguments are checked before the library is loaded: a typo never runs
      * plugin code. */
-    if ((rc = tenon__args_parse(args, p->info.args, p->info.nargs,
-                                p->info.name, &inst->args)))
+    if ((rc = tenon__args_parse(args, p->info.args, p->info.nargs, p->info.name,
+                                &inst->args)))
         goto out;
     pthread_mutex_lock(&t->lock);
     rc = tenon__library_acquire(t, p, &inst->lib);
@@ -88,7 +88,8 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
     if (rc) {
         rc = tenon__fail(plugin_code(rc),
                          "plugin '%s' failed to create an instance: %s (%s)",
-                         p->info.name, inst->error[0] ? inst->error : "no message",
+                         p->info.name,
+                         inst->error[0] ? inst->error : "no message",
                          tenon_strerror(plugin_code(rc)));
         release_lib(t, inst->lib);
         goto out;
@@ -142,8 +143,7 @@ const char *tenon_instance_error(const tenon_instance_t *inst)
     return inst->error;
 }
 
-int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit,
-                  void *ud)
+int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit, void *ud)
 {
     const tenon_plugin_t *p;
     struct tenon_instance tmp;
@@ -165,13 +165,14 @@ int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit,
         rc = tenon__fail(TENON_ENOTSUP, "plugin '%s' does not list targets",
                          p->info.name);
     else if ((rc = tmp.lib->entry->targets(&tenon__host, &tmp, emit, ud)))
-        rc = tenon__fail(plugin_code(rc), "plugin '%s' failed to list targets: %s",
-                         p->info.name, tmp.error[0] ? tmp.error : "no message");
+        rc = tenon__fail(plugin_code(rc),
+                         "plugin '%s' failed to list targets: %s", p->info.name,
+                         tmp.error[0] ? tmp.error : "no message");
     release_lib(t, tmp.lib);
     return rc;
 }
 
-/* ---- the host API handed to plugins ------------------------------------------ */
+/* ---- the host API handed to plugins -------------------------------------- */
 
 static void host_log(struct tenon_instance *self, int level, const char *fmt,
                      ...)
@@ -206,6 +207,10 @@ static const void *host_get_interface(struct tenon_instance *other,
 }
 
 const struct tenon_host tenon__host = {
-    sizeof(struct tenon_host), TENON_ABI_VERSION, host_log, host_log_level,
-    host_set_error, host_get_interface,
+    sizeof(struct tenon_host),
+    TENON_ABI_VERSION,
+    host_log,
+    host_log_level,
+    host_set_error,
+    host_get_interface,
 };

@@ -12,12 +12,12 @@
 
 #define TENON__REASON_MAX 256
 
-/* ---- error.c ----------------------------------------------------------------- */
+/* ---- error.c ------------------------------------------------------------- */
 
 /* Set this thread's last error message and return `err`. */
 int tenon__fail(int err, const char *fmt, ...) TENON_PRINTF(2, 3);
 
-/* ---- util.c ------------------------------------------------------------------ */
+/* ---- util.c -------------------------------------------------------------- */
 
 char *tenon__strdup(const char *s);
 char *tenon__strndup(const char *s, size_t n);
@@ -30,7 +30,7 @@ int tenon__reason(char *buf, size_t len, int code, const char *fmt, ...)
 /* Grow *arr (of *cap elements of `size` bytes) to hold at least `need`. */
 int tenon__grow(void *arr, size_t *cap, size_t need, size_t size);
 
-/* ---- elfinfo.c: the static info of a plugin file, without loading it ------ */
+/* ---- elfinfo.c: the static info of a plugin file, without loading it ----- */
 
 /* Reads `len` bytes at `off` into `buf`; returns 0, or -1 when the bytes are
  * not there (short file or I/O error). */
@@ -58,7 +58,7 @@ int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
 int tenon__elf_read_mem(const void *data, size_t size, struct tenon__elf *out,
                         char *reason, size_t reason_len);
 
-/* ---- version.c ----------------------------------------------------------------- */
+/* ---- version.c ----------------------------------------------------------- */
 
 struct tenon__semver {
     uint64_t major, minor, patch;
@@ -71,7 +71,7 @@ int tenon__semver_parse(const char *s, struct tenon__semver *v);
 int tenon__semver_cmp(const struct tenon__semver *a,
                       const struct tenon__semver *b);
 
-/* ---- info.c: parse and check static info ------------------------------------- */
+/* ---- info.c: parse and check static info --------------------------------- */
 
 struct tenon__kv {
     const char *key, *value; /* point into tenon__info.buf */
@@ -106,7 +106,7 @@ const char *tenon__info_get(const struct tenon__info *info, const char *key);
 int tenon__valid_name(const char *s, size_t len);
 int tenon__valid_interface_id(const char *s);
 
-/* ---- args.c ------------------------------------------------------------------- */
+/* ---- args.c -------------------------------------------------------------- */
 
 /* Parsed arguments; owns every string the values point to. */
 struct tenon__args {
@@ -128,7 +128,7 @@ void tenon__args_free(struct tenon__args *a);
 int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
                        int64_t *out, char *why, size_t why_len);
 
-/* ---- inventory.c ------------------------------------------------------------- */
+/* ---- inventory.c --------------------------------------------------------- */
 
 struct tenon_plugin {
     size_t dir_index; /* position of its directory in the search path */
@@ -162,7 +162,7 @@ int tenon__spec_split(const char *spec, char **buf, const char **name,
 int tenon__find_spec(tenon_t *t, const char *name, const char *version,
                      const tenon_plugin_t **out);
 
-/* ---- loader.c ------------------------------------------------------------------- */
+/* ---- loader.c ------------------------------------------------------------ */
 
 struct tenon__library {
     struct tenon__library *next;
@@ -182,7 +182,7 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
  * t->lock. */
 void tenon__library_release(tenon_t *t, struct tenon__library *lib);
 
-/* ---- host.c: the API handed to plugins, and logging ------------------------- */
+/* ---- host.c: the API handed to plugins, and logging ---------------------- */
 
 extern const struct tenon_host tenon__host;
 
@@ -191,7 +191,7 @@ void tenon__log(const tenon_t *t, int level, const char *origin,
 void tenon__vlog(const tenon_t *t, int level, const char *origin,
                  const char *fmt, va_list ap) TENON_PRINTF(4, 0);
 
-/* ---- the context and instances -------------------------------------------- */
+/* ---- the context and instances ------------------------------------------- */
 
 struct tenon {
     pthread_mutex_t lock;

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- probing one file -------------------------------------------------------- */
+/* ---- probing one file ---------------------------------------------------- */
 
 static int fd_read_at(void *ctx, void *buf, size_t len, uint64_t off)
 {
@@ -117,7 +117,7 @@ void tenon__plugin_free(struct tenon_plugin *p)
     free(p);
 }
 
-/* ---- scanning the search path ------------------------------------------------- */
+/* ---- scanning the search path -------------------------------------------- */
 
 static int has_so_suffix(const char *name, size_t n)
 {
@@ -167,7 +167,7 @@ struct list {
 
 /* Probing is almost all system calls (open, fstat, one read, close), so
  * large directories are probed by several threads taking files in turn. */
-#define PARALLEL_MIN 64 /* fewer files than this: not worth a thread */
+#define PARALLEL_MIN      64 /* fewer files than this: not worth a thread */
 #define PROBE_THREADS_MAX 4
 
 struct probe_job {
@@ -364,7 +364,7 @@ const tenon_plugin_t *tenon_plugin_at(tenon_t *t, size_t i)
     return p;
 }
 
-/* ---- lookup ------------------------------------------------------------------ */
+/* ---- lookup -------------------------------------------------------------- */
 
 int tenon__spec_split(const char *spec, char **buf, const char **name,
                       const char **version, const char **args)
@@ -420,16 +420,17 @@ static int find_locked(tenon_t *t, const char *name, const char *version,
         if (!p->info.name || strcmp(p->info.name, name) != 0)
             continue;
         if (p->status != TENON_AVAILABLE) {
-            if (!unavail && (!version || (p->info.version &&
-                                          strcmp(p->info.version, version) == 0)))
+            if (!unavail &&
+                (!version ||
+                 (p->info.version && strcmp(p->info.version, version) == 0)))
                 unavail = p;
             continue;
         }
         if (version && strcmp(p->info.version, version) != 0) {
             if (used < sizeof versions)
-                used += (size_t)snprintf(versions + used,
-                                         sizeof versions - used, "%s%s",
-                                         used ? ", " : "", p->info.version);
+                used +=
+                    (size_t)snprintf(versions + used, sizeof versions - used,
+                                     "%s%s", used ? ", " : "", p->info.version);
             continue;
         }
         if (!best || tenon__semver_cmp(&p->info.semver, &best->info.semver) > 0)
@@ -440,8 +441,9 @@ static int find_locked(tenon_t *t, const char *name, const char *version,
         return 0;
     }
     if (unavail)
-        return tenon__fail(TENON_EUNAVAIL, "plugin '%s' (%s) is unavailable: %s",
-                           name, unavail->path, unavail->reason);
+        return tenon__fail(TENON_EUNAVAIL,
+                           "plugin '%s' (%s) is unavailable: %s", name,
+                           unavail->path, unavail->reason);
     if (version && used)
         return tenon__fail(TENON_ENOENT,
                            "plugin '%s' has no version %s; available: %s", name,
@@ -487,7 +489,7 @@ int tenon__find_spec(tenon_t *t, const char *name, const char *version,
     return rc;
 }
 
-/* ---- accessors ------------------------------------------------------------------ */
+/* ---- accessors ----------------------------------------------------------- */
 
 const char *tenon_plugin_path(const tenon_plugin_t *p) { return p->path; }
 const char *tenon_plugin_name(const tenon_plugin_t *p) { return p->info.name; }
@@ -540,8 +542,7 @@ const char *tenon_plugin_provides(const tenon_plugin_t *p, size_t i)
 
 size_t tenon_plugin_arg_count(const tenon_plugin_t *p) { return p->info.nargs; }
 
-const struct tenon_arg_decl *tenon_plugin_arg(const tenon_plugin_t *p,
-                                              size_t i)
+const struct tenon_arg_decl *tenon_plugin_arg(const tenon_plugin_t *p, size_t i)
 {
     return i < p->info.nargs ? &p->info.args[i] : NULL;
 }

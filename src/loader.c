@@ -30,7 +30,8 @@ static int check_entry(const struct tenon_plugin *p,
         snprintf(why, len, "entry ABI %u differs from static info ABI %d",
                  e->abi, info->abi);
     else if (!e->name || strcmp(e->name, info->name) != 0)
-        snprintf(why, len, "entry name '%.64s' differs from static info name '%s'",
+        snprintf(why, len,
+                 "entry name '%.64s' differs from static info name '%s'",
                  e->name ? e->name : "(null)", info->name);
     else if (!e->version || strcmp(e->version, info->version) != 0)
         snprintf(why, len,
@@ -38,8 +39,9 @@ static int check_entry(const struct tenon_plugin *p,
                  e->version ? e->version : "(null)", info->version);
     else if (!e->info || e->info_size != info->size ||
              memcmp(e->info, info->raw, info->size) != 0)
-        snprintf(why, len, "entry info differs from the %s section read "
-                           "from the file",
+        snprintf(why, len,
+                 "entry info differs from the %s section read "
+                 "from the file",
                  TENON_INFO_SECTION);
     else if (!e->create || !e->destroy || !e->get_interface)
         snprintf(why, len, "entry lacks create, destroy or get_interface");
@@ -52,8 +54,7 @@ static int check_entry(const struct tenon_plugin *p,
  * reason yet, so no reader can hold the string being replaced. */
 static void make_unavailable(const struct tenon_plugin *cp, const char *why)
 {
-    tenon__plugin_set_reason((struct tenon_plugin *)cp, TENON_UNAVAILABLE,
-                             why);
+    tenon__plugin_set_reason((struct tenon_plugin *)cp, TENON_UNAVAILABLE, why);
 }
 
 int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,

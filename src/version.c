@@ -96,8 +96,8 @@ int tenon__semver_cmp(const struct tenon__semver *a,
                       const struct tenon__semver *b)
 {
     int c;
-    if ((c = cmp_u64(a->major, b->major)) || (c = cmp_u64(a->minor, b->minor)) ||
-        (c = cmp_u64(a->patch, b->patch)))
+    if ((c = cmp_u64(a->major, b->major)) ||
+        (c = cmp_u64(a->minor, b->minor)) || (c = cmp_u64(a->patch, b->patch)))
         return c;
     if (!a->pre || !b->pre) /* a release sorts after its pre-releases */
         return (a->pre == NULL) - (b->pre == NULL);

@@ -93,8 +93,7 @@ static void quoting(void **state)
                         "say \"hi\"");
     assert_string_equal(ok("label=\"back\\\\slash\"", "label")->str,
                         "back\\slash");
-    assert_string_equal(ok("label=pre\"x,y\"post", "label")->str,
-                        "prex,ypost");
+    assert_string_equal(ok("label=pre\"x,y\"post", "label")->str, "prex,ypost");
     assert_string_equal(ok("\"a,b\",count=1", "label")->str, "a,b");
     assert_string_equal(ok("label=''", "label")->str, "");
     bad(decls, NDECLS, "label=\"open", TENON_EARG,

@@ -90,8 +90,7 @@ static void test_help(void **state)
         assert_string_equal(b.out, a.out);
         run_free(&b);
         /* --help wins over the rest of the line, which is not acted on. */
-        RUN(&b, cmds[i], "--json", "--help", "--plugin-path",
-            "/nonexistent");
+        RUN(&b, cmds[i], "--json", "--help", "--plugin-path", "/nonexistent");
         assert_status(&b, 0);
         assert_string_equal(b.out, a.out);
         run_free(&b);
@@ -230,8 +229,8 @@ static void test_list_text(void **state)
             continue;
         for (size_t k = 0; k < tenon_plugin_provides_count(p); k++)
             snprintf(provides + strlen(provides),
-                     sizeof provides - strlen(provides), "%s%s",
-                     k ? "," : "", tenon_plugin_provides(p, k));
+                     sizeof provides - strlen(provides), "%s%s", k ? "," : "",
+                     tenon_plugin_provides(p, k));
         if (!*provides)
             strcpy(provides, "-");
         /* Several rows start with "basic": look at all of them. */
@@ -355,8 +354,7 @@ static void assert_entry_matches(json_t *o, const tenon_plugin_t *p)
         assert_true(json_is_null(abi));
     if (st == TENON_AVAILABLE) {
         assert_null(json_object_get(o, "reason"));
-        assert_int_equal(json_array_size(prov),
-                         tenon_plugin_provides_count(p));
+        assert_int_equal(json_array_size(prov), tenon_plugin_provides_count(p));
         for (size_t k = 0; k < json_array_size(prov); k++)
             assert_string_equal(json_string_value(json_array_get(prov, k)),
                                 tenon_plugin_provides(p, k));
@@ -392,10 +390,9 @@ static void test_list_json(void **state)
             const char *v = json_string_value(json_object_get(o, "version"));
             assert_true(strcmp(v, "1.2.0") == 0 || strcmp(v, "1.10.0") == 0 ||
                         strcmp(v, "1.10.0-rc.1") == 0);
-            assert_string_equal(
-                json_string_value(json_array_get(
-                    json_object_get(o, "provides"), 0)),
-                TEST_BASIC_ID);
+            assert_string_equal(json_string_value(json_array_get(
+                                    json_object_get(o, "provides"), 0)),
+                                TEST_BASIC_ID);
             basics++;
         }
     }
@@ -418,8 +415,8 @@ static void test_list_all_json(void **state)
         avail += tenon_plugin_status(tenon_plugin_at(t, i)) == TENON_AVAILABLE;
     assert_true(avail < n);
 
-    RUN(&r, "list", "--json", "--plugin-path", TEST_PLUGIN_DIR,
-        "--plugin-path", TEST_BAD_DIR, "--plugin-path", TEST_MISMATCH_DIR);
+    RUN(&r, "list", "--json", "--plugin-path", TEST_PLUGIN_DIR, "--plugin-path",
+        TEST_BAD_DIR, "--plugin-path", TEST_MISMATCH_DIR);
     assert_status(&r, 0);
     arr = parse_json(r.out);
     assert_int_equal(json_array_size(arr), avail);
@@ -653,18 +650,17 @@ static void test_info_targets(void **state)
     targets = json_object_get(o, "targets");
     assert_true(json_is_array(targets));
     assert_int_equal(json_array_size(targets), 2);
+    assert_nstr(
+        json_string_value(json_object_get(json_array_get(targets, 0), "name")),
+        "alpha");
     assert_nstr(json_string_value(
-                    json_object_get(json_array_get(targets, 0), "name")),
-                "alpha");
-    assert_nstr(json_string_value(json_object_get(json_array_get(targets, 1),
-                                                  "description")),
+                    json_object_get(json_array_get(targets, 1), "description")),
                 "second target");
     json_decref(o);
     run_free(&r);
 
     /* A plugin without targets(): a failure that says so. */
-    RUN(&r, "info", "required", "--targets", "--plugin-path",
-        TEST_PLUGIN_DIR);
+    RUN(&r, "info", "required", "--targets", "--plugin-path", TEST_PLUGIN_DIR);
     assert_status(&r, 1);
     assert_contains(r.err, "required");
     assert_contains(r.err, "targets");
@@ -676,9 +672,8 @@ static void test_info_targets(void **state)
 static void test_log_env(void **state)
 {
     static const char *const missing = "/nonexistent/tenon-test-dir";
-    static const char *const debug_values[] = {"TENON_LOG=debug",
-                                               "TENON_LOG=trace",
-                                               "TENON_LOG=4"};
+    static const char *const debug_values[] = {
+        "TENON_LOG=debug", "TENON_LOG=trace", "TENON_LOG=4"};
     static const char *const quiet[] = {"TENON_LOG", NULL};
     struct run base, r;
     (void)state;
@@ -717,15 +712,19 @@ static void test_log_env(void **state)
     /* Nonsense levels fall back to the default and change nothing else. */
     {
         static char longval[4200];
-        static const char *const bad[] = {
-            "TENON_LOG=bogus", "TENON_LOG=", "TENON_LOG=9", "TENON_LOG=-1",
-            "TENON_LOG=debugx", "TENON_LOG=%s%n%s", longval};
+        static const char *const bad[] = {"TENON_LOG=bogus",
+                                          "TENON_LOG=",
+                                          "TENON_LOG=9",
+                                          "TENON_LOG=-1",
+                                          "TENON_LOG=debugx",
+                                          "TENON_LOG=%s%n%s",
+                                          longval};
         memcpy(longval, "TENON_LOG=", 10);
         memset(longval + 10, 'd', sizeof longval - 11);
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
             const char *env[] = {bad[i], NULL};
-            RUN_ENV(&r, env, "list", "--plugin-path", missing,
-                    "--plugin-path", TEST_PLUGIN_DIR);
+            RUN_ENV(&r, env, "list", "--plugin-path", missing, "--plugin-path",
+                    TEST_PLUGIN_DIR);
             if (r.status != 0)
                 fail_msg("%.40s: exit status %d\n%s", bad[i], r.status, r.err);
             assert_string_equal(r.out, base.out);

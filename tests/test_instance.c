@@ -13,10 +13,7 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static tenon_t *open_dir(const char *dir)
-{
-    return open_dirs(&dir, 1);
-}
+static tenon_t *open_dir(const char *dir) { return open_dirs(&dir, 1); }
 
 static const char *plugin_file(const char *name)
 {
@@ -70,7 +67,8 @@ static void default_version_is_highest(void **state)
     void *obj;
     (void)state;
     assert_int_equal(tenon_create(t, "basic", NULL, &inst), 0);
-    const struct test_basic *vt = tenon_get_interface(inst, TEST_BASIC_ID, &obj);
+    const struct test_basic *vt =
+        tenon_get_interface(inst, TEST_BASIC_ID, &obj);
     /* the code that runs is the version selected */
     assert_string_equal(vt->version(obj), "1.10.0");
     tenon_destroy(inst);
@@ -187,7 +185,8 @@ static void log_level_reaches_loaded_plugin(void **state)
     memset(&cap, 0, sizeof cap);
     assert_int_equal(tenon_open(&t, &o), 0);
     assert_int_equal(tenon_create(t, "basic", NULL, &inst), 0);
-    const struct test_basic *vt = tenon_get_interface(inst, TEST_BASIC_ID, &obj);
+    const struct test_basic *vt =
+        tenon_get_interface(inst, TEST_BASIC_ID, &obj);
 
     vt->log_all(obj);
     assert_int_equal(cap.count[TENON_LOG_ERROR], 1);
@@ -282,7 +281,8 @@ static void input_instances(void **state)
     /* the chain holds its input: dropping ours keeps it alive */
     tenon_destroy(base);
     assert_true(mapped(plugin_file("basic_v2")));
-    const struct test_chain *vt = tenon_get_interface(chain, TEST_CHAIN_ID, &obj);
+    const struct test_chain *vt =
+        tenon_get_interface(chain, TEST_CHAIN_ID, &obj);
     assert_non_null(vt);
     assert_int_equal(vt->add_via_input(obj, 2, 3), 1005);
     tenon_destroy(chain);

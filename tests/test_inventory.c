@@ -23,10 +23,10 @@
 /* The patched "foreign machine" file must be foreign to whatever runs this. */
 #if defined(__aarch64__)
 #define FOREIGN_MACHINE EM_X86_64
-#define FOREIGN_NAME "x86-64"
+#define FOREIGN_NAME    "x86-64"
 #else
 #define FOREIGN_MACHINE EM_AARCH64
-#define FOREIGN_NAME "AArch64"
+#define FOREIGN_NAME    "AArch64"
 #endif
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -304,8 +304,7 @@ static void test_static_info_exact(void **state)
     assert_string_equal(tenon_plugin_version(p), "1.2.0");
     assert_string_equal(tenon_plugin_path(p), TEST_PLUGIN_DIR "/basic_v1.so");
     assert_int_equal(tenon_plugin_status(p), TENON_AVAILABLE);
-    assert_string_equal(tenon_plugin_status_name(TENON_AVAILABLE),
-                        "available");
+    assert_string_equal(tenon_plugin_status_name(TENON_AVAILABLE), "available");
     assert_int_equal(tenon_plugin_abi(p), TENON_ABI_VERSION);
     snprintf(abi, sizeof abi, "%d", TENON_ABI_VERSION);
     assert_nstr(tenon_plugin_get(p, "abi"), abi);
@@ -465,9 +464,9 @@ static void test_find_errors(void **state)
 static void test_invalid_specs(void **state)
 {
     static const char *const bad[] = {
-        "",          "Basic",       "bas ic",           "@1.2.0",
-        "-basic",    "../basic",    "basic:label=x",    "basic@1.2.0:count=1",
-        "basic/x",   "b\xc3\xa4sic",
+        "",        "Basic",        "bas ic",        "@1.2.0",
+        "-basic",  "../basic",     "basic:label=x", "basic@1.2.0:count=1",
+        "basic/x", "b\xc3\xa4sic",
     };
     const char *dirs[] = {TEST_PLUGIN_DIR};
     tenon_t *t = open_dirs(dirs, 1);
@@ -563,8 +562,7 @@ static void test_search_path(void **state)
 
     {
         const char *want[] = {"/nonexistent/a", "/nonexistent/b",
-                              "/nonexistent/home/.local/lib/tenon",
-                              prefix_dir};
+                              "/nonexistent/home/.local/lib/tenon", prefix_dir};
         assert_int_equal(tenon_open(&t, NULL), 0);
         assert_paths(t, want, 4);
         tenon_close(t);
@@ -577,8 +575,7 @@ static void test_search_path(void **state)
         tenon_close(t);
     }
     {
-        const char *want[] = {"/nonexistent/home/.local/lib/tenon",
-                              prefix_dir};
+        const char *want[] = {"/nonexistent/home/.local/lib/tenon", prefix_dir};
         unsetenv("TENON_PLUGIN_PATH");
         assert_int_equal(tenon_open(&t, NULL), 0);
         assert_paths(t, want, 2);
@@ -654,19 +651,28 @@ static const struct bad_case bad_cases[] = {
     {1, "empty.so", TENON_UNAVAILABLE, {"empty"}},
     {1, "x.so", TENON_UNAVAILABLE, {"not an ELF"}},
     {1, "header-only.so", TENON_UNAVAILABLE, {"only an ELF header"}},
-    {1, "cut-shdr.so", TENON_UNAVAILABLE,
+    {1,
+     "cut-shdr.so",
+     TENON_UNAVAILABLE,
      {"section header table", "truncated"}},
-    {1, "shoff.so", TENON_UNAVAILABLE,
+    {1,
+     "shoff.so",
+     TENON_UNAVAILABLE,
      {"section header table offset", "past the end"}},
     {1, "infosize.so", TENON_UNAVAILABLE, {"size", "past the end"}},
     {1, "nonul.so", TENON_UNAVAILABLE, {"does not end with a NUL"}},
     {1, "foreign.so", TENON_UNAVAILABLE, {FOREIGN_NAME}},
     {1, "elf32.so", TENON_UNAVAILABLE, {"32-bit"}},
     {1, "msb.so", TENON_UNAVAILABLE, {"big-endian"}},
-    {1, "noinfo.so", TENON_UNAVAILABLE,
+    {1,
+     "noinfo.so",
+     TENON_UNAVAILABLE,
      {"no " TENON_INFO_SECTION, "not a Tenon plugin"}},
     {1, "noname.so", TENON_UNAVAILABLE, {"no 'name'"}},
-    {1, "abi-next.so", TENON_UNAVAILABLE, {"plugin ABI 2; this host supports ABI 1"}},
+    {1,
+     "abi-next.so",
+     TENON_UNAVAILABLE,
+     {"plugin ABI 2; this host supports ABI 1"}},
     {1, "badver.so", TENON_UNAVAILABLE, {"not a semantic version", "'1.0'"}},
     {1, "badname.so", TENON_UNAVAILABLE, {"is invalid", "Bad Name!"}},
     {1, "y.so", TENON_UNAVAILABLE, {"directory"}},
@@ -881,8 +887,8 @@ static void test_bad_files(void **state)
                 same_loop(&bad_cases[i], &bad_cases[j]))
                 continue;
             if (strcmp(reasons[i], reasons[j]) == 0)
-                fail_msg("%s and %s share the reason \"%s\"",
-                         bad_cases[i].file, bad_cases[j].file, reasons[i]);
+                fail_msg("%s and %s share the reason \"%s\"", bad_cases[i].file,
+                         bad_cases[j].file, reasons[i]);
         }
 
     /* The one good file is what the name finds; the refused ones do not

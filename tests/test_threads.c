@@ -13,7 +13,7 @@
 #include "testutil.h"
 
 #define THREADS 8
-#define ROUNDS 1000
+#define ROUNDS  1000
 
 static tenon_t *t;
 static atomic_int failures, sum;
@@ -34,7 +34,8 @@ static void *worker(void *arg)
         /* every other round, a second instance of another version */
         if (i % 2 && tenon_create(t, "basic", NULL, &b) != 0)
             atomic_fetch_add(&failures, 1);
-        const struct test_basic *vt = tenon_get_interface(a, TEST_BASIC_ID, &obj);
+        const struct test_basic *vt =
+            tenon_get_interface(a, TEST_BASIC_ID, &obj);
         if (!vt || tenon_arg(vt->args(obj), "count")->i != i)
             atomic_fetch_add(&failures, 1);
         else

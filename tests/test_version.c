@@ -5,10 +5,17 @@
 
 static void valid_versions(void **state)
 {
-    static const char *const ok[] = {
-        "0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1",
-        "1.0.0-0.3.7", "1.0.0-x.7.z.92", "1.0.0+20130313144700",
-        "1.0.0-beta+exp.sha.5114f85", "1.0.0-rc-1", "18446744073709551615.0.0"};
+    static const char *const ok[] = {"0.0.0",
+                                     "1.2.3",
+                                     "10.20.30",
+                                     "1.0.0-alpha",
+                                     "1.0.0-alpha.1",
+                                     "1.0.0-0.3.7",
+                                     "1.0.0-x.7.z.92",
+                                     "1.0.0+20130313144700",
+                                     "1.0.0-beta+exp.sha.5114f85",
+                                     "1.0.0-rc-1",
+                                     "18446744073709551615.0.0"};
     struct tenon__semver v;
     (void)state;
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
@@ -22,10 +29,24 @@ static void valid_versions(void **state)
 
 static void invalid_versions(void **state)
 {
-    static const char *const bad[] = {
-        "", "1", "1.0", "1.0.0.0", "01.0.0", "1.01.0", "1.0.01", "1.0.0-",
-        "1.0.0-01", "1.0.0+", "1.0.0-a..b", "a.b.c", "1.0.0 ", " 1.0.0",
-        "-1.0.0", "1.0.0-rc_1", "18446744073709551616.0.0", "1.0.0+a+b"};
+    static const char *const bad[] = {"",
+                                      "1",
+                                      "1.0",
+                                      "1.0.0.0",
+                                      "01.0.0",
+                                      "1.01.0",
+                                      "1.0.01",
+                                      "1.0.0-",
+                                      "1.0.0-01",
+                                      "1.0.0+",
+                                      "1.0.0-a..b",
+                                      "a.b.c",
+                                      "1.0.0 ",
+                                      " 1.0.0",
+                                      "-1.0.0",
+                                      "1.0.0-rc_1",
+                                      "18446744073709551616.0.0",
+                                      "1.0.0+a+b"};
     struct tenon__semver v;
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -46,9 +67,9 @@ static void precedence(void **state)
 {
     /* The ordered list from the semver spec, plus numeric-vs-lexical cases. */
     static const char *const order[] = {
-        "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
-        "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.2.0",
-        "1.10.0-rc.1", "1.10.0", "2.0.0"};
+        "1.0.0-alpha",  "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
+        "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1",       "1.0.0",
+        "1.2.0",        "1.10.0-rc.1",   "1.10.0",           "2.0.0"};
     size_t n = sizeof order / sizeof *order;
     (void)state;
     for (size_t i = 0; i < n; i++)

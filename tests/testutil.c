@@ -120,8 +120,8 @@ int run_child(struct run *r, int timeout_ms, int (*child)(void *), void *arg)
         if (sinks[i].fd >= 0)
             close(sinks[i].fd);
     assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-    r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
-                                   : 128 + WTERMSIG(wstatus);
+    r->status =
+        WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     r->out = sinks[0].buf;
     r->err = sinks[1].buf;
     return timed_out ? -1 : 0;

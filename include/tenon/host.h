@@ -30,9 +30,9 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define TENON_VERSION_MAJOR 0
-#define TENON_VERSION_MINOR 1
-#define TENON_VERSION_PATCH 0
+#define TENON_VERSION_MAJOR  0
+#define TENON_VERSION_MINOR  1
+#define TENON_VERSION_PATCH  0
 #define TENON_VERSION_STRING "0.1.0"
 
 typedef struct tenon tenon_t;
@@ -98,7 +98,7 @@ const char *tenon_log_level_name(int level);
 size_t tenon_search_path_count(const tenon_t *t);
 const char *tenon_search_path(const tenon_t *t, size_t i);
 
-/* ---- inventory ------------------------------------------------------------ */
+/* ---- inventory ----------------------------------------------------------- */
 
 /* (Re)scan the search path. Entries from an earlier scan stay valid until
  * tenon_close(). No plugin code runs. [any-thread] */
@@ -129,8 +129,9 @@ const char *tenon_plugin_name(const tenon_plugin_t *p);
 const char *tenon_plugin_version(const tenon_plugin_t *p);
 int tenon_plugin_status(const tenon_plugin_t *p);
 const char *tenon_plugin_status_name(int status);
-const char *tenon_plugin_reason(const tenon_plugin_t *p); /* NULL if available */
-int tenon_plugin_abi(const tenon_plugin_t *p);            /* -1 if unknown */
+const char *
+tenon_plugin_reason(const tenon_plugin_t *p);  /* NULL if available */
+int tenon_plugin_abi(const tenon_plugin_t *p); /* -1 if unknown */
 /* First value of a static info key ("description", "license", "help",
  * "accepts", "url", "contact", ...), or NULL. [any-thread] */
 const char *tenon_plugin_get(const tenon_plugin_t *p, const char *key);
@@ -149,18 +150,18 @@ const char *tenon_plugin_provides(const tenon_plugin_t *p, size_t i);
  * "bool" or "enum". [any-thread] */
 struct tenon_arg_decl {
     const char *name;
-    int type;                  /* enum tenon_arg_type */
+    int type; /* enum tenon_arg_type */
     int required;
     const char *default_value; /* NULL when none */
     const char *help;
-    const char *choices;       /* TENON_ARG_ENUM: "a|b|c"; else NULL */
+    const char *choices; /* TENON_ARG_ENUM: "a|b|c"; else NULL */
 };
 size_t tenon_plugin_arg_count(const tenon_plugin_t *p);
 const struct tenon_arg_decl *tenon_plugin_arg(const tenon_plugin_t *p,
                                               size_t i);
 const char *tenon_arg_type_name(int type);
 
-/* ---- instances -------------------------------------------------------------- */
+/* ---- instances ----------------------------------------------------------- */
 
 /* Create an instance from "name[@version][:args]". Arguments are validated
  * against the plugin's declarations before any plugin code runs; the library
@@ -189,8 +190,7 @@ const char *tenon_instance_error(const tenon_instance_t *inst);
 
 /* Load the plugin named by "name[@version]" and list its targets. Returns
  * TENON_ENOTSUP when the plugin has no targets() function. [any-thread] */
-int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit,
-                  void *ud);
+int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit, void *ud);
 
 /* Nonzero while the library of this entry is loaded. [any-thread] */
 int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p);

@@ -38,15 +38,16 @@ extern "C" {
  * Raised only when a change breaks existing plugins; see docs/abi.md. */
 #define TENON_ABI_VERSION 1
 
-/* The ELF section holding the static info, and its note's owner and type. */
+/* The ELF section holding the static info, and its note's owner and type
+ * ("ten1": a type readelf does not name, so it is not mistaken for another). */
 #define TENON_INFO_SECTION ".note.tenon"
-#define TENON_NOTE_OWNER "Tenon"
-#define TENON_NOTE_TYPE 0x74656e31 /* "ten1"; unknown to readelf, so no clash */
+#define TENON_NOTE_OWNER   "Tenon"
+#define TENON_NOTE_TYPE    0x74656e31
 
 /* Name of the exported entry symbol. */
 #define TENON_ENTRY_SYMBOL "tenon_plugin_entry"
 
-/* ---- errors ------------------------------------------------------------ */
+/* ---- errors -------------------------------------------------------------- */
 
 /* Every fallible call returns 0 on success or one of these negative codes
  * (libuv's convention). tenon_strerror() in host.h names them. */
@@ -94,7 +95,7 @@ enum tenon_arg_type {
 struct tenon_arg_value {
     const char *name; /* as declared */
     int type;         /* enum tenon_arg_type */
-    int set;          /* 1 if given or defaulted, 0 if absent (optional, no default) */
+    int set;          /* 1 if given or defaulted; 0 if absent */
     const char *str;  /* the text as given (or the default); "" when !set */
     int64_t i;        /* TENON_ARG_INT value; bool as 0/1; enum choice index */
 };
@@ -118,7 +119,7 @@ tenon_arg(const struct tenon_args *args, const char *name)
     return NULL;
 }
 
-/* ---- the host API ---------------------------------------------------------- */
+/* ---- the host API -------------------------------------------------------- */
 
 /* The host's handle for one instance (or, during targets(), for the plugin).
  * Opaque to plugins; pass it back to the host functions below. */
@@ -158,10 +159,10 @@ struct tenon_host {
                                  void **obj);
 };
 
-#define TENON_LOG(host, self, level, ...)                                    \
-    do {                                                                     \
-        if ((host)->log_level(self) >= (level))                              \
-            (host)->log((self), (level), __VA_ARGS__);                       \
+#define TENON_LOG(host, self, level, ...)                                      \
+    do {                                                                       \
+        if ((host)->log_level(self) >= (level))                                \
+            (host)->log((self), (level), __VA_ARGS__);                         \
     } while (0)
 
 /* Called once per target by a plugin's targets() function. */
@@ -209,11 +210,11 @@ struct tenon_plugin_entry {
  * literals. Keys the host does not know are ignored, so newer SDKs can add
  * keys without breaking older hosts.
  */
-#define TENON__KV(k, v) k "=" v "\0"
+#define TENON__KV(k, v)      k "=" v "\0"
 #define TENON_DESCRIPTION(s) TENON__KV("description", s)
-#define TENON_LICENSE(s) TENON__KV("license", s)
-#define TENON_URL(s) TENON__KV("url", s)
-#define TENON_CONTACT(s) TENON__KV("contact", s)
+#define TENON_LICENSE(s)     TENON__KV("license", s)
+#define TENON_URL(s)         TENON__KV("url", s)
+#define TENON_CONTACT(s)     TENON__KV("contact", s)
 /* Long help text shown by `tenon info`. */
 #define TENON_HELP(s) TENON__KV("help", s)
 /* One per interface id this plugin provides, e.g. "tenon.osi/1". */
@@ -224,58 +225,60 @@ struct tenon_plugin_entry {
 /* Arguments, in the order the plugin wants them in struct tenon_args. The
  * first declared argument also takes a bare value (`name:value`). A default is
  * written as text and parsed like a given value. */
-#define TENON__ARG(name, type, help) \
-    TENON__KV("arg", name) TENON__KV("arg.type", type) TENON__KV("arg.help", help)
-#define TENON__ARGD(name, type, def, help) \
+#define TENON__ARG(name, type, help)                                           \
+    TENON__KV("arg", name)                                                     \
+    TENON__KV("arg.type", type) TENON__KV("arg.help", help)
+#define TENON__ARGD(name, type, def, help)                                     \
     TENON__ARG(name, type, help) TENON__KV("arg.default", def)
-#define TENON__ARGR(name, type, help) \
+#define TENON__ARGR(name, type, help)                                          \
     TENON__ARG(name, type, help) TENON__KV("arg.required", "yes")
 
 #define TENON_ARG_STRING(name, def, help) TENON__ARGD(name, "string", def, help)
-#define TENON_ARG_INT(name, def, help) TENON__ARGD(name, "int", def, help)
-#define TENON_ARG_BOOL(name, def, help) TENON__ARGD(name, "bool", def, help)
+#define TENON_ARG_INT(name, def, help)    TENON__ARGD(name, "int", def, help)
+#define TENON_ARG_BOOL(name, def, help)   TENON__ARGD(name, "bool", def, help)
 /* `choices` is a '|'-separated list, e.g. "fast|slow". */
-#define TENON_ARG_ENUM(name, choices, def, help) \
+#define TENON_ARG_ENUM(name, choices, def, help)                               \
     TENON__ARGD(name, "enum", def, help) TENON__KV("arg.choices", choices)
 
 /* Optional arguments with no default: absent unless given (set == 0). */
 #define TENON_ARG_STRING_OPT(name, help) TENON__ARG(name, "string", help)
-#define TENON_ARG_INT_OPT(name, help) TENON__ARG(name, "int", help)
+#define TENON_ARG_INT_OPT(name, help)    TENON__ARG(name, "int", help)
 
 /* Required arguments: instance creation fails, naming them, when absent. */
 #define TENON_ARG_STRING_REQ(name, help) TENON__ARGR(name, "string", help)
-#define TENON_ARG_INT_REQ(name, help) TENON__ARGR(name, "int", help)
-#define TENON_ARG_BOOL_REQ(name, help) TENON__ARGR(name, "bool", help)
-#define TENON_ARG_ENUM_REQ(name, choices, help) \
+#define TENON_ARG_INT_REQ(name, help)    TENON__ARGR(name, "int", help)
+#define TENON_ARG_BOOL_REQ(name, help)   TENON__ARGR(name, "bool", help)
+#define TENON_ARG_ENUM_REQ(name, choices, help)                                \
     TENON__ARGR(name, "enum", help) TENON__KV("arg.choices", choices)
 
 #define TENON__STR2(x) #x
-#define TENON__STR(x) TENON__STR2(x)
+#define TENON__STR(x)  TENON__STR2(x)
 
 #if defined(__GNUC__) || defined(__clang__)
-#define TENON__NOTE __attribute__((section(TENON_INFO_SECTION), used, aligned(4)))
+#define TENON__NOTE                                                            \
+    __attribute__((section(TENON_INFO_SECTION), used, aligned(4)))
 #define TENON__EXPORT __attribute__((visibility("default")))
 #else
 #error "Tenon plugins need a compiler with GNU attributes (gcc or clang)"
 #endif
 
-#define TENON__INFO_STR(name, version, ...)                                   \
-    TENON__KV("abi", TENON__STR(TENON_ABI_VERSION))                           \
+#define TENON__INFO_STR(name, version, ...)                                    \
+    TENON__KV("abi", TENON__STR(TENON_ABI_VERSION))                            \
     TENON__KV("name", name) TENON__KV("version", version) __VA_ARGS__
 
 /* Write the static info note. `name` matches [a-z0-9][a-z0-9_-]*,
  * `version` is semver ("1.2.3", "1.0.0-rc.1"); both string literals. At
  * least one key macro must follow (TENON_DESCRIPTION is a good first). */
-#define TENON_PLUGIN_INFO(name, version, ...)                                 \
-    static const char tenon__name[] = name;                                   \
-    static const char tenon__version[] = version;                             \
-    static const struct {                                                     \
-        uint32_t namesz, descsz, type;                                        \
-        char owner[8];                                                        \
-        char desc[sizeof(TENON__INFO_STR(name, version, __VA_ARGS__))];       \
-    } tenon__note TENON__NOTE = {                                             \
-        sizeof(TENON_NOTE_OWNER),                                             \
-        sizeof(TENON__INFO_STR(name, version, __VA_ARGS__)), TENON_NOTE_TYPE, \
+#define TENON_PLUGIN_INFO(name, version, ...)                                  \
+    static const char tenon__name[] = name;                                    \
+    static const char tenon__version[] = version;                              \
+    static const struct {                                                      \
+        uint32_t namesz, descsz, type;                                         \
+        char owner[8];                                                         \
+        char desc[sizeof(TENON__INFO_STR(name, version, __VA_ARGS__))];        \
+    } tenon__note TENON__NOTE = {                                              \
+        sizeof(TENON_NOTE_OWNER),                                              \
+        sizeof(TENON__INFO_STR(name, version, __VA_ARGS__)), TENON_NOTE_TYPE,  \
         TENON_NOTE_OWNER, TENON__INFO_STR(name, version, __VA_ARGS__)}
 
 /* Export the entry struct. Use once, after TENON_PLUGIN_INFO, in the same
@@ -285,20 +288,20 @@ struct tenon_plugin_entry {
 #else
 #define TENON__EXTERN
 #endif
-#define TENON_PLUGIN_ENTRY(create, destroy, get_interface, targets)           \
-    TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry               \
-        tenon_plugin_entry;                                                   \
-    TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry               \
-        tenon_plugin_entry = {sizeof(struct tenon_plugin_entry),              \
-                              TENON_ABI_VERSION,                              \
-                              tenon__name,                                    \
-                              tenon__version,                                 \
-                              tenon__note.desc,                               \
-                              (uint32_t)sizeof(tenon__note.desc),             \
-                              0,                                              \
-                              (create),                                       \
-                              (destroy),                                      \
-                              (get_interface),                                \
+#define TENON_PLUGIN_ENTRY(create, destroy, get_interface, targets)            \
+    TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry                \
+        tenon_plugin_entry;                                                    \
+    TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry                \
+        tenon_plugin_entry = {sizeof(struct tenon_plugin_entry),               \
+                              TENON_ABI_VERSION,                               \
+                              tenon__name,                                     \
+                              tenon__version,                                  \
+                              tenon__note.desc,                                \
+                              (uint32_t)sizeof(tenon__note.desc),              \
+                              0,                                               \
+                              (create),                                        \
+                              (destroy),                                       \
+                              (get_interface),                                 \
                               (targets)}
 
 #ifdef __cplusplus

@@ -40,8 +40,8 @@ static int add(void *obj, int a, int b)
 static void log_all(void *obj)
 {
     struct basic *b = obj;
-    static const char *const names[] = {"", "error", "warn", "info", "debug",
-                                        "trace"};
+    static const char *const names[] = {"",     "error", "warn",
+                                        "info", "debug", "trace"};
     for (int l = TENON_LOG_ERROR; l <= TENON_LOG_TRACE; l++)
         TENON_LOG(b->host, b->self, l, "message at %s", names[l]);
 }
@@ -64,8 +64,8 @@ static int fail_call(void *obj)
     return TENON_EPLUGIN;
 }
 
-static const struct test_basic vt = {sizeof vt, add, log_all, args, version,
-                                     fail_call};
+static const struct test_basic vt = {sizeof vt, add,     log_all,
+                                     args,      version, fail_call};
 
 static int create(const struct tenon_host *host, struct tenon_instance *self,
                   const struct tenon_args *a, struct tenon_instance *input,

@@ -26,18 +26,18 @@ static int must_not_run(const struct tenon_host *host,
     abort();
 }
 
-__attribute__((visibility("default"))) const struct tenon_plugin_entry
-    tenon_plugin_entry = {
-        MISMATCH_FIELD == 4   ? offsetof(struct tenon_plugin_entry, targets)
-        : MISMATCH_FIELD == 5 ? 8
-                              : sizeof(struct tenon_plugin_entry),
-        MISMATCH_FIELD == 3 ? TENON_ABI_VERSION + 1 : TENON_ABI_VERSION,
-        MISMATCH_FIELD == 1 ? "impostor" : tenon__name,
-        MISMATCH_FIELD == 2 ? "9.9.9" : tenon__version,
-        tenon__note.desc,
-        sizeof(tenon__note.desc),
-        0,
-        stub_create,
-        stub_destroy,
-        stub_get_interface,
-        MISMATCH_FIELD == 4 ? must_not_run : 0};
+__attribute__((visibility("default")))
+const struct tenon_plugin_entry tenon_plugin_entry = {
+    MISMATCH_FIELD == 4   ? offsetof(struct tenon_plugin_entry, targets)
+    : MISMATCH_FIELD == 5 ? 8
+                          : sizeof(struct tenon_plugin_entry),
+    MISMATCH_FIELD == 3 ? TENON_ABI_VERSION + 1 : TENON_ABI_VERSION,
+    MISMATCH_FIELD == 1 ? "impostor" : tenon__name,
+    MISMATCH_FIELD == 2 ? "9.9.9" : tenon__version,
+    tenon__note.desc,
+    sizeof(tenon__note.desc),
+    0,
+    stub_create,
+    stub_destroy,
+    stub_get_interface,
+    MISMATCH_FIELD == 4 ? must_not_run : 0};

@@ -16,7 +16,8 @@
 int main(int argc, char **argv)
 {
     const char *dirs[1];
-    struct tenon_options opts = {sizeof opts, NULL, 0, -1, NULL, NULL};
+    /* Designated initializers: struct tenon_options grows at the end. */
+    struct tenon_options opts = {.struct_size = sizeof opts, .log_level = -1};
     tenon_t *t;
     tenon_instance_t *inst;
     const struct example_greeter *g;

@@ -65,6 +65,7 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
     if (!(t = calloc(1, sizeof *t)))
         return tenon__fail(TENON_ENOMEM, "out of memory");
     pthread_mutex_init(&t->lock, NULL);
+    t->scan_threads = o.scan_threads;
     t->log_fn = o.log_fn;
     t->log_ud = o.log_ud;
     const char *env = o.log_level < 0 ? getenv("TENON_LOG") : NULL;

@@ -198,6 +198,7 @@ struct tenon {
     char **paths;
     size_t npaths;
     atomic_int log_level;
+    unsigned scan_threads; /* 0: one per CPU, at most 4 */
     tenon_log_fn log_fn;
     void *log_ud;
 

@@ -188,11 +188,13 @@ static void *probe_worker(void *arg)
     return NULL;
 }
 
-static void probe_all(struct tenon_plugin **v, size_t n, int dirfd)
+static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
+                      int dirfd)
 {
     struct probe_job job = {v, n, dirfd, 0};
     pthread_t th[PROBE_THREADS_MAX - 1];
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus =
+        t->scan_threads ? (long)t->scan_threads : sysconf(_SC_NPROCESSORS_ONLN);
     size_t want = n < PARALLEL_MIN ? 1 : (size_t)(cpus > 1 ? cpus : 1);
     size_t started = 0;
     if (want > PROBE_THREADS_MAX)
@@ -238,7 +240,7 @@ static int scan_dir(tenon_t *t, size_t di, struct list *out)
         out->v[out->n++] = p;
     }
     if (rc == 0)
-        probe_all(out->v + first, out->n - first, dirfd(d));
+        probe_all(t, out->v + first, out->n - first, dirfd(d));
     for (size_t i = first; rc == 0 && i < out->n; i++)
         if (out->v[i]->status != TENON_AVAILABLE)
             tenon__log(t, TENON_LOG_DEBUG, "tenon", "%s: unavailable: %s",

@@ -177,7 +177,12 @@ static void log_level_reaches_loaded_plugin(void **state)
 {
     const char *dirs[] = {TEST_PLUGIN_DIR};
     struct log_capture cap;
-    struct tenon_options o = {sizeof o, dirs, 1, TENON_LOG_WARN, capture, &cap};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .log_level = TENON_LOG_WARN,
+                              .log_fn = capture,
+                              .log_ud = &cap};
     tenon_t *t;
     tenon_instance_t *inst;
     void *obj;
@@ -240,7 +245,12 @@ static void log_level_from_environment(void **state)
 {
     const char *dirs[] = {TEST_PLUGIN_DIR};
     struct last_line last = {0, ""};
-    struct tenon_options o = {sizeof o, dirs, 1, -1, keep_last, &last};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .log_level = -1,
+                              .log_fn = keep_last,
+                              .log_ud = &last};
     tenon_t *t;
     (void)state;
     setenv("TENON_LOG", "debug", 1);

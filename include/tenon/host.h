@@ -58,6 +58,9 @@ struct tenon_options {
     /* NULL: log lines go to stderr. */
     tenon_log_fn log_fn;
     void *log_ud;
+    /* Threads that probe a directory of 64 or more files: 0 means one per
+     * online CPU, at most 4; 1 means the calling thread only. */
+    unsigned scan_threads;
 };
 
 /* ---- context ------------------------------------------------------------- */

@@ -39,10 +39,11 @@ extern "C" {
 #define TENON_ABI_VERSION 1
 
 /* The ELF section holding the static info, and its note's owner and type
- * ("ten1": a type readelf does not name, so it is not mistaken for another). */
+ * (a type readelf does not name, whose bytes are not printable, so
+ * `readelf -n` and `readelf -p` show nothing misleading). */
 #define TENON_INFO_SECTION ".note.tenon"
 #define TENON_NOTE_OWNER   "Tenon"
-#define TENON_NOTE_TYPE    0x74656e31
+#define TENON_NOTE_TYPE    0x1e17
 
 /* Name of the exported entry symbol. */
 #define TENON_ENTRY_SYMBOL "tenon_plugin_entry"

@@ -29,8 +29,8 @@ static int add_path(const char *cmd, struct tool_opts *o, const char *dir)
     return 0;
 }
 
-int tool_parse(const char *cmd, int argc, char **argv, unsigned flags,
-               int max_positional, struct tool_opts *o)
+int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
+               unsigned flags, int max_positional, struct tool_opts *o)
 {
     int only_operands = 0;
     for (int i = 1; i < argc; i++) {
@@ -64,6 +64,10 @@ int tool_parse(const char *cmd, int argc, char **argv, unsigned flags,
                        cmd);
             return EXIT_USAGE;
         }
+    }
+    if (o->help) {
+        fputs(usage, stdout);
+        return TOOL_DONE;
     }
     return 0;
 }

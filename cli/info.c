@@ -207,13 +207,10 @@ int cmd_info(int argc, char **argv)
     struct tool_opts o = {0};
     const tenon_plugin_t *p;
     tenon_t *t;
-    int rc = tool_parse("info", argc, argv, OPT_JSON | OPT_TARGETS, 1, &o);
+    int rc =
+        tool_parse("info", usage, argc, argv, OPT_JSON | OPT_TARGETS, 1, &o);
     if (rc)
-        return rc;
-    if (o.help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+        return rc == TOOL_DONE ? EXIT_OK : rc;
     if (o.npositional != 1) {
         tool_error("info", "expected a plugin name; see 'tenon info --help'");
         return EXIT_USAGE;

@@ -111,13 +111,9 @@ int cmd_list(int argc, char **argv)
 {
     struct tool_opts o = {0};
     tenon_t *t;
-    int rc = tool_parse("list", argc, argv, OPT_JSON | OPT_ALL, 0, &o);
+    int rc = tool_parse("list", usage, argc, argv, OPT_JSON | OPT_ALL, 0, &o);
     if (rc)
-        return rc;
-    if (o.help) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+        return rc == TOOL_DONE ? EXIT_OK : rc;
     if (!(t = tool_open(&o)))
         return EXIT_FAIL;
     if (tenon_scan(t) != 0) {

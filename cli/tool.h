@@ -26,10 +26,15 @@ struct tool_opts {
 /* Flags a command accepts besides --plugin-path and --help. */
 enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4 };
 
-/* Parse argv[1..] of a command; prints the problem and returns EXIT_USAGE on
- * an unknown option or too many operands, else 0. */
-int tool_parse(const char *cmd, int argc, char **argv, unsigned flags,
-               int max_positional, struct tool_opts *o);
+/* Returned by tool_parse() when it printed the usage for --help: the command
+ * is done and exits 0. */
+#define TOOL_DONE (-1)
+
+/* Parse argv[1..] of a command. Prints `usage` and returns TOOL_DONE for
+ * --help; prints the problem and returns EXIT_USAGE on an unknown option or
+ * too many operands; else returns 0. */
+int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
+               unsigned flags, int max_positional, struct tool_opts *o);
 
 /* Open a context with the search path the options give. Prints the error and
  * returns NULL on failure. */

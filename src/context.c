@@ -10,50 +10,123 @@
 #define TENON_PREFIX "/usr/local"
 #endif
 
-static int add_path(tenon_t *t, size_t *cap, const char *dir, size_t len)
+/* A growing list of directories, each once, in the order first given. */
+struct dirs {
+    char ***v;
+    size_t *n, cap;
+};
+
+static int add_dir(struct dirs *d, const char *dir, size_t len)
 {
     while (len > 1 && dir[len - 1] == '/')
         len--;
     if (len == 0)
         return 0;
-    for (size_t i = 0; i < t->npaths; i++) /* a directory once, first place */
-        if (strlen(t->paths[i]) == len && memcmp(t->paths[i], dir, len) == 0)
+    for (size_t i = 0; i < *d->n; i++)
+        if (strlen((*d->v)[i]) == len && memcmp((*d->v)[i], dir, len) == 0)
             return 0;
-    if (tenon__grow(&t->paths, cap, t->npaths + 1, sizeof *t->paths) ||
-        !(t->paths[t->npaths] = tenon__strndup(dir, len)))
+    if (tenon__grow(d->v, &d->cap, *d->n + 1, sizeof **d->v) ||
+        !((*d->v)[*d->n] = tenon__strndup(dir, len)))
         return TENON_ENOMEM;
-    t->npaths++;
+    (*d->n)++;
     return 0;
 }
 
-static int default_paths(tenon_t *t, size_t *cap)
+/* "$HOME/rest" or "$XDG/rest" when the XDG variable is set, into the list. */
+static int add_home_dir(struct dirs *d, const char *xdg_var,
+                        const char *home_rel, const char *rest)
 {
-    const char *env = getenv("TENON_PLUGIN_PATH"), *home = getenv("HOME");
+    const char *xdg = xdg_var ? getenv(xdg_var) : NULL, *home = getenv("HOME");
+    char *dir = NULL;
+    int rc;
+    if (xdg && *xdg == '/')
+        dir = tenon__asprintf("%s/%s", xdg, rest);
+    else if (home && *home)
+        dir = tenon__asprintf("%s/%s/%s", home, home_rel, rest);
+    else
+        return 0;
+    rc = dir ? add_dir(d, dir, strlen(dir)) : TENON_ENOMEM;
+    free(dir);
+    return rc;
+}
+
+static int plugin_paths(tenon_t *t, const struct tenon_options *o)
+{
+    struct dirs d = {&t->paths, &t->npaths, 0};
+    const char *env = getenv("TENON_PLUGIN_PATH");
     int rc = 0;
+    if (o->plugin_paths) {
+        for (size_t i = 0; i < o->plugin_path_count && rc == 0; i++)
+            rc = add_dir(&d, o->plugin_paths[i], strlen(o->plugin_paths[i]));
+        return rc;
+    }
     if (env)
         for (const char *p = env; rc == 0;) {
             const char *colon = strchr(p, ':');
             size_t n = colon ? (size_t)(colon - p) : strlen(p);
-            rc = add_path(t, cap, p, n);
+            rc = add_dir(&d, p, n);
             if (!colon)
                 break;
             p = colon + 1;
         }
-    if (rc == 0 && home && *home) {
-        char *d = tenon__asprintf("%s/.local/lib/tenon", home);
-        rc = d ? add_path(t, cap, d, strlen(d)) : TENON_ENOMEM;
-        free(d);
-    }
     if (rc == 0)
-        rc = add_path(t, cap, TENON_PREFIX "/lib/tenon",
-                      strlen(TENON_PREFIX "/lib/tenon"));
+        rc = add_home_dir(&d, NULL, ".local/lib", "tenon");
+    if (rc == 0)
+        rc = add_dir(&d, TENON_PREFIX "/lib/tenon",
+                     strlen(TENON_PREFIX "/lib/tenon"));
     return rc;
+}
+
+static int trust_dirs(tenon_t *t, const struct tenon_options *o)
+{
+    struct dirs d = {&t->trust_dirs, &t->ntrust_dirs, 0};
+    int rc = 0;
+    if (o->trust_dirs) {
+        for (size_t i = 0; i < o->trust_dir_count && rc == 0; i++)
+            rc = add_dir(&d, o->trust_dirs[i], strlen(o->trust_dirs[i]));
+        return rc;
+    }
+    rc = add_home_dir(&d, "XDG_CONFIG_HOME", ".config", "tenon/trusted");
+    return rc ? rc : add_dir(&d, "/etc/tenon/trusted", 18);
+}
+
+/* TENON_TRUST when the host left the policy to the environment. */
+static int trust_policy(tenon_t *t, int given)
+{
+    static const char *const names[] = {NULL, "off", "warn", "require"};
+    const char *env = getenv("TENON_TRUST");
+    if (given != TENON_TRUST_DEFAULT || !env || !*env)
+        return given;
+    for (int i = TENON_TRUST_OFF; i <= TENON_TRUST_REQUIRE; i++)
+        if (strcmp(env, names[i]) == 0)
+            return i;
+    tenon__log(t, TENON_LOG_WARN, "tenon",
+               "TENON_TRUST='%.40s' is not a policy (require, warn, off); "
+               "using the default",
+               env);
+    return given;
+}
+
+static int cache_dir(tenon_t *t, const struct tenon_options *o)
+{
+    const char *env = getenv("TENON_CACHE_DIR");
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (o->no_cache)
+        return 0;
+    if (o->cache_dir || (env && *env))
+        t->cache_dir = tenon__strdup(o->cache_dir ? o->cache_dir : env);
+    else if (xdg && *xdg == '/')
+        t->cache_dir = tenon__asprintf("%s/tenon", xdg);
+    else if (home && *home)
+        t->cache_dir = tenon__asprintf("%s/.cache/tenon", home);
+    else
+        return 0; /* nowhere to keep it: scan without a cache */
+    return t->cache_dir ? 0 : TENON_ENOMEM;
 }
 
 int tenon_open(tenon_t **out, const struct tenon_options *opts)
 {
     struct tenon_options o;
-    size_t cap = 0;
     int rc = 0, level = TENON_LOG_WARN;
     tenon_t *t;
 
@@ -82,12 +155,10 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
                    "TENON_LOG='%.40s' is not a level (off, error, warn, info, "
                    "debug, trace); using warn",
                    env);
-    if (o.plugin_paths)
-        for (size_t i = 0; i < o.plugin_path_count && rc == 0; i++)
-            rc =
-                add_path(t, &cap, o.plugin_paths[i], strlen(o.plugin_paths[i]));
-    else
-        rc = default_paths(t, &cap);
+    t->no_cache = o.no_cache;
+    t->trust = trust_policy(t, o.trust);
+    if (!(rc = plugin_paths(t, &o)) && !(rc = trust_dirs(t, &o)))
+        rc = cache_dir(t, &o);
     if (rc) {
         tenon_close(t);
         return tenon__fail(rc, "out of memory");
@@ -106,6 +177,10 @@ void tenon_close(tenon_t *t)
         tenon__plugin_free(t->retired[i]);
     for (size_t i = 0; i < t->npaths; i++)
         free(t->paths[i]);
+    for (size_t i = 0; i < t->ntrust_dirs; i++)
+        free(t->trust_dirs[i]);
+    free(t->trust_dirs);
+    free(t->cache_dir);
     while (t->libraries) { /* leaked instances: keep their code mapped */
         struct tenon__library *lib = t->libraries;
         t->libraries = lib->next;

@@ -199,6 +199,11 @@ struct tenon {
     size_t npaths;
     atomic_int log_level;
     unsigned scan_threads; /* 0: one per CPU, at most 4 */
+    int trust;         /* enum tenon_trust_policy as given (may be DEFAULT) */
+    char **trust_dirs; /* where trusted public keys are looked for */
+    size_t ntrust_dirs;
+    char *cache_dir; /* NULL when the cache is off or has no home */
+    int no_cache;
     tenon_log_fn log_fn;
     void *log_ud;
 

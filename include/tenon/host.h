@@ -46,6 +46,16 @@ typedef struct tenon_instance tenon_instance_t;
 typedef void (*tenon_log_fn)(void *ud, int level, const char *origin,
                              const char *msg);
 
+/* What the inventory does with a plugin whose signature does not verify. */
+enum tenon_trust_policy {
+    /* TENON_TRUST from the environment ("require", "warn", "off"); else
+     * require when at least one trusted key exists, else off. */
+    TENON_TRUST_DEFAULT = 0,
+    TENON_TRUST_OFF = 1,    /* no checks */
+    TENON_TRUST_WARN = 2,   /* check, log a warning, load anyway */
+    TENON_TRUST_REQUIRE = 3 /* unsigned, tampered or untrusted: unavailable */
+};
+
 struct tenon_options {
     uint32_t struct_size; /* sizeof(struct tenon_options) */
     /* When non-NULL, exactly these directories are searched, in order.
@@ -61,6 +71,17 @@ struct tenon_options {
     /* Threads that probe a directory of 64 or more files: 0 means one per
      * online CPU, at most 4; 1 means the calling thread only. */
     unsigned scan_threads;
+    /* enum tenon_trust_policy. */
+    int trust;
+    /* Directories of trusted public keys, in order; NULL means
+     * ~/.config/tenon/trusted then /etc/tenon/trusted. */
+    const char *const *trust_dirs;
+    size_t trust_dir_count;
+    /* The scan cache directory; NULL means TENON_CACHE_DIR, else
+     * $XDG_CACHE_HOME/tenon, else ~/.cache/tenon. */
+    const char *cache_dir;
+    /* Nonzero: neither read nor write the scan cache. */
+    int no_cache;
 };
 
 /* ---- context ------------------------------------------------------------- */

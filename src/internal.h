@@ -170,6 +170,7 @@ struct tenon__library {
     ino_t ino;
     char *path;
     void *handle;
+    int fd; /* the descriptor it was loaded from, open while loaded */
     const struct tenon_plugin_entry *entry;
     size_t refs;
 };
@@ -178,6 +179,10 @@ struct tenon__library {
  * checking its entry against the static info. Caller holds t->lock. */
 int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
                            struct tenon__library **out);
+/* Tests only: called after the file to load is opened and checked, right
+ * before dlopen, with the file's path. */
+extern void (*tenon__before_load_hook)(const char *path);
+
 /* Drop a reference; closes the library after the last one. Caller holds
  * t->lock. */
 void tenon__library_release(tenon_t *t, struct tenon__library *lib);

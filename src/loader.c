@@ -6,14 +6,27 @@
  * static info that the inventory checked: same ABI, name, version and the
  * very same info bytes. A file whose code disagrees with its info is marked
  * unavailable and closed again.
+ *
+ * The file is opened once, checked to be the inode the scan saw, and loaded
+ * from that open descriptor (/proc/<pid>/fd/N), so whatever is checked
+ * through the descriptor is what runs: replacing the file by name in between
+ * changes nothing. The descriptor stays open while the library is loaded, so
+ * the name keeps meaning the same file for debuggers and profilers that
+ * read the link map.
  */
 #include "internal.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void (*tenon__before_load_hook)(const char *path);
 
 /* The smallest entry struct this host can use: ABI 1 as first published. */
 #define ENTRY_MIN_SIZE offsetof(struct tenon_plugin_entry, targets)
@@ -74,9 +87,30 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
     if (p->status != TENON_AVAILABLE)
         return tenon__fail(TENON_EUNAVAIL, "%s is unavailable: %s", p->path,
                            p->reason);
-    h = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+    int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int rc = tenon__fail(TENON_EIO, "%s: cannot open for loading: %s",
+                             p->path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    if (st.st_dev != p->dev || st.st_ino != p->ino) {
+        close(fd);
+        return tenon__fail(TENON_EUNAVAIL,
+                           "%s was replaced since the scan; rescan to see "
+                           "what it is now",
+                           p->path);
+    }
+    if (tenon__before_load_hook)
+        tenon__before_load_hook(p->path);
+    char fdpath[64];
+    snprintf(fdpath, sizeof fdpath, "/proc/%ld/fd/%d", (long)getpid(), fd);
+    h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *err = dlerror();
+        close(fd);
         snprintf(why, sizeof why, "dlopen failed: %s", err ? err : "?");
         make_unavailable(p, why);
         return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
@@ -86,6 +120,7 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
         snprintf(why, sizeof why, "no exported %s symbol", TENON_ENTRY_SYMBOL);
     if (!e || check_entry(p, e, why, sizeof why) != 0) {
         dlclose(h);
+        close(fd);
         make_unavailable(p, why);
         return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
     }
@@ -93,8 +128,10 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
     if (!lib || !(lib->path = tenon__strdup(p->path))) {
         free(lib);
         dlclose(h);
+        close(fd);
         return tenon__fail(TENON_ENOMEM, "out of memory loading %s", p->path);
     }
+    lib->fd = fd;
     lib->dev = p->dev;
     lib->ino = p->ino;
     lib->handle = h;
@@ -118,6 +155,7 @@ void tenon__library_release(tenon_t *t, struct tenon__library *lib)
         }
     tenon__log(t, TENON_LOG_DEBUG, "tenon", "unloading %s", lib->path);
     dlclose(lib->handle);
+    close(lib->fd);
     free(lib->path);
     free(lib);
 }

@@ -59,6 +59,12 @@ int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
             o->all = 1;
         } else if ((flags & OPT_TARGETS) && strcmp(a, "--targets") == 0) {
             o->targets = 1;
+        } else if ((flags & OPT_DIR) && strcmp(a, "--dir") == 0) {
+            if (i + 1 >= argc || !*argv[i + 1]) {
+                tool_error(cmd, "--dir needs a directory");
+                return EXIT_USAGE;
+            }
+            o->dir = argv[++i];
         } else {
             tool_error(cmd, "unknown option '%s'; see 'tenon %s --help'", a,
                        cmd);

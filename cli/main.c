@@ -10,6 +10,8 @@ static const struct command {
 } commands[] = {
     {"list", cmd_list, "list the plugins on the search path"},
     {"info", cmd_info, "show everything a plugin's static info says"},
+    {"install", cmd_install, "check a plugin file and copy it into place"},
+    {"remove", cmd_remove, "delete an installed plugin"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)

@@ -12,19 +12,21 @@
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
-#define MAX_PATHS 64
+#define MAX_PATHS         64
+#define TOOL_MAX_OPERANDS 256
 
 /* Options every command that scans takes, plus the flags it knows. */
 struct tool_opts {
     const char *paths[MAX_PATHS];
     size_t npaths;
     int json, all, help, targets;
-    const char *positional[8];
+    const char *dir; /* --dir */
+    const char *positional[TOOL_MAX_OPERANDS];
     int npositional;
 };
 
 /* Flags a command accepts besides --plugin-path and --help. */
-enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4 };
+enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4, OPT_DIR = 8 };
 
 /* Returned by tool_parse() when it printed the usage for --help: the command
  * is done and exits 0. */
@@ -57,5 +59,7 @@ json_t *tool_plugin_json(const tenon_plugin_t *p);
 /* Command entry points: argv[0] is the command name. */
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
 
 #endif

@@ -219,6 +219,20 @@ int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit, void *ud);
 /* Nonzero while the library of this entry is loaded. [any-thread] */
 int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p);
 
+/* ---- installing ------------------------------------------------------- */
+
+/* Check `file` with the inventory's rules and copy it into `dir` (NULL:
+ * ~/.local/lib/tenon, created if missing) as NAME-VERSION.so, atomically:
+ * a concurrent scan sees the old state or the whole new file, never part of
+ * it. An install of the same name and version replaces the earlier one. The
+ * caller frees *installed (the new path; may be NULL). [any-thread] */
+int tenon_install(const char *file, const char *dir, char **installed);
+
+/* Delete the plugins "name" (every version) or "name@version" installed in
+ * `dir` (NULL: ~/.local/lib/tenon), with their .meta files; *removed (may
+ * be NULL) gets how many. TENON_ENOENT when none matched. [any-thread] */
+int tenon_remove(const char *spec, const char *dir, size_t *removed);
+
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop
 #endif

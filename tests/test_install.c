@@ -1,0 +1,178 @@
+/* tenon install / remove, through the API and the CLI: checks before
+ * copying, NAME-VERSION.so names, and no partial file ever visible to a
+ * scan running at the same time. */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+static void install_and_remove(void **state)
+{
+    char *dir = *state, *dst = NULL;
+    const char *dirs[] = {dir};
+    size_t n = 0;
+    struct stat st;
+    (void)state;
+
+    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", dir, &dst),
+                     0);
+    char *want = path_join(dir, "basic-1.2.0.so");
+    assert_string_equal(dst, want);
+    assert_int_equal(stat(dst, &st), 0);
+    assert_true(st.st_mode & S_IXUSR);
+    free(dst);
+    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v2.so", dir, NULL),
+                     0);
+
+    tenon_t *t = open_scanned(dirs, 1);
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_plugin_count(t), 2);
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    assert_string_equal(tenon_plugin_version(p), "1.10.0");
+    tenon_close(t);
+
+    /* one version, then the rest; then nothing is left to remove */
+    assert_int_equal(tenon_remove("basic@1.10.0", dir, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(access(want, F_OK), 0);
+    assert_int_equal(tenon_remove("basic", dir, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(access(want, F_OK), -1);
+    assert_int_equal(tenon_remove("basic", dir, &n), TENON_ENOENT);
+    assert_contains(tenon_last_error(), "no plugin 'basic' installed in");
+    assert_int_equal(tenon_remove("Bad Name", dir, &n), TENON_EINVAL);
+    free(want);
+}
+
+static void refuses_what_the_inventory_refuses(void **state)
+{
+    char *dir = *state;
+    char *text = path_join(dir, "notes.txt");
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    fputs("hello\n", f);
+    fclose(f);
+    assert_int_equal(tenon_install(TEST_BAD_DIR "/badver.so", dir, NULL),
+                     TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "is not an installable plugin: "
+                                        "version '1.0' is not a semantic");
+    assert_int_equal(tenon_install(text, dir, NULL), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "not an ELF file");
+    assert_int_equal(tenon_install(TEST_BAD_DIR "/noinfo.so", dir, NULL),
+                     TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "no .note.tenon note");
+    /* nothing was left behind, not even a temporary file */
+    const char *dirs[] = {dir};
+    tenon_t *t = open_scanned(dirs, 1);
+    assert_int_equal(tenon_plugin_count(t), 0);
+    tenon_close(t);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, "tenon-install"))
+            fail_msg("temporary file %s left behind", e->d_name);
+    closedir(d);
+    free(text);
+}
+
+static atomic_int stop, bad_seen, scans;
+static const char *scan_dir;
+
+static void *scanner(void *arg)
+{
+    const char *dirs[] = {scan_dir};
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        tenon_t *t;
+        struct tenon_options o = {.struct_size = sizeof o,
+                                  .plugin_paths = dirs,
+                                  .plugin_path_count = 1,
+                                  .log_level = TENON_LOG_ERROR,
+                                  .no_cache = 1};
+        if (tenon_open(&t, &o) != 0 || tenon_scan(t) != 0) {
+            atomic_fetch_add(&bad_seen, 1);
+            continue;
+        }
+        for (size_t i = 0; i < tenon_plugin_count(t); i++)
+            if (tenon_plugin_status(tenon_plugin_at(t, i)) != TENON_AVAILABLE)
+                atomic_fetch_add(&bad_seen, 1);
+        atomic_fetch_add(&scans, 1);
+        tenon_close(t);
+    }
+    return NULL;
+}
+
+/* Installs (which replace the same NAME-VERSION.so again and again) while
+ * another thread scans: every file any scan sees is a whole plugin. */
+static void install_is_atomic(void **state)
+{
+    pthread_t th;
+    scan_dir = *state;
+    atomic_store(&stop, 0);
+    assert_int_equal(pthread_create(&th, NULL, scanner, NULL), 0);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(tenon_install(i % 2 ? TEST_PLUGIN_DIR "/basic_v1.so"
+                                             : TEST_PLUGIN_DIR "/basic_v2.so",
+                                       scan_dir, NULL),
+                         0);
+    atomic_store(&stop, 1);
+    pthread_join(th, NULL);
+    assert_true(atomic_load(&scans) > 0);
+    assert_int_equal(atomic_load(&bad_seen), 0);
+}
+
+static void cli(void **state)
+{
+    char *dir = *state;
+    struct run r;
+    RUN(&r, "install", TEST_PLUGIN_DIR "/required.so", "--dir", dir, "--json");
+    assert_status(&r, 0);
+    json_t *j = parse_json(r.out);
+    assert_true(json_is_array(j) && json_array_size(j) == 1);
+    assert_contains(
+        json_string_value(json_object_get(json_array_get(j, 0), "installed")),
+        "/required-0.1.0.so");
+    json_decref(j);
+    run_free(&r);
+    RUN(&r, "install", TEST_BAD_DIR "/badname.so", "--dir", dir);
+    assert_status(&r, 1);
+    assert_contains(r.err, "name 'Bad Name!' is invalid");
+    run_free(&r);
+    RUN(&r, "install", "--dir", dir);
+    assert_status(&r, 2);
+    run_free(&r);
+    RUN(&r, "remove", "required", "--dir", dir);
+    assert_status(&r, 0);
+    assert_contains(r.out, "removed 1 file for required");
+    run_free(&r);
+    RUN(&r, "remove", "required", "--dir", dir);
+    assert_status(&r, 1);
+    assert_contains(r.err, "no plugin 'required' installed");
+    run_free(&r);
+    RUN(&r, "install", "--help");
+    assert_status(&r, 0);
+    assert_contains(r.out, "usage: tenon install");
+    run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(install_and_remove, tmp_setup,
+                                        tmp_teardown),
+        cmocka_unit_test_setup_teardown(refuses_what_the_inventory_refuses,
+                                        tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(install_is_atomic, tmp_setup,
+                                        tmp_teardown),
+        cmocka_unit_test_setup_teardown(cli, tmp_setup, tmp_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

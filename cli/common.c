@@ -137,8 +137,12 @@ json_t *tool_plugin_json(const tenon_plugin_t *p)
     json_object_set_new(o, "name", tool_json_str(tenon_plugin_name(p)));
     json_object_set_new(o, "version", tool_json_str(tenon_plugin_version(p)));
     json_object_set_new(o, "path", tool_json_str(tenon_plugin_path(p)));
-    json_object_set_new(o, "status",
-                        json_string(tenon_plugin_status_name(status)));
+    /* Scripts get two states; a shadowed file is unavailable, flagged. */
+    json_object_set_new(
+        o, "status",
+        json_string(status == TENON_AVAILABLE ? "available" : "unavailable"));
+    if (status == TENON_SHADOWED)
+        json_object_set_new(o, "shadowed", json_true());
     if (status != TENON_AVAILABLE)
         json_object_set_new(o, "reason", json_string(tenon_plugin_reason(p)));
     json_object_set_new(o, "provides", prov);

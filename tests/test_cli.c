@@ -346,7 +346,9 @@ static void assert_entry_matches(json_t *o, const tenon_plugin_t *p)
     assert_nstr(json_string_value(json_object_get(o, "version")),
                 tenon_plugin_version(p));
     assert_nstr(json_string_value(json_object_get(o, "status")),
-                tenon_plugin_status_name(st));
+                st == TENON_AVAILABLE ? "available" : "unavailable");
+    assert_int_equal(json_is_true(json_object_get(o, "shadowed")),
+                     st == TENON_SHADOWED);
     abi = json_object_get(o, "abi");
     if (tenon_plugin_abi(p) >= 0)
         assert_int_equal(json_integer_value(abi), tenon_plugin_abi(p));

@@ -932,8 +932,12 @@ static void test_bad_files_cli(void **state)
         const char *reason = tenon_plugin_reason(p);
         assert_string_equal(json_string_value(json_object_get(o, "path")),
                             tenon_plugin_path(p));
+        int st = tenon_plugin_status(p);
         assert_string_equal(json_string_value(json_object_get(o, "status")),
-                            tenon_plugin_status_name(tenon_plugin_status(p)));
+                            st == TENON_AVAILABLE ? "available"
+                                                  : "unavailable");
+        assert_int_equal(json_is_true(json_object_get(o, "shadowed")),
+                         st == TENON_SHADOWED);
         if (reason)
             assert_nstr(json_string_value(json_object_get(o, "reason")),
                         reason);

@@ -59,6 +59,8 @@ int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
             o->all = 1;
         } else if ((flags & OPT_TARGETS) && strcmp(a, "--targets") == 0) {
             o->targets = 1;
+        } else if ((flags & OPT_NO_CACHE) && strcmp(a, "--no-cache") == 0) {
+            o->no_cache = 1;
         } else if ((flags & OPT_DIR) && strcmp(a, "--dir") == 0) {
             if (i + 1 >= argc || !*argv[i + 1]) {
                 tool_error(cmd, "--dir needs a directory");
@@ -85,6 +87,7 @@ tenon_t *tool_open(const struct tool_opts *o)
     memset(&opts, 0, sizeof opts);
     opts.struct_size = sizeof opts;
     opts.log_level = -1; /* TENON_LOG from the environment */
+    opts.no_cache = o->no_cache;
     if (o->npaths) {
         opts.plugin_paths = o->paths;
         opts.plugin_path_count = o->npaths;

@@ -4,8 +4,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: tenon info NAME[@VERSION] [--json] [--targets] [--plugin-path "
-    "DIR]...\n"
+    "usage: tenon info NAME[@VERSION] [--json] [--targets] [--no-cache]\n"
+    "                  [--plugin-path DIR]...\n"
     "\n"
     "Show a plugin's static info: version, file, ABI, description, license,\n"
     "the interfaces it provides and accepts, its arguments (type, default,\n"
@@ -16,6 +16,8 @@ static const char usage[] =
     "  --json              print one JSON object (see 'tenon list --help';\n"
     "                      adds license, help, arguments, info, targets)\n"
     "  --targets           load the plugin and list what it can attach to\n"
+    "  --no-cache          probe every file; neither read nor write the scan\n"
+    "                      cache\n"
     "  --plugin-path DIR   search only DIR (repeatable)\n"
     "\n"
     "Exit status: 0 on success, 1 when the plugin is not found or\n"
@@ -207,8 +209,8 @@ int cmd_info(int argc, char **argv)
     struct tool_opts o = {0};
     const tenon_plugin_t *p;
     tenon_t *t;
-    int rc =
-        tool_parse("info", usage, argc, argv, OPT_JSON | OPT_TARGETS, 1, &o);
+    int rc = tool_parse("info", usage, argc, argv,
+                        OPT_JSON | OPT_TARGETS | OPT_NO_CACHE, 1, &o);
     if (rc)
         return rc == TOOL_DONE ? EXIT_OK : rc;
     if (o.npositional != 1) {

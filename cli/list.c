@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: tenon list [--all] [--json] [--plugin-path DIR]...\n"
+    "usage: tenon list [--all] [--json] [--no-cache] [--plugin-path DIR]...\n"
     "\n"
     "List the plugins found on the search path: name, version, the interfaces\n"
     "each provides, and its file. Only headers and the static info of each\n"
@@ -16,6 +16,8 @@ static const char usage[] =
     "  --json              print a JSON array of objects with name, version,\n"
     "                      path, status, reason, provides, abi, description,\n"
     "                      accepts\n"
+    "  --no-cache          probe every file; neither read nor write the scan\n"
+    "                      cache\n"
     "  --plugin-path DIR   search only DIR (repeatable); default:\n"
     "                      $TENON_PLUGIN_PATH, ~/.local/lib/tenon,\n"
     "                      <prefix>/lib/tenon\n"
@@ -111,7 +113,8 @@ int cmd_list(int argc, char **argv)
 {
     struct tool_opts o = {0};
     tenon_t *t;
-    int rc = tool_parse("list", usage, argc, argv, OPT_JSON | OPT_ALL, 0, &o);
+    int rc = tool_parse("list", usage, argc, argv,
+                        OPT_JSON | OPT_ALL | OPT_NO_CACHE, 0, &o);
     if (rc)
         return rc == TOOL_DONE ? EXIT_OK : rc;
     if (!(t = tool_open(&o)))

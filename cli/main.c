@@ -10,6 +10,11 @@ static const struct command {
 } commands[] = {
     {"list", cmd_list, "list the plugins on the search path"},
     {"info", cmd_info, "show everything a plugin's static info says"},
+    {"cache", cmd_cache, "clear the scan cache"},
+    {"keygen", cmd_keygen, "generate a key pair for signing plugins"},
+    {"sign", cmd_sign, "sign a plugin file: write FILE.meta"},
+    {"trust", cmd_trust, "add, list or remove trusted public keys"},
+    {"verify", cmd_verify, "check plugin files' digests and signatures"},
     {"install", cmd_install, "check a plugin file and copy it into place"},
     {"remove", cmd_remove, "delete an installed plugin"},
 };

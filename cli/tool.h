@@ -20,6 +20,7 @@ struct tool_opts {
     const char *paths[MAX_PATHS];
     size_t npaths;
     int json, all, help, targets;
+    int no_cache;    /* --no-cache: neither read nor write the scan cache */
     const char *dir; /* --dir */
     const char *positional[TOOL_MAX_OPERANDS];
     int npositional;
@@ -27,6 +28,7 @@ struct tool_opts {
 
 /* Flags a command accepts besides --plugin-path and --help. */
 enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4, OPT_DIR = 8 };
+#define OPT_NO_CACHE 0x100 /* --no-cache, for the commands that scan */
 
 /* Returned by tool_parse() when it printed the usage for --help: the command
  * is done and exits 0. */
@@ -59,6 +61,22 @@ json_t *tool_plugin_json(const tenon_plugin_t *p);
 /* Command entry points: argv[0] is the command name. */
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+/* Remove "NAME VALUE" or "NAME=VALUE" (options tool_parse does not know)
+ * from argv, before any "--", storing the last VALUE in *value. Prints the
+ * problem and returns EXIT_USAGE when VALUE is missing; else 0. */
+int tool_take_option(const char *cmd, int *argc, char **argv, const char *name,
+                     const char **value);
+
+/* Probe `file` as the inventory would (no plugin code runs) and check that
+ * the open `fd` is that same file. NULL only when out of memory; else the
+ * caller frees it with tenon__plugin_free(). */
+struct tenon_plugin *tool_probe(const char *file, int fd);
 int cmd_install(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 

@@ -138,6 +138,7 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
     if (!(t = calloc(1, sizeof *t)))
         return tenon__fail(TENON_ENOMEM, "out of memory");
     pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_init(&t->trust_lock, NULL);
     t->scan_threads = o.scan_threads;
     t->log_fn = o.log_fn;
     t->log_ud = o.log_ud;
@@ -194,6 +195,11 @@ void tenon_close(tenon_t *t)
     free(t->retired);
     free(t->paths);
     pthread_mutex_destroy(&t->lock);
+    pthread_mutex_destroy(&t->trust_lock);
+    if (t->keyring) {
+        tenon__keyring_free(t->keyring);
+        free(t->keyring);
+    }
     free(t);
 }
 
@@ -267,4 +273,32 @@ void tenon__log(const tenon_t *t, int level, const char *origin,
     va_start(ap, fmt);
     tenon__vlog(t, level, origin, fmt, ap);
     va_end(ap);
+}
+
+/* ---- the trust policy ---------------------------------------------------- */
+
+int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr)
+{
+    static const struct tenon__keyring none = {NULL, 0, 0};
+    int state;
+    *kr = &none;
+    if (t->trust == TENON_TRUST_OFF)
+        return TENON_TRUST_OFF;
+    pthread_mutex_lock(&t->trust_lock);
+    if (t->keyring_state == 0) {
+        t->keyring = calloc(1, sizeof *t->keyring);
+        t->keyring_state =
+            t->keyring && tenon__keyring_load(t, t->keyring) == 0 ? 1 : -1;
+        if (t->keyring_state < 0)
+            tenon__log(t, TENON_LOG_ERROR, "tenon",
+                       "cannot load the trusted keys: every signature "
+                       "check will fail");
+    }
+    state = t->keyring_state;
+    pthread_mutex_unlock(&t->trust_lock);
+    if (state > 0)
+        *kr = t->keyring;
+    if (t->trust != TENON_TRUST_DEFAULT)
+        return t->trust;
+    return state < 0 || (*kr)->n ? TENON_TRUST_REQUIRE : TENON_TRUST_OFF;
 }

@@ -5,6 +5,9 @@
  * is copied so that no scan ever sees half of it: the copy is written under a
  * name the scan ignores (no ".so" suffix), synced, and renamed into place;
  * the directory is synced after the rename so the new name survives a crash.
+ * Its .meta (digest of the copy, created_at, static info, and the source's
+ * signature when the source's .meta describes these very bytes) is written
+ * first, the same way, so a scan never finds the plugin without it.
  */
 #include "internal.h"
 
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The user plugin directory: ~/.local/lib/tenon. */
@@ -116,6 +120,58 @@ static int check_plugin(const char *path, struct tenon_plugin **out)
     return 0;
 }
 
+/* Write dst.meta for the copy open as `fd`, keeping the signature of
+ * src.meta when that .meta's digest is the copy's. */
+static int write_meta(const struct tenon_plugin *p, const char *src,
+                      const char *dst, int fd)
+{
+    struct tenon__meta m, from;
+    char why[TENON__REASON_MAX], *src_meta, *dst_meta;
+    int rc;
+
+    memset(&m, 0, sizeof m);
+    if ((rc = tenon__digest_fd(fd, m.digest)))
+        return tenon__fail(rc, "cannot hash the copy of %s", src);
+    src_meta = tenon__asprintf("%s.meta", src);
+    dst_meta = tenon__asprintf("%s.meta", dst);
+    if (!src_meta || !dst_meta) {
+        rc = tenon__fail(TENON_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = tenon__meta_read(src_meta, &from, why, sizeof why);
+    if (rc == 0) {
+        if (memcmp(from.digest, m.digest, sizeof m.digest) != 0)
+            rc = tenon__fail(TENON_EPERM,
+                             "%s does not describe %s: its digest is not the "
+                             "file's (the file changed after signing?)",
+                             src_meta, src);
+        else if (from.is_signed) {
+            m.is_signed = 1;
+            memcpy(m.signature, from.signature, sizeof m.signature);
+            memcpy(m.key_id, from.key_id, sizeof m.key_id);
+        }
+        tenon__meta_free(&from);
+    } else if (rc == TENON_ENOENT) {
+        rc = 0; /* unsigned: the new .meta has the digest only */
+    } else {
+        rc = tenon__fail(rc, "%s: %s", src_meta, why);
+    }
+    if (rc)
+        goto out;
+    tenon__rfc3339(time(NULL), m.created_at);
+    if (!(m.info = tenon__meta_info(&p->info))) {
+        rc = tenon__fail(TENON_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = tenon__meta_write(dst_meta, &m, why, sizeof why)))
+        rc = tenon__fail(rc, "%s", why);
+out:
+    tenon__meta_free(&m);
+    free(src_meta);
+    free(dst_meta);
+    return rc;
+}
+
 int tenon_install(const char *file, const char *dir, char **installed)
 {
     struct tenon_plugin *p = NULL;
@@ -151,7 +207,8 @@ int tenon_install(const char *file, const char *dir, char **installed)
                          strerror(errno));
         goto out;
     }
-    if ((rc = copy_fd(in, out, file, tmp)))
+    if ((rc = copy_fd(in, out, file, tmp)) ||
+        (rc = write_meta(p, file, dst, out)))
         goto out;
     if (fchmod(out, 0755) != 0 || rename(tmp, dst) != 0) {
         rc = tenon__fail(TENON_EIO, "cannot move %s into place as %s: %s", tmp,

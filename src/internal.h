@@ -142,6 +142,18 @@ struct tenon_plugin {
     struct tenon__info info;
     unsigned machine;
     int elfclass;
+    /* The scan cache's key (cache.c): the file as probed (its fstat) and its
+     * <file>.meta as seen before probing; meta_size is -1 when absent. */
+    int64_t size, mtime_ns, meta_size, meta_mtime_ns;
+    int cacheable;  /* the probe got as far as fstat: the result is keyed */
+    int from_cache; /* this scan reused the cached probe result */
+    /* The file's SHA-256, cached under the same key as the probe result. */
+    unsigned char digest[32];
+    int have_digest;
+    /* The signature check of this scan (when a trust policy is in force):
+     * 0 or a negative code, and what it found. */
+    int trust_rc;
+    char trust_reason[TENON__REASON_MAX];
     char path[]; /* allocated with the entry */
 };
 
@@ -207,7 +219,10 @@ struct tenon {
     int trust;         /* enum tenon_trust_policy as given (may be DEFAULT) */
     char **trust_dirs; /* where trusted public keys are looked for */
     size_t ntrust_dirs;
-    char *cache_dir; /* NULL when the cache is off or has no home */
+    char *cache_dir;            /* NULL when the cache is off or has no home */
+    pthread_mutex_t trust_lock; /* guards the first load of the keyring */
+    int keyring_state;          /* 0 not loaded, 1 loaded, -1 load failed */
+    struct tenon__keyring *keyring;
     int no_cache;
     tenon_log_fn log_fn;
     void *log_ud;
@@ -234,5 +249,263 @@ struct tenon_instance {
 
 /* Scan if no scan has happened yet. Takes t->lock. */
 int tenon__ensure_scanned(tenon_t *t);
+
+/* ---- cache.c: the scan cache --------------------------------------------- */
+
+/* One cached probe result; the pointers are into the cache's bytes. */
+struct tenon__cache_entry {
+    const char *path, *reason; /* reason NULL when none */
+    const char *info;          /* the raw static info; NULL when none */
+    size_t path_len, info_size;
+    uint64_t dev, ino;
+    int64_t size, mtime_ns, meta_size, meta_mtime_ns;
+    int status;
+    unsigned machine;
+    int elfclass;
+    int have_digest;
+    const unsigned char *digest; /* 32 bytes */
+    int used;                    /* reused by the current scan */
+};
+
+struct tenon__cache {
+    int enabled;        /* a cache directory is configured */
+    int dirty;          /* the file on disk should be rewritten */
+    unsigned char *buf; /* the file's bytes; NULL when parsed in place */
+    struct tenon__cache_entry *v;
+    size_t n;
+    uint32_t *index; /* open addressing by path: entry index + 1, 0 empty */
+    size_t index_mask;
+    int64_t written_ns; /* the cache file's mtime: newer entries are racy */
+    size_t hits, probed;
+};
+
+/* Parse cache file bytes (`data` must outlive `c`). Checks magic, format,
+ * library version, checksum and every record's bounds; on failure returns
+ * TENON_EINVAL with the reason and leaves `c` empty. */
+int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
+                       char *why, size_t why_len);
+/* Read <cache_dir>/scan-<arch>.cache into `c`; never fails: a missing or bad
+ * cache leaves `c` empty (and dirty when bad), with a debug log line.
+ * `c->enabled` is 0 when the context has no cache. */
+void tenon__cache_load(tenon_t *t, struct tenon__cache *c);
+/* The entry whose key matches `p` (path, dev, ino, size, mtime, and the
+ * .meta's size and mtime), or NULL; an entry modified as late as the cache
+ * was written is not trusted (its file may have changed in the same clock
+ * tick). */
+struct tenon__cache_entry *tenon__cache_find(struct tenon__cache *c,
+                                             const struct tenon_plugin *p);
+/* Fill `p` from `e` (re-parsing the info); 0, or -1 leaving `p` as it was
+ * when the cached bytes do not give the cached result. */
+int tenon__cache_fill(struct tenon_plugin *p,
+                      const struct tenon__cache_entry *e);
+/* Rewrite the cache when it changed: the probe results of `v` (call before
+ * shadow marking, so no later status is saved) plus the entries of other
+ * directories that still exist. Atomic (temp file, fsync, rename); failures
+ * are logged at debug level and otherwise ignored. */
+void tenon__cache_save(tenon_t *t, struct tenon__cache *c,
+                       struct tenon_plugin *const *v, size_t n);
+void tenon__cache_free(struct tenon__cache *c);
+/* The 64-bit checksum the cache file uses (XXH64). */
+uint64_t tenon__hash64(const void *data, size_t len, uint64_t seed);
+
+/* ---- trust.c / meta.c: digests, signatures, keys, .meta files ------------ */
+
+#define TENON__KEY_ID_LEN 16         /* hex digits: 8 bytes of SHA-256(key) */
+#define TENON__TIME_LEN   20         /* "2026-11-22T04:05:06Z" */
+#define TENON__META_MAX   (1u << 20) /* largest .meta file accepted */
+
+struct json_t; /* jansson's, for the .meta info */
+
+/* SHA-256 of everything in `fd`, read with pread() from offset 0 in 64 KiB
+ * chunks (the file offset is not used or moved). TENON_EIO with errno set on
+ * a read error, TENON_ENOMEM. */
+int tenon__digest_fd(int fd, unsigned char out[32]);
+
+/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void tenon__hex_encode(const unsigned char *in, size_t n, char *out);
+/* Exactly 2n lowercase hex digits (`len` of them) into n bytes; else
+ * TENON_EINVAL. */
+int tenon__hex_decode(const char *hex, size_t len, unsigned char *out,
+                      size_t n);
+
+/* A trusted public key; `path` (malloc'd) is the .pub file it came from and
+ * dir_index the position of its directory in the trust directories. */
+struct tenon__key {
+    unsigned char pk[32];
+    char id[TENON__KEY_ID_LEN + 1];
+    char *path;
+    size_t dir_index;
+};
+
+struct tenon__keyring {
+    struct tenon__key *keys;
+    size_t n, cap;
+};
+
+/* The key id: the first 8 bytes of SHA-256(pk) in hex. */
+void tenon__key_id(const unsigned char pk[32], char id[TENON__KEY_ID_LEN + 1]);
+
+/* The signed statement, malloc'd (docs/trust.md):
+ * "tenon-plugin-signature-v1\n" name "\n" version "\n" hex-digest "\n". */
+char *tenon__statement(const char *name, const char *version,
+                       const unsigned char digest[32], size_t *len);
+
+/* Ed25519 signature of the statement with the libsodium secret key `sk`. */
+int tenon__sign(const unsigned char sk[64], const char *name,
+                const char *version, const unsigned char digest[32],
+                unsigned char sig[64]);
+
+/* Verify `sig` over the statement for name, version and digest with the
+ * trusted key(s) whose id is `key_id`. 0 when one verifies; TENON_ENOENT
+ * when no trusted key has that id ("signed by key ... which is not
+ * trusted"); TENON_EPERM when the signature does not verify ("signature
+ * does not verify for hello 1.0.0 (digest ...) ..."); the reason in
+ * `reason`. */
+int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
+                        const char *version, const unsigned char digest[32],
+                        const unsigned char sig[64], const char *key_id,
+                        char *reason, size_t rlen);
+
+/* Key files, one line each: "tenon-ed25519 <base64 key> <key id>" (.pub)
+ * and "tenon-ed25519-secret <base64 seed> <key id>" (.key). Reading checks
+ * the form and that the id matches the key; reasons name the file. Missing
+ * file: TENON_ENOENT; malformed: TENON_EINVAL. out->path is left alone. */
+int tenon__pubkey_read(const char *path, struct tenon__key *out, char *reason,
+                       size_t rlen);
+/* sk gets the 64-byte libsodium secret key; the caller wipes it
+ * (sodium_memzero) when done. */
+int tenon__seckey_read(const char *path, unsigned char sk[64],
+                       char id[TENON__KEY_ID_LEN + 1], char *reason,
+                       size_t rlen);
+/* Generate a key pair into two new files: the secret one with mode 0600.
+ * Neither is ever overwritten (TENON_EEXIST, nothing written); if the
+ * public one cannot be written the secret one is removed again. */
+int tenon__key_generate(const char *secret_path, const char *public_path,
+                        char id[TENON__KEY_ID_LEN + 1], char *reason,
+                        size_t rlen);
+/* Check the .pub file `src` and write it, in canonical form and under the
+ * same base name, into `dir` (created with mode 0700 where missing).
+ * TENON_EEXIST when dir already has a file of that name. The caller frees
+ * *dest, the new file's path. */
+int tenon__pubkey_install(const char *src, const char *dir,
+                          struct tenon__key *out, char **dest, char *reason,
+                          size_t rlen);
+/* mkdir -p with `mode` for the directories it creates. */
+int tenon__mkdirs(const char *dir, mode_t mode, char *reason, size_t rlen);
+
+/* Every valid *.pub file (not starting with '.') of the trust directories,
+ * in directory order then file name. Missing directories are skipped;
+ * malformed files are skipped with a warning naming them, logged through
+ * `t` (which may be NULL: no log). Fails only for lack of memory. Free with
+ * tenon__keyring_free(). */
+int tenon__keyring_load_dirs(const tenon_t *t, char *const *dirs, size_t ndirs,
+                             struct tenon__keyring *kr);
+/* The same for t->trust_dirs. */
+int tenon__keyring_load(const tenon_t *t, struct tenon__keyring *kr);
+void tenon__keyring_free(struct tenon__keyring *kr);
+
+/* What a trust check found. */
+enum {
+    TENON__TRUST_OK = 0,
+    TENON__TRUST_UNSIGNED,  /* no .meta, or a .meta without signature */
+    TENON__TRUST_MALFORMED, /* the .meta is not valid (reason says how) */
+    TENON__TRUST_MISMATCH,  /* the file's digest is not the .meta's */
+    TENON__TRUST_UNTRUSTED, /* signed by a key not in the keyring */
+    TENON__TRUST_BADSIG,    /* signature does not verify (wrong plugin,
+                               version or digest, or forged) */
+    TENON__TRUST_ERROR      /* the file or .meta could not be read */
+};
+
+struct tenon__trust_result {
+    int verdict;                        /* TENON__TRUST_* */
+    char key_id[TENON__KEY_ID_LEN + 1]; /* from the .meta; "" if none */
+    unsigned char digest[32];           /* of the file, when have_digest */
+    int have_digest;
+    char reason[TENON__REASON_MAX]; /* "signed by ID", "unsigned: ..." */
+};
+
+/* Check the file open as `fd`, found at `path`, against "<path>.meta":
+ * the .meta must parse, its digest must equal the SHA-256 of fd's contents,
+ * it must carry a signature, and that signature must verify, with a key of
+ * `kr`, over the statement for `name` and `version` (which the caller took
+ * from the same file's static info). Fills *res; returns 0 (TRUST_OK), or
+ * TENON_ENOENT (UNSIGNED), TENON_EINVAL (MALFORMED), TENON_EPERM
+ * (MISMATCH, UNTRUSTED, BADSIG), TENON_EIO or TENON_ENOMEM (ERROR).
+ * Only reads: fd's offset is not moved. Runs no plugin code. When
+ * `known_digest` is not NULL it is taken as the file's SHA-256 (a digest
+ * the scan cache kept for an unchanged file) and fd is not read. */
+int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
+                            const char *name, const char *version, int fd,
+                            const unsigned char *known_digest,
+                            struct tenon__trust_result *res);
+
+/* Check an inventory entry `p` (status TENON_AVAILABLE, with info) whose
+ * file the caller has open as `fd` (the descriptor it will load from):
+ * first that fd's static info is byte for byte p's (else TENON_EPERM, "...
+ * changed since it was scanned"), then tenon__trust_check_file() with p's
+ * path, name and version. Returns 0 or the negative code above, with the
+ * reason ("<path>: digest mismatch (...)") in `reason`; on success reason
+ * is "signed by <key id>". *verdict (may be NULL) gets TENON__TRUST_*.
+ * `kr` is read only, so one keyring may serve a whole scan, from several
+ * threads. */
+int tenon__trust_check_with(const struct tenon__keyring *kr,
+                            const struct tenon_plugin *p, int fd, char *reason,
+                            size_t len, int *verdict);
+
+/* tenon__trust_check_with() with the keyring of t's trust directories,
+ * loaded for this one call (malformed key files logged at warn). Does not
+ * take t->lock. Never applies the trust policy: that is the caller's. */
+int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
+                       char *reason, size_t len);
+
+/* A parsed .meta. info is the static info as JSON (owned). */
+struct tenon__meta {
+    unsigned char digest[32];
+    char created_at[TENON__TIME_LEN + 1];
+    int is_signed; /* signature and key_id are set */
+    unsigned char signature[64];
+    char key_id[TENON__KEY_ID_LEN + 1];
+    struct json_t *info;
+};
+
+/* Parse a .meta document strictly (docs/trust.md): a JSON object with
+ * "digest" (64 lowercase hex), "created_at" (YYYY-MM-DDTHH:MM:SSZ, a real
+ * date), "info" (object with string "name" and "version"; values strings
+ * or non-empty arrays of strings; "arg" an array of objects of strings),
+ * and optionally both "signature" (128 lowercase hex) and "key_id" (16
+ * lowercase hex). Unknown members are ignored. At most TENON__META_MAX
+ * bytes. TENON_EINVAL with "field 'x': expected ..." on failure; *out is
+ * then empty (tenon__meta_free() is harmless). */
+int tenon__meta_parse(const char *data, size_t size, struct tenon__meta *out,
+                      char *reason, size_t len);
+/* Read and parse the file; TENON_ENOENT when it does not exist, TENON_EIO
+ * when it cannot be read, else as tenon__meta_parse(). */
+int tenon__meta_read(const char *path, struct tenon__meta *out, char *reason,
+                     size_t len);
+void tenon__meta_free(struct tenon__meta *m);
+/* Write m as "<path>" atomically (temporary file in the same directory,
+ * fsync, rename), mode 0644. m->info NULL writes an empty object. */
+int tenon__meta_write(const char *path, const struct tenon__meta *m,
+                      char *reason, size_t len);
+/* Write `size` bytes as `path` atomically, with `mode`. */
+int tenon__write_atomic(const char *path, const char *data, size_t size,
+                        mode_t mode, char *reason, size_t len);
+/* The static info as the .meta "info" object (new reference), or NULL. */
+struct json_t *tenon__meta_info(const struct tenon__info *info);
+
+/* `when` as RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ"; whether s is one. */
+void tenon__rfc3339(time_t when, char out[TENON__TIME_LEN + 1]);
+int tenon__rfc3339_valid(const char *s);
+
+/* ---- context.c: the trust policy in force ------------------------------- */
+
+/* The policy for this context (never TENON_TRUST_DEFAULT: that becomes
+ * require when a trusted key exists, else off), and in *kr the keyring,
+ * loaded from the trust directories on first use and kept for the life of
+ * the context (start a new context to see a changed trust store). A keyring
+ * that could not be loaded leaves the default policy at require with no
+ * keys: failing closed. Takes only its own lock, so the loader may call it
+ * while holding t->lock. [any-thread] */
+int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr);
 
 #endif /* TENON_INTERNAL_H */

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,9 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
     }
     p->dev = st.st_dev;
     p->ino = st.st_ino;
+    p->size = (int64_t)st.st_size;
+    p->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    p->cacheable = 1; /* what follows depends only on the bytes */
     if (S_ISDIR(st.st_mode)) {
         snprintf(reason, sizeof reason,
                  "is a directory; expected a shared object file");
@@ -124,6 +128,17 @@ static int has_so_suffix(const char *name, size_t n)
     return n > 3 && memcmp(name + n - 3, ".so", 3) == 0;
 }
 
+#define META_SUFFIX ".meta"
+#define META_LEN    (sizeof META_SUFFIX - 1)
+
+/* "x.so.meta": the sidecar of "x.so". */
+static int is_meta(const char *name, size_t n)
+{
+    return n > META_LEN &&
+           memcmp(name + n - META_LEN, META_SUFFIX, META_LEN) == 0 &&
+           has_so_suffix(name, n - META_LEN);
+}
+
 /* File names of one directory, kept in one buffer. */
 struct names {
     char *buf;
@@ -138,20 +153,20 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int read_names(DIR *d, struct names *nm)
+static int add_name(struct names *nm, const char *name, size_t len)
 {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (!has_so_suffix(e->d_name, len))
-            continue;
-        if (tenon__grow(&nm->buf, &nm->cap, nm->len + len + 1, 1) ||
-            tenon__grow(&nm->off, &nm->cap_off, nm->n + 1, sizeof *nm->off))
-            return TENON_ENOMEM;
-        memcpy(nm->buf + nm->len, e->d_name, len + 1);
-        nm->off[nm->n++] = nm->len;
-        nm->len += len + 1;
-    }
+    if (tenon__grow(&nm->buf, &nm->cap, nm->len + len + 1, 1) ||
+        tenon__grow(&nm->off, &nm->cap_off, nm->n + 1, sizeof *nm->off))
+        return TENON_ENOMEM;
+    memcpy(nm->buf + nm->len, name, len);
+    nm->buf[nm->len + len] = '\0';
+    nm->off[nm->n++] = nm->len;
+    nm->len += len + 1;
+    return 0;
+}
+
+static int sort_names(struct names *nm)
+{
     if (!(nm->sorted = malloc((nm->n ? nm->n : 1) * sizeof *nm->sorted)))
         return TENON_ENOMEM;
     for (size_t i = 0; i < nm->n; i++)
@@ -160,22 +175,117 @@ static int read_names(DIR *d, struct names *nm)
     return 0;
 }
 
+/* The *.so names, and into `metas` (when not NULL) the plugin file names
+ * that have a *.so.meta beside them, which the cache's key includes: knowing
+ * them from the listing saves a failing stat per plugin without one. */
+static int read_names(DIR *d, struct names *nm, struct names *metas)
+{
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) && rc == 0) {
+        size_t len = strlen(e->d_name);
+        if (has_so_suffix(e->d_name, len))
+            rc = add_name(nm, e->d_name, len);
+        else if (metas && is_meta(e->d_name, len))
+            rc = add_name(metas, e->d_name, len - META_LEN);
+    }
+    if (rc == 0)
+        rc = sort_names(nm);
+    if (rc == 0 && metas)
+        rc = sort_names(metas);
+    return rc;
+}
+
+static void free_names(struct names *nm)
+{
+    free(nm->buf);
+    free(nm->off);
+    free(nm->sorted);
+}
+
 struct list {
     struct tenon_plugin **v;
     size_t n, cap;
 };
 
 /* Probing is almost all system calls (open, fstat, one read, close), so
- * large directories are probed by several threads taking files in turn. */
-#define PARALLEL_MIN      64 /* fewer files than this: not worth a thread */
-#define PROBE_THREADS_MAX 4
+ * large directories are probed by several threads taking files in turn; so
+ * is the warm path of the cache, a stat per file. */
+#define PARALLEL_MIN       64  /* fewer files than this: not worth a thread */
+#define CACHE_PARALLEL_MIN 256 /* the same when each file costs a stat */
+#define PROBE_THREADS_MAX  4
 
 struct probe_job {
     struct tenon_plugin **v;
     size_t n;
     int dirfd;
     atomic_size_t next;
+    struct tenon__cache *cache; /* non-NULL: fill from it, do not probe */
+    const struct names *metas;
+    const struct tenon__keyring *keyring; /* non-NULL: check signatures */
 };
+
+/* Check an available entry's digest and signature; the verdict is kept in
+ * the entry and applied after the cache is written, so only the digest, a
+ * fact about the file, is ever cached. */
+static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
+{
+    struct tenon__trust_result res;
+    int fd = -1;
+    if (p->status != TENON_AVAILABLE)
+        return;
+    if (!p->have_digest && (fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+                                                   O_NONBLOCK)) < 0) {
+        p->trust_rc = TENON_EIO;
+        snprintf(p->trust_reason, sizeof p->trust_reason,
+                 "cannot open to check its digest: %s", strerror(errno));
+        return;
+    }
+    p->trust_rc =
+        tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
+                                p->have_digest ? p->digest : NULL, &res);
+    if (fd >= 0)
+        close(fd);
+    if (res.have_digest && !p->have_digest) {
+        memcpy(p->digest, res.digest, sizeof p->digest);
+        p->have_digest = 1;
+    }
+    snprintf(p->trust_reason, sizeof p->trust_reason, "%s", res.reason);
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Fill `p` from the cache when its key matches, which costs a stat (two
+ * with a .meta); else leave it for probing (p->from_cache stays 0). */
+static void reuse(struct probe_job *job, struct tenon_plugin *p)
+{
+    const char *name = p->path + p->name_off;
+    const struct names *metas = job->metas;
+    char meta[NAME_MAX + 1];
+    struct tenon__cache_entry *e;
+    struct stat st;
+    if (fstatat(job->dirfd, name, &st, 0) != 0)
+        return;
+    p->dev = st.st_dev;
+    p->ino = st.st_ino;
+    p->size = (int64_t)st.st_size;
+    p->mtime_ns = mtime_ns(&st);
+    if (metas->n &&
+        bsearch(&name, metas->sorted, metas->n, sizeof *metas->sorted,
+                cmp_str) &&
+        (size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, name) <
+            sizeof meta &&
+        fstatat(job->dirfd, meta, &st, 0) == 0) {
+        p->meta_size = (int64_t)st.st_size;
+        p->meta_mtime_ns = mtime_ns(&st);
+    }
+    /* Distinct files have distinct entries: no two threads touch one. */
+    if ((e = tenon__cache_find(job->cache, p)) && tenon__cache_fill(p, e) == 0)
+        e->used = 1;
+}
 
 static void *probe_worker(void *arg)
 {
@@ -183,36 +293,68 @@ static void *probe_worker(void *arg)
     size_t i;
     while ((i = atomic_fetch_add(&job->next, 1)) < job->n) {
         struct tenon_plugin *p = job->v[i];
-        tenon__plugin_probe(p, job->dirfd, p->path + p->name_off);
+        if (job->keyring)
+            trust_one(job->keyring, p);
+        else if (job->cache)
+            reuse(job, p);
+        else
+            tenon__plugin_probe(p, job->dirfd, p->path + p->name_off);
     }
     return NULL;
+}
+
+static void run_job(const tenon_t *t, struct probe_job *job, size_t min)
+{
+    pthread_t th[PROBE_THREADS_MAX - 1];
+    long cpus =
+        t->scan_threads ? (long)t->scan_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = job->n < min ? 1 : (size_t)(cpus > 1 ? cpus : 1);
+    size_t started = 0;
+    if (want > PROBE_THREADS_MAX)
+        want = PROBE_THREADS_MAX;
+    for (; started + 1 < want; started++)
+        if (pthread_create(&th[started], NULL, probe_worker, job) != 0)
+            break; /* fewer threads is fine: this one does the rest */
+    probe_worker(job);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
 }
 
 static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
                       int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0};
-    pthread_t th[PROBE_THREADS_MAX - 1];
-    long cpus =
-        t->scan_threads ? (long)t->scan_threads : sysconf(_SC_NPROCESSORS_ONLN);
-    size_t want = n < PARALLEL_MIN ? 1 : (size_t)(cpus > 1 ? cpus : 1);
-    size_t started = 0;
-    if (want > PROBE_THREADS_MAX)
-        want = PROBE_THREADS_MAX;
-    for (; started + 1 < want; started++)
-        if (pthread_create(&th[started], NULL, probe_worker, &job) != 0)
-            break; /* fewer threads is fine: this one probes the rest */
-    probe_worker(&job);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
+    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, NULL};
+    run_job(t, &job, PARALLEL_MIN);
 }
 
-static int scan_dir(tenon_t *t, size_t di, struct list *out)
+/* Fill what the cache knows, then probe the rest. */
+static int probe_cached(const tenon_t *t, struct tenon__cache *c,
+                        struct tenon_plugin **v, size_t n, int dirfd,
+                        const struct names *metas)
+{
+    struct probe_job job = {v, n, dirfd, 0, c, metas, NULL};
+    struct tenon_plugin **miss;
+    size_t nmiss = 0;
+    if (!(miss = malloc((n ? n : 1) * sizeof *miss)))
+        return TENON_ENOMEM;
+    run_job(t, &job, CACHE_PARALLEL_MIN);
+    for (size_t i = 0; i < n; i++)
+        if (!v[i]->from_cache)
+            miss[nmiss++] = v[i];
+    c->hits += n - nmiss;
+    c->probed += nmiss;
+    probe_all(t, miss, nmiss, dirfd);
+    free(miss);
+    return 0;
+}
+
+static int scan_dir(tenon_t *t, size_t di, struct list *out,
+                    struct tenon__cache *cache)
 {
     const char *dir = t->paths[di];
     size_t dlen = strlen(dir), first = out->n;
     DIR *d = opendir(dir);
-    struct names nm = {0};
+    struct names nm = {0}, metas = {0};
     int rc;
 
     if (!d) {
@@ -220,7 +362,7 @@ static int scan_dir(tenon_t *t, size_t di, struct list *out)
                    strerror(errno));
         return 0;
     }
-    rc = read_names(d, &nm);
+    rc = read_names(d, &nm, cache->enabled ? &metas : NULL);
     if (rc == 0)
         rc = tenon__grow(&out->v, &out->cap, out->n + nm.n, sizeof *out->v);
     for (size_t i = 0; i < nm.n && rc == 0; i++) {
@@ -237,18 +379,21 @@ static int scan_dir(tenon_t *t, size_t di, struct list *out)
         p->name_off = dlen + 1;
         p->dir_index = di;
         p->status = TENON_UNAVAILABLE;
+        p->meta_size = -1;
         out->v[out->n++] = p;
     }
-    if (rc == 0)
+    if (rc == 0 && cache->enabled)
+        rc = probe_cached(t, cache, out->v + first, out->n - first, dirfd(d),
+                          &metas);
+    else if (rc == 0)
         probe_all(t, out->v + first, out->n - first, dirfd(d));
     for (size_t i = first; rc == 0 && i < out->n; i++)
         if (out->v[i]->status != TENON_AVAILABLE)
             tenon__log(t, TENON_LOG_DEBUG, "tenon", "%s: unavailable: %s",
                        out->v[i]->path, out->v[i]->reason);
     closedir(d);
-    free(nm.buf);
-    free(nm.off);
-    free(nm.sorted);
+    free_names(&nm);
+    free_names(&metas);
     return rc;
 }
 
@@ -297,13 +442,54 @@ static int mark_shadowed(struct list *l)
     return 0;
 }
 
+/* Hashing is CPU work: worth a second thread from a handful of files. */
+#define TRUST_PARALLEL_MIN 8
+
+/* Under require, a plugin whose digest or signature does not check out is
+ * unavailable with that reason; under warn it stays, with a warning. */
+static void apply_trust(tenon_t *t, struct list *l, int policy)
+{
+    char reason[TENON__REASON_MAX + 64];
+    for (size_t i = 0; i < l->n; i++) {
+        struct tenon_plugin *p = l->v[i];
+        if (p->status != TENON_AVAILABLE || p->trust_rc == 0)
+            continue;
+        if (policy == TENON_TRUST_WARN) {
+            tenon__log(t, TENON_LOG_WARN, "tenon",
+                       "%s: %s (trust policy "
+                       "warn: still available)",
+                       p->path, p->trust_reason);
+            continue;
+        }
+        snprintf(reason, sizeof reason,
+                 "refused by the require trust "
+                 "policy: %s",
+                 p->trust_reason);
+        tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
+    }
+}
+
 int tenon_scan(tenon_t *t)
 {
+    struct tenon__cache cache;
     struct list l = {0};
-    int rc = 0;
+    const struct tenon__keyring *kr;
+    int policy = tenon__trust_policy(t, &kr), rc = 0;
 
+    tenon__cache_load(t, &cache);
     for (size_t di = 0; di < t->npaths && rc == 0; di++)
-        rc = scan_dir(t, di, &l);
+        rc = scan_dir(t, di, &l, &cache);
+    if (rc == 0 && policy != TENON_TRUST_OFF) {
+        struct probe_job job = {l.v, l.n, AT_FDCWD, 0, NULL, NULL, kr};
+        run_job(t, &job, TRUST_PARALLEL_MIN);
+    }
+    /* Before trust verdicts and shadowing: the cache keeps what probing
+     * found and the digests, nothing that depends on policy or keys. */
+    if (rc == 0)
+        tenon__cache_save(t, &cache, l.v, l.n);
+    tenon__cache_free(&cache);
+    if (rc == 0 && policy != TENON_TRUST_OFF)
+        apply_trust(t, &l, policy);
     if (rc == 0)
         rc = mark_shadowed(&l);
     if (rc) {

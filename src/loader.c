@@ -13,6 +13,11 @@
  * changes nothing. The descriptor stays open while the library is loaded, so
  * the name keeps meaning the same file for debuggers and profilers that
  * read the link map.
+ *
+ * When a trust policy is in force the bytes are first copied into a sealed
+ * memory file, and the digest and signature are checked on that copy: the
+ * copy cannot change any more, so even a write into the same inode after
+ * the check cannot alter what is loaded.
  */
 #include "internal.h"
 
@@ -23,10 +28,74 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 void (*tenon__before_load_hook)(const char *path);
+
+/* An immutable copy of the file open as `fd`: a memfd sealed against every
+ * write, shrink and grow. Returns the new descriptor or -1 with `why`. */
+static int sealed_copy(int fd, const char *path, char *why, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    int mfd =
+        memfd_create(base ? base + 1 : path, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    char buf[65536];
+    off_t off = 0;
+    if (mfd < 0) {
+        snprintf(why, len, "memfd_create: %s", strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof buf, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || (n > 0 && write(mfd, buf, (size_t)n) != n)) {
+            snprintf(why, len, "copying %s: %s", path, strerror(errno));
+            close(mfd);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        off += n;
+    }
+    if (fcntl(mfd, F_ADD_SEALS,
+              F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        snprintf(why, len, "sealing the copy of %s: %s", path, strerror(errno));
+        close(mfd);
+        return -1;
+    }
+    return mfd;
+}
+
+/* Under a trust policy, swap `*fd` for a sealed copy and check the copy's
+ * digest and signature. 0 to go on loading; else a negative code. */
+static int verify_for_load(tenon_t *t, const struct tenon_plugin *p, int *fd)
+{
+    char why[TENON__REASON_MAX];
+    const struct tenon__keyring *kr;
+    int policy = tenon__trust_policy(t, &kr), rc;
+    if (policy == TENON_TRUST_OFF)
+        return 0;
+    int mfd = sealed_copy(*fd, p->path, why, sizeof why);
+    if (mfd < 0)
+        return tenon__fail(TENON_EIO, "%s: %s", p->path, why);
+    close(*fd);
+    *fd = mfd;
+    rc = tenon__trust_check_with(kr, p, mfd, why, sizeof why, NULL);
+    if (rc == 0)
+        return 0;
+    if (policy == TENON_TRUST_WARN) {
+        tenon__log(t, TENON_LOG_WARN, "tenon", "loading %s anyway: %s", p->path,
+                   why);
+        return 0;
+    }
+    return tenon__fail(TENON_EPERM,
+                       "%s: not loaded under the require trust "
+                       "policy: %s",
+                       p->path, why);
+}
 
 /* The smallest entry struct this host can use: ABI 1 as first published. */
 #define ENTRY_MIN_SIZE offsetof(struct tenon_plugin_entry, targets)
@@ -102,6 +171,11 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
                            "%s was replaced since the scan; rescan to see "
                            "what it is now",
                            p->path);
+    }
+    int rc = verify_for_load(t, p, &fd);
+    if (rc) {
+        close(fd);
+        return rc;
     }
     if (tenon__before_load_hook)
         tenon__before_load_hook(p->path);

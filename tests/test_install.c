@@ -163,6 +163,86 @@ static void cli(void **state)
     run_free(&r);
 }
 
+static void copy(const char *from, const char *to)
+{
+    char buf[65536];
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    size_t n;
+    assert_non_null(in);
+    assert_non_null(out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* The installed copy gets a .meta; a signature travels with it when the
+ * source's .meta describes the same bytes, and a .meta that does not is
+ * refused. Checked end to end: the installed plugin is available under the
+ * require policy with the signer's key trusted. */
+static void install_writes_meta_and_keeps_signature(void **state)
+{
+    char *dir = *state, *src = path_join(dir, "src"),
+         *plugins = path_join(dir, "plugins"), *keys = path_join(dir, "keys");
+    char *so = path_join(src, "basic.so"), *key = path_join(keys, "k.key");
+    char *meta = path_join(plugins, "basic-1.2.0.so.meta");
+    char *unsigned_meta = path_join(plugins, "required-0.1.0.so.meta");
+    struct run r;
+    assert_int_equal(mkdir(src, 0755), 0);
+    copy(TEST_PLUGIN_DIR "/basic_v1.so", so);
+    RUN(&r, "keygen", "--out", keys, "--name", "k");
+    assert_status(&r, 0);
+    run_free(&r);
+    RUN(&r, "sign", so, "--key", key);
+    assert_status(&r, 0);
+    run_free(&r);
+
+    assert_int_equal(tenon_install(so, plugins, NULL), 0);
+    assert_int_equal(
+        tenon_install(TEST_PLUGIN_DIR "/required.so", plugins, NULL), 0);
+    json_error_t err;
+    json_t *m = json_load_file(meta, 0, &err), *u;
+    assert_non_null(m);
+    assert_non_null(json_object_get(m, "signature"));
+    assert_non_null(json_object_get(m, "created_at"));
+    json_decref(m);
+    assert_non_null(u = json_load_file(unsigned_meta, 0, &err));
+    assert_null(json_object_get(u, "signature"));
+    assert_int_equal(json_string_length(json_object_get(u, "digest")), 64);
+    json_decref(u);
+
+    const char *dirs[] = {plugins}, *tdirs[] = {keys};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .trust = TENON_TRUST_REQUIRE,
+                              .trust_dirs = tdirs,
+                              .trust_dir_count = 1,
+                              .no_cache = 1};
+    tenon_t *t;
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    assert_int_equal(tenon_find(t, "required", &p), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "unsigned");
+    tenon_close(t);
+
+    /* a source whose .meta describes other bytes is refused */
+    FILE *f = fopen(so, "ab");
+    assert_non_null(f);
+    fputc(0, f);
+    fclose(f);
+    assert_int_equal(tenon_install(so, plugins, NULL), TENON_EPERM);
+    assert_contains(tenon_last_error(), "its digest is not the file's");
+    free(src);
+    free(plugins);
+    free(keys);
+    free(so);
+    free(key);
+    free(meta);
+    free(unsigned_meta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +253,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(install_is_atomic, tmp_setup,
                                         tmp_teardown),
         cmocka_unit_test_setup_teardown(cli, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(install_writes_meta_and_keeps_signature,
+                                        tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

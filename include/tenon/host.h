@@ -233,6 +233,28 @@ int tenon_install(const char *file, const char *dir, char **installed);
  * be NULL) gets how many. TENON_ENOENT when none matched. [any-thread] */
 int tenon_remove(const char *spec, const char *dir, size_t *removed);
 
+/* ---- scan cache ---------------------------------------------------------- */
+
+/* The scan cache directory (see struct tenon_options.cache_dir), or NULL when
+ * the context has no cache (no_cache, or no home to keep it in). Owned by `t`.
+ * [any-thread] */
+const char *tenon_cache_dir(const tenon_t *t);
+
+/* Delete the scan cache files (scan-<arch>.cache, for every architecture, and
+ * leftovers of interrupted writes) from the cache directory. The next scan
+ * probes every file and writes a new cache. Returns how many files were
+ * removed (0 when there was no cache), or TENON_EIO when the directory cannot
+ * be read or a file cannot be removed. [any-thread] */
+int tenon_cache_clear(tenon_t *t);
+
+/* ---- trust --------------------------------------------------------------- */
+
+/* The directories of trusted public keys (*.pub), in order: the options'
+ * trust_dirs, else ~/.config/tenon/trusted ($XDG_CONFIG_HOME/tenon/trusted)
+ * then /etc/tenon/trusted. Pointer owned by `t`. [any-thread] */
+size_t tenon_trust_dir_count(const tenon_t *t);
+const char *tenon_trust_dir(const tenon_t *t, size_t i);
+
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop
 #endif

@@ -1,0 +1,389 @@
+/* tenon keygen, tenon sign and tenon trust: signing keys and trusted keys. */
+#include "tool.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int tool_take_option(const char *cmd, int *argc, char **argv, const char *name,
+                     const char **value)
+{
+    size_t nlen = strlen(name);
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i], *v;
+        int used;
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strcmp(a, name) == 0) {
+            if (i + 1 >= *argc || !*argv[i + 1]) {
+                tool_error(cmd, "%s needs a value; see 'tenon %s --help'", name,
+                           cmd);
+                return EXIT_USAGE;
+            }
+            v = argv[i + 1];
+            used = 2;
+        } else if (strncmp(a, name, nlen) == 0 && a[nlen] == '=') {
+            v = a + nlen + 1;
+            used = 1;
+        } else {
+            continue;
+        }
+        *value = v;
+        memmove(&argv[i], &argv[i + used],
+                (size_t)(*argc - i - used + 1) * sizeof *argv);
+        *argc -= used;
+        i--; /* the last one given wins */
+    }
+    return 0;
+}
+
+#define MAX_OPERANDS(o) ((int)(sizeof(o).positional / sizeof *(o).positional))
+
+/* ---- keygen -------------------------------------------------------------- */
+
+static const char keygen_usage[] =
+    "usage: tenon keygen [--out DIR] [--name NAME]\n"
+    "\n"
+    "Generate an Ed25519 signing key pair: DIR/NAME.key, the secret key\n"
+    "(mode 0600), and DIR/NAME.pub, the public key to hand to\n"
+    "'tenon trust add'. Existing files are never overwritten. Prints the\n"
+    "key id, the first 8 bytes of the public key's SHA-256 in hex.\n"
+    "\n"
+    "  --out DIR     where to write the files (default: .; created with\n"
+    "                mode 0700 if missing)\n"
+    "  --name NAME   the files' base name (default: tenon)\n"
+    "\n"
+    "Exit status: 0 on success, 1 on failure (a file exists, cannot write),\n"
+    "2 on a usage error.\n";
+
+int cmd_keygen(int argc, char **argv)
+{
+    struct tool_opts o = {0};
+    const char *dir = ".", *name = "tenon";
+    char reason[TENON__REASON_MAX], id[TENON__KEY_ID_LEN + 1];
+    char *sec = NULL, *pub = NULL;
+    int rc;
+
+    if ((rc = tool_take_option("keygen", &argc, argv, "--out", &dir)) ||
+        (rc = tool_take_option("keygen", &argc, argv, "--name", &name)))
+        return rc;
+    rc = tool_parse("keygen", keygen_usage, argc, argv, 0, 0, &o);
+    if (rc)
+        return rc == TOOL_DONE ? EXIT_OK : rc;
+    if (!*name || name[0] == '.' || strchr(name, '/')) {
+        tool_error("keygen",
+                   "--name '%s': expected a file base name without "
+                   "'/' that does not start with '.'",
+                   name);
+        return EXIT_USAGE;
+    }
+    sec = tenon__asprintf("%s/%s.key", dir, name);
+    pub = tenon__asprintf("%s/%s.pub", dir, name);
+    if (!sec || !pub) {
+        tool_error("keygen", "out of memory");
+        rc = EXIT_FAIL;
+    } else if (tenon__mkdirs(dir, 0700, reason, sizeof reason) ||
+               tenon__key_generate(sec, pub, id, reason, sizeof reason)) {
+        tool_error("keygen", "%s", reason);
+        rc = EXIT_FAIL;
+    } else {
+        printf("key id %s\n"
+               "secret key: %s (mode 0600; keep it private)\n"
+               "public key: %s (for 'tenon trust add')\n",
+               id, sec, pub);
+    }
+    free(sec);
+    free(pub);
+    return rc;
+}
+
+/* ---- sign ---------------------------------------------------------------- */
+
+static const char sign_usage[] =
+    "usage: tenon sign FILE --key SECRET\n"
+    "\n"
+    "Sign the plugin FILE with the secret key SECRET (a .key file from\n"
+    "'tenon keygen'): compute FILE's SHA-256, sign it together with the\n"
+    "plugin's name and version, and write FILE.meta (digest, created_at,\n"
+    "info, signature, key_id), replacing an earlier one atomically. FILE\n"
+    "must be a plugin this host can use; no plugin code runs.\n"
+    "\n"
+    "  --key SECRET   the secret key file (required)\n"
+    "\n"
+    "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n";
+
+struct tenon_plugin *tool_probe(const char *file, int fd)
+{
+    size_t len = strlen(file);
+    struct tenon_plugin *p = calloc(1, sizeof *p + len + 1);
+    struct stat st;
+    if (!p)
+        return NULL;
+    memcpy(p->path, file, len + 1);
+    p->status = TENON_UNAVAILABLE;
+    tenon__plugin_probe(p, AT_FDCWD, file);
+    if (p->status == TENON_AVAILABLE &&
+        (fstat(fd, &st) != 0 || st.st_dev != p->dev || st.st_ino != p->ino))
+        tenon__plugin_set_reason(p, TENON_UNAVAILABLE,
+                                 "file replaced while it was being read");
+    return p;
+}
+
+static int sign_file(const char *file, const char *keyfile)
+{
+    char reason[TENON__REASON_MAX], id[TENON__KEY_ID_LEN + 1];
+    struct tenon__meta m;
+    struct tenon_plugin *p = NULL;
+    unsigned char sk[64];
+    char *meta_path = NULL;
+    int fd, rc = EXIT_FAIL;
+
+    memset(&m, 0, sizeof m);
+    if (tenon__seckey_read(keyfile, sk, id, reason, sizeof reason)) {
+        tool_error("sign", "%s", reason);
+        return EXIT_FAIL;
+    }
+    if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+        tool_error("sign", "%s: cannot open: %s", file, strerror(errno));
+        goto out;
+    }
+    if (!(p = tool_probe(file, fd)) ||
+        !(meta_path = tenon__asprintf("%s.meta", file))) {
+        tool_error("sign", "out of memory");
+        goto out;
+    }
+    if (p->status != TENON_AVAILABLE) {
+        tool_error("sign", "%s: not a usable plugin: %s", file, p->reason);
+        goto out;
+    }
+    if (tenon__digest_fd(fd, m.digest) != 0) {
+        tool_error("sign", "%s: cannot read: %s", file, strerror(errno));
+        goto out;
+    }
+    tenon__rfc3339(time(NULL), m.created_at);
+    m.info = tenon__meta_info(&p->info);
+    m.is_signed = 1;
+    memcpy(m.key_id, id, sizeof m.key_id);
+    if (!m.info || tenon__sign(sk, p->info.name, p->info.version, m.digest,
+                               m.signature) != 0) {
+        tool_error("sign", "out of memory");
+        goto out;
+    }
+    if (tenon__meta_write(meta_path, &m, reason, sizeof reason) != 0) {
+        tool_error("sign", "%s", reason);
+        goto out;
+    }
+    printf("signed %s (%s %s) with key %s; wrote %s\n", file, p->info.name,
+           p->info.version, id, meta_path);
+    rc = EXIT_OK;
+out:
+    sodium_memzero(sk, sizeof sk);
+    tenon__meta_free(&m);
+    tenon__plugin_free(p);
+    free(meta_path);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int cmd_sign(int argc, char **argv)
+{
+    struct tool_opts o = {0};
+    const char *key = NULL;
+    int rc;
+
+    if ((rc = tool_take_option("sign", &argc, argv, "--key", &key)))
+        return rc;
+    rc = tool_parse("sign", sign_usage, argc, argv, 0, 1, &o);
+    if (rc)
+        return rc == TOOL_DONE ? EXIT_OK : rc;
+    if (o.npositional != 1 || !key) {
+        tool_error("sign", "expected FILE and --key SECRET; see 'tenon sign "
+                           "--help'");
+        return EXIT_USAGE;
+    }
+    return sign_file(o.positional[0], key);
+}
+
+/* ---- trust --------------------------------------------------------------- */
+
+static const char trust_usage[] =
+    "usage: tenon trust add KEY.pub\n"
+    "       tenon trust list [--json]\n"
+    "       tenon trust remove KEY_ID\n"
+    "\n"
+    "Manage the public keys whose signatures this user trusts. They are the\n"
+    "*.pub files of the trust directories: $XDG_CONFIG_HOME/tenon/trusted\n"
+    "(default ~/.config/tenon/trusted), then /etc/tenon/trusted.\n"
+    "\n"
+    "  add KEY.pub     check the key file and copy it into the first trust\n"
+    "                  directory (created if missing, mode 0700)\n"
+    "  list            show every trusted key: id, file, directory\n"
+    "  remove KEY_ID   delete the trusted key file(s) with that id\n"
+    "  --json          list: print a JSON array of objects with id, file,\n"
+    "                  directory\n"
+    "\n"
+    "Exit status: 0 on success, 1 on failure (malformed key, no such key,\n"
+    "cannot write), 2 on a usage error.\n";
+
+static int trust_add(tenon_t *t, const char *src)
+{
+    char reason[TENON__REASON_MAX];
+    struct tenon__keyring kr;
+    struct tenon__key k;
+    char *dest = NULL;
+    int rc;
+
+    if (tenon_trust_dir_count(t) == 0) {
+        tool_error("trust", "no trust directory: set HOME or XDG_CONFIG_HOME");
+        return EXIT_FAIL;
+    }
+    if (tenon__pubkey_read(src, &k, reason, sizeof reason)) {
+        tool_error("trust", "%s", reason);
+        return EXIT_FAIL;
+    }
+    if (tenon__keyring_load(t, &kr)) {
+        tool_error("trust", "%s", tenon_last_error());
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < kr.n; i++)
+        if (memcmp(kr.keys[i].pk, k.pk, sizeof k.pk) == 0) {
+            printf("key %s is already trusted (%s)\n", k.id, kr.keys[i].path);
+            tenon__keyring_free(&kr);
+            return EXIT_OK;
+        }
+    tenon__keyring_free(&kr);
+    rc = tenon__pubkey_install(src, tenon_trust_dir(t, 0), &k, &dest, reason,
+                               sizeof reason);
+    if (rc) {
+        tool_error("trust", "%s", reason);
+        return EXIT_FAIL;
+    }
+    printf("trusted key %s: wrote %s\n", k.id, dest);
+    free(dest);
+    return EXIT_OK;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static int trust_list(tenon_t *t, int json)
+{
+    struct tenon__keyring kr;
+    json_t *arr;
+
+    if (tenon__keyring_load(t, &kr)) {
+        tool_error("trust", "%s", tenon_last_error());
+        return EXIT_FAIL;
+    }
+    if (json) {
+        arr = json_array();
+        for (size_t i = 0; i < kr.n; i++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "id", json_string(kr.keys[i].id));
+            json_object_set_new(o, "file",
+                                tool_json_str(base_name(kr.keys[i].path)));
+            json_object_set_new(
+                o, "directory",
+                tool_json_str(tenon_trust_dir(t, kr.keys[i].dir_index)));
+            json_array_append_new(arr, o);
+        }
+        tenon__keyring_free(&kr);
+        return tool_print_json(arr);
+    }
+    if (kr.n == 0) {
+        printf("no trusted keys in");
+        for (size_t i = 0; i < tenon_trust_dir_count(t); i++)
+            printf("%s %s", i ? "," : "", tenon_trust_dir(t, i));
+        printf("\n");
+    } else {
+        int wfile = 4;
+        for (size_t i = 0; i < kr.n; i++)
+            if ((int)strlen(base_name(kr.keys[i].path)) > wfile)
+                wfile = (int)strlen(base_name(kr.keys[i].path));
+        printf("%-16s  %-*s  %s\n", "ID", wfile, "FILE", "DIRECTORY");
+        for (size_t i = 0; i < kr.n; i++)
+            printf("%-16s  %-*s  %s\n", kr.keys[i].id, wfile,
+                   base_name(kr.keys[i].path),
+                   tenon_trust_dir(t, kr.keys[i].dir_index));
+    }
+    tenon__keyring_free(&kr);
+    return EXIT_OK;
+}
+
+static int trust_remove(tenon_t *t, const char *id)
+{
+    struct tenon__keyring kr;
+    size_t removed = 0;
+    int rc = EXIT_OK;
+
+    if (strlen(id) != TENON__KEY_ID_LEN ||
+        strspn(id, "0123456789abcdef") != TENON__KEY_ID_LEN) {
+        tool_error("trust",
+                   "'%s': expected a key id of %d lowercase hex "
+                   "digits, as 'tenon trust list' shows",
+                   id, TENON__KEY_ID_LEN);
+        return EXIT_FAIL;
+    }
+    if (tenon__keyring_load(t, &kr)) {
+        tool_error("trust", "%s", tenon_last_error());
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < kr.n; i++) {
+        if (strcmp(kr.keys[i].id, id) != 0)
+            continue;
+        if (unlink(kr.keys[i].path) != 0) {
+            tool_error("trust", "cannot remove %s: %s", kr.keys[i].path,
+                       strerror(errno));
+            rc = EXIT_FAIL;
+            continue;
+        }
+        printf("removed %s\n", kr.keys[i].path);
+        removed++;
+    }
+    if (!removed && rc == EXIT_OK) {
+        tool_error("trust", "no trusted key has the id %s", id);
+        rc = EXIT_FAIL;
+    }
+    tenon__keyring_free(&kr);
+    return rc;
+}
+
+int cmd_trust(int argc, char **argv)
+{
+    struct tool_opts o = {0};
+    const char *sub;
+    tenon_t *t;
+    int rc = tool_parse("trust", trust_usage, argc, argv, OPT_JSON, 2, &o);
+
+    if (rc)
+        return rc == TOOL_DONE ? EXIT_OK : rc;
+    sub = o.npositional ? o.positional[0] : "";
+    if (!((strcmp(sub, "list") == 0 && o.npositional == 1) ||
+          ((strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0) &&
+           o.npositional == 2 && !o.json))) {
+        tool_error("trust", "expected 'add KEY.pub', 'list [--json]' or "
+                            "'remove KEY_ID'; see 'tenon trust --help'");
+        return EXIT_USAGE;
+    }
+    if (!(t = tool_open(&o)))
+        return EXIT_FAIL;
+    if (strcmp(sub, "add") == 0)
+        rc = trust_add(t, o.positional[1]);
+    else if (strcmp(sub, "remove") == 0)
+        rc = trust_remove(t, o.positional[1]);
+    else
+        rc = trust_list(t, o.json);
+    tenon_close(t);
+    return rc;
+}

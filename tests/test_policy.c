@@ -1,0 +1,245 @@
+/* The trust policy at load time: require refuses what does not verify,
+ * warn loads it with a warning, off checks nothing, and the default is
+ * require exactly when a trusted key exists. What is checked is a sealed
+ * copy, so a write into the file after the check cannot change what runs. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testapi.h"
+#include "testutil.h"
+
+struct env {
+    char *root, *plugins, *keys, *empty, *key;
+};
+
+static void copy(const char *from, const char *to)
+{
+    char buf[65536];
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    size_t n;
+    assert_non_null(in);
+    assert_non_null(out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+static int setup(void **state)
+{
+    struct env *e = calloc(1, sizeof *e);
+    struct run r;
+    e->root = make_tmpdir();
+    e->plugins = path_join(e->root, "plugins");
+    e->keys = path_join(e->root, "keys");
+    e->empty = path_join(e->root, "nokeys");
+    e->key = path_join(e->keys, "dev.key");
+    assert_int_equal(mkdir(e->plugins, 0755), 0);
+    assert_int_equal(mkdir(e->empty, 0755), 0);
+    RUN(&r, "keygen", "--out", e->keys, "--name", "dev");
+    assert_status(&r, 0);
+    run_free(&r);
+    char *signed_so = path_join(e->plugins, "basic.so");
+    char *unsigned_so = path_join(e->plugins, "required.so");
+    copy(TEST_PLUGIN_DIR "/basic_v1.so", signed_so);
+    copy(TEST_PLUGIN_DIR "/required.so", unsigned_so);
+    RUN(&r, "sign", signed_so, "--key", e->key);
+    assert_status(&r, 0);
+    run_free(&r);
+    free(signed_so);
+    free(unsigned_so);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+    remove_tree(e->root); /* frees root */
+    free(e->plugins);
+    free(e->keys);
+    free(e->empty);
+    free(e->key);
+    free(e);
+    return 0;
+}
+
+static char last_warning[512];
+
+static void keep_warning(void *ud, int level, const char *origin,
+                         const char *msg)
+{
+    (void)ud, (void)origin;
+    if (level == TENON_LOG_WARN)
+        snprintf(last_warning, sizeof last_warning, "%s", msg);
+}
+
+static tenon_t *open_policy(const struct env *e, int trust, const char *keys)
+{
+    const char *dirs[] = {e->plugins}, *tdirs[] = {keys};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .log_level = TENON_LOG_WARN,
+                              .log_fn = keep_warning,
+                              .trust = trust,
+                              .trust_dirs = tdirs,
+                              .trust_dir_count = 1,
+                              .no_cache = 1};
+    tenon_t *t;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    return t;
+}
+
+static const char *version_of(tenon_instance_t *inst)
+{
+    void *obj;
+    const struct test_basic *vt =
+        tenon_get_interface(inst, TEST_BASIC_ID, &obj);
+    assert_non_null(vt);
+    return vt->version(obj);
+}
+
+static void require_loads_only_verified(void **state)
+{
+    struct env *e = *state;
+    tenon_instance_t *inst = NULL;
+    tenon_t *t = open_policy(e, TENON_TRUST_REQUIRE, e->keys);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), 0);
+    assert_string_equal(version_of(inst), "1.2.0");
+    tenon_destroy(inst);
+    inst = NULL;
+    /* the scan already refuses the unsigned plugin, with the reason */
+    assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst),
+                     TENON_EUNAVAIL);
+    assert_null(inst);
+    assert_contains(tenon_last_error(), "refused by the require trust "
+                                        "policy: unsigned");
+
+    /* one byte appended after the scan: the loader's own check on the
+     * bytes it is about to load catches it */
+    char *so = path_join(e->plugins, "basic.so");
+    FILE *f = fopen(so, "ab");
+    assert_non_null(f);
+    fputc(0, f);
+    fclose(f);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), TENON_EPERM);
+    assert_contains(tenon_last_error(), "not loaded under the require trust "
+                                        "policy");
+    assert_contains(tenon_last_error(), "digest mismatch");
+    tenon_close(t);
+
+    /* and a fresh scan lists it as unavailable */
+    t = open_policy(e, TENON_TRUST_REQUIRE, e->keys);
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_find(t, "basic", &p), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "digest mismatch");
+    tenon_close(t);
+    free(so);
+}
+
+static void untrusted_key_is_refused(void **state)
+{
+    struct env *e = *state;
+    tenon_instance_t *inst = NULL;
+    /* require with a trust store that does not hold the signing key */
+    tenon_t *t = open_policy(e, TENON_TRUST_REQUIRE, e->empty);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "signed by untrusted key");
+    tenon_close(t);
+}
+
+static void warn_loads_with_a_warning(void **state)
+{
+    struct env *e = *state;
+    tenon_instance_t *inst = NULL;
+    last_warning[0] = '\0';
+    tenon_t *t = open_policy(e, TENON_TRUST_WARN, e->keys);
+    assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst), 0);
+    assert_contains(last_warning, "loading");
+    assert_contains(last_warning, "unsigned");
+    tenon_destroy(inst);
+    tenon_close(t);
+}
+
+static void default_policy_follows_the_trust_store(void **state)
+{
+    struct env *e = *state;
+    tenon_instance_t *inst = NULL;
+    /* no trusted key: off, the unsigned plugin loads silently */
+    last_warning[0] = '\0';
+    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, e->empty);
+    assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst), 0);
+    assert_string_equal(last_warning, "");
+    tenon_destroy(inst);
+    tenon_close(t);
+    /* a trusted key: require */
+    t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
+    assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst),
+                     TENON_EUNAVAIL);
+    tenon_close(t);
+    /* TENON_TRUST from the environment when the host leaves it open */
+    setenv("TENON_TRUST", "off", 1);
+    t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
+    assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst), 0);
+    tenon_destroy(inst);
+    tenon_close(t);
+    unsetenv("TENON_TRUST");
+}
+
+static const char *target, *replacement;
+
+/* Overwrite the checked file in place (same inode) right before dlopen. */
+static void overwrite_in_place(const char *path)
+{
+    char buf[65536];
+    int in = open(replacement, O_RDONLY), out = open(path, O_WRONLY | O_TRUNC);
+    ssize_t n;
+    assert_string_equal(path, target);
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+}
+
+static void write_after_check_changes_nothing(void **state)
+{
+    struct env *e = *state;
+    tenon_instance_t *inst = NULL;
+    char *so = path_join(e->plugins, "basic.so");
+    target = so;
+    replacement = TEST_PLUGIN_DIR "/basic_v2.so"; /* 1.10.0 */
+    tenon_t *t = open_policy(e, TENON_TRUST_REQUIRE, e->keys);
+    tenon__before_load_hook = overwrite_in_place;
+    int rc = tenon_create(t, "basic", NULL, &inst);
+    tenon__before_load_hook = NULL;
+    assert_int_equal(rc, 0);
+    /* the file on disk is now 1.10.0; the verified 1.2.0 is what runs */
+    assert_string_equal(version_of(inst), "1.2.0");
+    tenon_destroy(inst);
+    tenon_close(t);
+    free(so);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(require_loads_only_verified, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(untrusted_key_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(warn_loads_with_a_warning, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(default_policy_follows_the_trust_store,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(write_after_check_changes_nothing,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

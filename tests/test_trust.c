@@ -1,0 +1,969 @@
+/*
+ * Digests, signatures, key files, the trust store and .meta files: through
+ * the real CLI (keygen, sign, trust, verify) the way a user runs it, and
+ * through the internal API the inventory will call (tenon__trust_check).
+ *
+ * Every test works in its own temporary directory, with XDG_CONFIG_HOME
+ * pointing into it, so the trust directory is <tmp>/cfg/tenon/trusted (then
+ * /etc/tenon/trusted, which fresh keys are never in).
+ */
+#include "testutil.h"
+
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- fixture and helpers ------------------------------------------------- */
+
+struct fx {
+    char *dir;     /* the temporary directory */
+    char *cfg;     /* XDG_CONFIG_HOME */
+    char *trusted; /* cfg/tenon/trusted */
+    char *env_cfg; /* "XDG_CONFIG_HOME=..." */
+    const char *env[3];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->dir = make_tmpdir();
+    f->cfg = path_join(f->dir, "cfg");
+    f->trusted = path_join(f->cfg, "tenon/trusted");
+    assert_int_equal(asprintf(&f->env_cfg, "XDG_CONFIG_HOME=%s", f->cfg) > 0,
+                     1);
+    f->env[0] = f->env_cfg;
+    f->env[1] = "TENON_LOG";
+    f->env[2] = NULL;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    remove_tree(f->dir);
+    free(f->cfg);
+    free(f->trusted);
+    free(f->env_cfg);
+    free(f);
+    return 0;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf;
+    long n;
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    buf[n] = '\0';
+    fclose(fp);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+/* Copy test plugin `name` (e.g. "basic_v1.so") into the fixture as `as`. */
+static char *copy_plugin(const struct fx *f, const char *name, const char *as)
+{
+    char *src = path_join(TEST_PLUGIN_DIR, name), *dst = path_join(f->dir, as);
+    size_t len;
+    char *data = read_file(src, &len);
+    write_file(dst, data, len);
+    free(data);
+    free(src);
+    return dst;
+}
+
+/* tenon keygen --out DIR --name NAME; the key id into id. */
+static void keygen(const struct fx *f, const char *name, char id[17])
+{
+    struct run r;
+    const char *p;
+    RUN_ENV(&r, f->env, "keygen", "--out", f->dir, "--name", name);
+    assert_status(&r, 0);
+    p = strstr(r.out, "key id ");
+    assert_non_null(p);
+    memcpy(id, p + 7, 16);
+    id[16] = '\0';
+    assert_int_equal(strspn(id, "0123456789abcdef"), 16);
+    run_free(&r);
+}
+
+static void trust_add(const struct fx *f, const char *name)
+{
+    struct run r;
+    char *pub, *file;
+    assert_int_equal(asprintf(&file, "%s.pub", name) > 0, 1);
+    pub = path_join(f->dir, file);
+    RUN_ENV(&r, f->env, "trust", "add", pub);
+    assert_status(&r, 0);
+    assert_contains(r.out, "trusted key");
+    run_free(&r);
+    free(pub);
+    free(file);
+}
+
+static void sign(const struct fx *f, const char *plugin, const char *key)
+{
+    struct run r;
+    char *file, *keyfile;
+    assert_int_equal(asprintf(&file, "%s.key", key) > 0, 1);
+    keyfile = path_join(f->dir, file);
+    RUN_ENV(&r, f->env, "sign", plugin, "--key", keyfile);
+    assert_status(&r, 0);
+    assert_contains(r.out, "signed ");
+    run_free(&r);
+    free(keyfile);
+    free(file);
+}
+
+/* tenon verify FILE with the expected status and a line containing want. */
+static void verify(const struct fx *f, const char *plugin, int status,
+                   const char *want)
+{
+    struct run r;
+    RUN_ENV(&r, f->env, "verify", plugin);
+    assert_status(&r, status);
+    assert_contains(r.out, plugin);
+    assert_contains(r.out, want);
+    run_free(&r);
+}
+
+static char *meta_of(const char *plugin)
+{
+    char *m;
+    assert_int_equal(asprintf(&m, "%s.meta", plugin) > 0, 1);
+    return m;
+}
+
+/* ---- digests, hex, timestamps -------------------------------------------- */
+
+static void test_digest_and_hex(void **state)
+{
+    struct fx *f = *state;
+    char *path = path_join(f->dir, "abc");
+    unsigned char d[32], back[32];
+    char hex[65];
+    int fd;
+
+    write_file(path, "abc", 3);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(lseek(fd, 2, SEEK_SET), 2); /* pread ignores the offset */
+    assert_int_equal(tenon__digest_fd(fd, d), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 2);
+    close(fd);
+    tenon__hex_encode(d, 32, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+                             "b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(tenon__hex_decode(hex, 64, back, 32), 0);
+    assert_memory_equal(back, d, 32);
+    assert_int_equal(tenon__hex_decode(hex, 62, back, 32), TENON_EINVAL);
+    hex[5] = 'A';
+    assert_int_equal(tenon__hex_decode(hex, 64, back, 32), TENON_EINVAL);
+    hex[5] = 'g';
+    assert_int_equal(tenon__hex_decode(hex, 64, back, 32), TENON_EINVAL);
+    assert_int_equal(tenon__digest_fd(-1, d), TENON_EIO);
+    free(path);
+}
+
+static void test_rfc3339(void **state)
+{
+    char now[21];
+    (void)state;
+    tenon__rfc3339(0, now);
+    assert_string_equal(now, "1970-01-01T00:00:00Z");
+    tenon__rfc3339(1795320306, now);
+    assert_string_equal(now, "2026-11-22T04:05:06Z");
+    assert_true(tenon__rfc3339_valid("2024-02-29T23:59:60Z"));
+    assert_true(tenon__rfc3339_valid("2000-02-29T00:00:00Z"));
+    assert_false(tenon__rfc3339_valid("1900-02-29T00:00:00Z"));
+    assert_false(tenon__rfc3339_valid("2026-02-29T00:00:00Z"));
+    assert_false(tenon__rfc3339_valid("2026-13-01T00:00:00Z"));
+    assert_false(tenon__rfc3339_valid("2026-04-31T00:00:00Z"));
+    assert_false(tenon__rfc3339_valid("2026-11-22T24:00:00Z"));
+    assert_false(tenon__rfc3339_valid("2026-11-22 04:05:06Z"));
+    assert_false(tenon__rfc3339_valid("2026-11-22T04:05:06+00:00"));
+    assert_false(tenon__rfc3339_valid("2026-11-22T04:05:06.5Z"));
+    assert_false(tenon__rfc3339_valid("2026-11-22T04:05:0xZ"));
+    assert_false(tenon__rfc3339_valid(""));
+}
+
+/* ---- statements and signatures ------------------------------------------- */
+
+static void test_statement_binds_name_and_version(void **state)
+{
+    struct fx *f = *state;
+    char id[17], reason[TENON__REASON_MAX];
+    unsigned char sk[64], sig[64], digest[32];
+    struct tenon__keyring kr;
+    char *sec = path_join(f->dir, "k.key"), *pub = path_join(f->dir, "k.pub");
+    char *dirs[1] = {f->dir};
+    size_t len;
+    char *st;
+
+    memset(digest, 0xab, sizeof digest);
+    st = tenon__statement("hello", "1.0.0", digest, &len);
+    assert_non_null(st);
+    assert_string_equal(st, "tenon-plugin-signature-v1\nhello\n1.0.0\n"
+                            "abababababababababababababababab"
+                            "abababababababababababababababab\n");
+    assert_int_equal(len, strlen(st));
+    free(st);
+
+    assert_int_equal(tenon__key_generate(sec, pub, id, reason, sizeof reason),
+                     0);
+    assert_int_equal(tenon__keyring_load_dirs(NULL, dirs, 1, &kr), 0);
+    assert_int_equal(kr.n, 1);
+    assert_string_equal(kr.keys[0].id, id);
+    {
+        char id2[17];
+        assert_int_equal(
+            tenon__seckey_read(sec, sk, id2, reason, sizeof reason), 0);
+        assert_string_equal(id2, id);
+    }
+    assert_int_equal(tenon__sign(sk, "hello", "1.0.0", digest, sig), 0);
+    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig, id,
+                                         reason, sizeof reason),
+                     0);
+    /* The same signature for another version, another name, another digest
+     * or from another key id: refused, each with its reason. */
+    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.1", digest, sig, id,
+                                         reason, sizeof reason),
+                     TENON_EPERM);
+    assert_contains(reason, "signature does not verify for hello 1.0.1");
+    assert_contains(reason, "abababab");
+    assert_int_equal(tenon__trust_verify(&kr, "hellp", "1.0.0", digest, sig, id,
+                                         reason, sizeof reason),
+                     TENON_EPERM);
+    assert_contains(reason, "for hellp 1.0.0");
+    digest[31] ^= 1;
+    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig, id,
+                                         reason, sizeof reason),
+                     TENON_EPERM);
+    digest[31] ^= 1;
+    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig,
+                                         "0123456789abcdef", reason,
+                                         sizeof reason),
+                     TENON_ENOENT);
+    assert_contains(reason, "signed by key 0123456789abcdef which is not "
+                            "trusted");
+    tenon__keyring_free(&kr);
+    free(sec);
+    free(pub);
+}
+
+/* ---- key files ----------------------------------------------------------- */
+
+static void test_keygen_refuses_overwrite(void **state)
+{
+    struct fx *f = *state;
+    char id[17], *sec = path_join(f->dir, "me.key");
+    char *pub = path_join(f->dir, "me.pub"), *before, *after;
+    struct stat st;
+    struct run r;
+
+    keygen(f, "me", id);
+    assert_int_equal(stat(sec, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    before = read_file(sec, NULL);
+    RUN_ENV(&r, f->env, "keygen", "--out", f->dir, "--name", "me");
+    assert_status(&r, 1);
+    assert_contains(r.err, "me.key: already exists; not overwriting");
+    run_free(&r);
+    after = read_file(sec, NULL);
+    assert_string_equal(before, after);
+    free(after);
+    /* Only the public file there: still refused, and no secret written. */
+    unlink(sec);
+    RUN_ENV(&r, f->env, "keygen", "--out", f->dir, "--name", "me");
+    assert_status(&r, 1);
+    assert_contains(r.err, "me.pub: already exists");
+    run_free(&r);
+    assert_int_equal(stat(sec, &st), -1);
+
+    RUN_ENV(&r, f->env, "keygen", "--name", "a/b");
+    assert_status(&r, 2);
+    run_free(&r);
+    RUN_ENV(&r, f->env, "keygen", "--out");
+    assert_status(&r, 2);
+    run_free(&r);
+    RUN_ENV(&r, f->env, "keygen", "--help");
+    assert_status(&r, 0);
+    assert_contains(r.out, "usage: tenon keygen");
+    run_free(&r);
+    free(before);
+    free(sec);
+    free(pub);
+}
+
+static void test_key_file_errors(void **state)
+{
+    struct fx *f = *state;
+    char reason[TENON__REASON_MAX], id[17];
+    struct tenon__key k;
+    unsigned char sk[64];
+    char *path = path_join(f->dir, "bad.pub");
+    char *good, *line;
+
+    write_file(path, "hello\n", 6);
+    assert_int_equal(tenon__pubkey_read(path, &k, reason, sizeof reason),
+                     TENON_EINVAL);
+    assert_contains(reason, "bad.pub: expected one line 'tenon-ed25519 "
+                            "<base64 key> <key id>'");
+    write_file(path, "tenon-ed25519 AAAA 0123456789abcdef\n", 36);
+    assert_int_equal(tenon__pubkey_read(path, &k, reason, sizeof reason),
+                     TENON_EINVAL);
+    assert_contains(reason, "not 32 bytes in base64");
+
+    /* A real key with the wrong id, and with the id cut short. */
+    keygen(f, "real", id);
+    good = path_join(f->dir, "real.pub");
+    line = read_file(good, NULL);
+    line[strlen(line) - 2] = line[strlen(line) - 2] == '0' ? '1' : '0';
+    write_file(path, line, strlen(line));
+    assert_int_equal(tenon__pubkey_read(path, &k, reason, sizeof reason),
+                     TENON_EINVAL);
+    assert_contains(reason, "does not match the key, whose id is");
+    assert_contains(reason, id);
+    strcpy(line + strlen(line) - 5, "\n");
+    write_file(path, line, strlen(line));
+    assert_int_equal(tenon__pubkey_read(path, &k, reason, sizeof reason),
+                     TENON_EINVAL);
+    assert_contains(reason, "is not 16 hex digits");
+    /* A public key is not a secret key, and vice versa. */
+    assert_int_equal(tenon__seckey_read(good, sk, id, reason, sizeof reason),
+                     TENON_EINVAL);
+    assert_contains(reason, "tenon-ed25519-secret");
+    assert_int_equal(
+        tenon__pubkey_read("/nonexistent/x.pub", &k, reason, sizeof reason),
+        TENON_ENOENT);
+    assert_contains(reason, "/nonexistent/x.pub: cannot open");
+    free(line);
+    free(good);
+    free(path);
+}
+
+/* ---- the CLI round trip and its failures --------------------------------- */
+
+static void test_roundtrip(void **state)
+{
+    struct fx *f = *state;
+    char id[17], want[64];
+    char *so = copy_plugin(f, "basic_v1.so", "basic.so"), *meta = meta_of(so);
+    struct tenon__meta m;
+    char reason[TENON__REASON_MAX];
+    struct run r;
+    json_t *j;
+
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    sign(f, so, "alice");
+    snprintf(want, sizeof want, "%s: ok: signed by %s", so, id);
+    verify(f, so, 0, want);
+
+    /* The .meta: digest, created_at, the info, signature, key id. */
+    assert_int_equal(tenon__meta_read(meta, &m, reason, sizeof reason), 0);
+    assert_true(m.is_signed);
+    assert_string_equal(m.key_id, id);
+    assert_true(tenon__rfc3339_valid(m.created_at));
+    assert_string_equal(json_string_value(json_object_get(m.info, "name")),
+                        "basic");
+    assert_int_equal(json_array_size(json_object_get(m.info, "provides")), 2);
+    assert_int_equal(json_array_size(json_object_get(m.info, "arg")), 5);
+    tenon__meta_free(&m);
+
+    RUN_ENV(&r, f->env, "verify", "--json", so);
+    assert_status(&r, 0);
+    j = parse_json(r.out);
+    assert_true(json_is_true(json_object_get(json_array_get(j, 0), "ok")));
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(j, 0), "verdict")),
+        "ok");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(j, 0), "key_id")), id);
+    json_decref(j);
+    run_free(&r);
+
+    /* Signing again replaces the .meta. */
+    sign(f, so, "alice");
+    verify(f, so, 0, "ok: signed by");
+    free(meta);
+    free(so);
+}
+
+static void test_tampered(void **state)
+{
+    struct fx *f = *state;
+    char id[17];
+    char *so = copy_plugin(f, "basic_v1.so", "basic.so");
+    size_t len;
+    char *data;
+
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    sign(f, so, "alice");
+    data = read_file(so, &len);
+    data[len / 2] ^= 0x01; /* one bit of one byte, in the code */
+    write_file(so, data, len);
+    verify(f, so, 1, "FAILED: digest mismatch (file ");
+    verify(f, so, 1, ", .meta ");
+    free(data);
+    free(so);
+}
+
+static void test_unsigned(void **state)
+{
+    struct fx *f = *state;
+    char id[17], reason[TENON__REASON_MAX];
+    char *so = copy_plugin(f, "marker.so", "marker.so"), *meta = meta_of(so);
+    struct tenon__meta m;
+    struct run r;
+    int fd;
+
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    verify(f, so, 1, "FAILED: unsigned: no ");
+
+    /* A .meta with the right digest and no signature is still unsigned. */
+    memset(&m, 0, sizeof m);
+    fd = open(so, O_RDONLY);
+    assert_int_equal(tenon__digest_fd(fd, m.digest), 0);
+    close(fd);
+    tenon__rfc3339(time(NULL), m.created_at);
+    m.info = json_pack("{s:s, s:s}", "name", "marker", "version", "1.0.0");
+    assert_int_equal(tenon__meta_write(meta, &m, reason, sizeof reason), 0);
+    tenon__meta_free(&m);
+    verify(f, so, 1, "FAILED: unsigned: ");
+    verify(f, so, 1, "has no signature");
+
+    /* Several files: one failure fails the command, every file reported. */
+    {
+        char *good = copy_plugin(f, "basic_v1.so", "good.so");
+        sign(f, good, "alice");
+        RUN_ENV(&r, f->env, "verify", good, so);
+        assert_status(&r, 1);
+        assert_contains(r.out, "good.so: ok: signed by");
+        assert_contains(r.out, "marker.so: FAILED: unsigned");
+        run_free(&r);
+        free(good);
+    }
+    RUN_ENV(&r, f->env, "verify");
+    assert_status(&r, 2);
+    run_free(&r);
+    free(meta);
+    free(so);
+}
+
+static void test_untrusted(void **state)
+{
+    struct fx *f = *state;
+    char alice[17], mallory[17], want[64];
+    char *so = copy_plugin(f, "basic_v1.so", "basic.so");
+
+    keygen(f, "alice", alice);
+    keygen(f, "mallory", mallory);
+    trust_add(f, "alice");
+    sign(f, so, "mallory");
+    snprintf(want, sizeof want, "FAILED: signed by untrusted key %s", mallory);
+    verify(f, so, 1, want);
+    /* No trusted key at all: the same verdict. */
+    remove_tree(tenon__strdup(f->trusted));
+    verify(f, so, 1, want);
+    free(so);
+}
+
+static void test_rotation(void **state)
+{
+    struct fx *f = *state;
+    char old[17], new[17];
+    char *a = copy_plugin(f, "basic_v1.so", "a.so");
+    char *b = copy_plugin(f, "marker.so", "b.so");
+    struct run r;
+
+    keygen(f, "old", old);
+    keygen(f, "new", new);
+    trust_add(f, "old");
+    trust_add(f, "new");
+    sign(f, a, "old");
+    sign(f, b, "new");
+    RUN_ENV(&r, f->env, "verify", a, b);
+    assert_status(&r, 0);
+    assert_contains(r.out, old);
+    assert_contains(r.out, new);
+    run_free(&r);
+    /* The old key retired: what it signed is no longer trusted. */
+    RUN_ENV(&r, f->env, "trust", "remove", old);
+    assert_status(&r, 0);
+    assert_contains(r.out, "removed ");
+    run_free(&r);
+    verify(f, a, 1, "FAILED: signed by untrusted key");
+    verify(f, b, 0, "ok: signed by");
+    free(a);
+    free(b);
+}
+
+/* Replace the signature and key_id of `to`.meta by those of `from`.meta. */
+static void move_signature(const char *from, const char *to)
+{
+    char reason[TENON__REASON_MAX];
+    struct tenon__meta mf, mt;
+    char *pf = meta_of(from), *pt = meta_of(to);
+    assert_int_equal(tenon__meta_read(pf, &mf, reason, sizeof reason), 0);
+    assert_int_equal(tenon__meta_read(pt, &mt, reason, sizeof reason), 0);
+    memcpy(mt.signature, mf.signature, sizeof mt.signature);
+    memcpy(mt.key_id, mf.key_id, sizeof mt.key_id);
+    assert_int_equal(tenon__meta_write(pt, &mt, reason, sizeof reason), 0);
+    tenon__meta_free(&mf);
+    tenon__meta_free(&mt);
+    free(pf);
+    free(pt);
+}
+
+static void test_moved_signature(void **state)
+{
+    struct fx *f = *state;
+    char id[17];
+    char *v1 = copy_plugin(f, "basic_v1.so", "basic-1.2.0.so");
+    char *v2 = copy_plugin(f, "basic_v2.so", "basic-1.10.0.so");
+    char *mk = copy_plugin(f, "marker.so", "marker.so");
+    char *m1 = meta_of(v1), *m2 = meta_of(v2), *mm = meta_of(mk);
+    char *data;
+    size_t len;
+
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    sign(f, v1, "alice");
+    sign(f, v2, "alice");
+    sign(f, mk, "alice");
+    /* Same name, another version. */
+    move_signature(v1, v2);
+    verify(f, v2, 1, "FAILED: signature does not verify for basic 1.10.0");
+    /* Another plugin. */
+    move_signature(mk, v1);
+    verify(f, v1, 1, "FAILED: signature does not verify for basic 1.2.0");
+    /* The whole .meta of another file: its digest gives it away. */
+    data = read_file(mm, &len);
+    write_file(m2, data, len);
+    verify(f, v2, 1, "FAILED: digest mismatch");
+    free(data);
+    free(m1);
+    free(m2);
+    free(mm);
+    free(v1);
+    free(v2);
+    free(mk);
+}
+
+/* ---- malformed .meta files ----------------------------------------------- */
+
+static const char good_meta[] =
+    "{\"digest\": \"%s\", \"created_at\": \"2026-11-22T04:05:06Z\",\n"
+    " \"info\": {\"name\": \"marker\", \"version\": \"1.0.0\"}%s}";
+
+static void expect_bad(const char *text, const char *why)
+{
+    char reason[TENON__REASON_MAX];
+    struct tenon__meta m;
+    int rc = tenon__meta_parse(text, strlen(text), &m, reason, sizeof reason);
+    if (rc != TENON_EINVAL)
+        fail_msg("accepted: %s", text);
+    assert_contains(reason, why);
+    tenon__meta_free(&m);
+}
+
+static void test_malformed_meta_parse(void **state)
+{
+    static const char d64[] =
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    static const struct {
+        const char *digest, *extra, *why;
+    } cases[] = {
+        {"ba78", "", "field 'digest': expected 64 lowercase hex digits"},
+        {"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", "",
+         "that are not all hex"},
+        {d64, ", \"signature\": \"00\"",
+         "field 'signature': expected 128 lowercase hex digits"},
+        {d64, ", \"key_id\": \"0123456789abcdef\"",
+         "field 'signature': missing"},
+        {d64, ", \"key_id\": \"xyz\"", "field 'key_id': expected 16"},
+        {d64, ", \"key_id\": 7",
+         "field 'key_id': expected a string, got a "
+         "number"},
+    };
+    char buf[1024];
+    char reason[TENON__REASON_MAX];
+    struct tenon__meta m;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(buf, sizeof buf, good_meta, cases[i].digest, cases[i].extra);
+        expect_bad(buf, cases[i].why);
+    }
+    snprintf(buf, sizeof buf, good_meta, d64, ", \"future\": [1, 2]");
+    assert_int_equal(
+        tenon__meta_parse(buf, strlen(buf), &m, reason, sizeof reason),
+        0); /* unknown members are ignored */
+    assert_false(m.is_signed);
+    tenon__meta_free(&m);
+
+    expect_bad("", "not JSON");
+    expect_bad("[1, 2]", "expected a JSON object, got an array");
+    expect_bad("{\"digest\": 5}", "field 'digest': expected a string, got a "
+                                  "number");
+    expect_bad("{}", "field 'digest': missing");
+    snprintf(buf, sizeof buf,
+             "{\"digest\": \"%s\", \"created_at\": \"2026-02-30T00:00:00Z\"}",
+             d64);
+    expect_bad(buf, "field 'created_at': '2026-02-30T00:00:00Z' is not a "
+                    "UTC time YYYY-MM-DDTHH:MM:SSZ");
+    snprintf(buf, sizeof buf,
+             "{\"digest\": \"%s\", \"created_at\": \"2026-11-22T04:05:06Z\"}",
+             d64);
+    expect_bad(buf, "field 'info': missing; expected an object");
+    snprintf(buf, sizeof buf,
+             "{\"digest\": \"%s\", \"created_at\": \"2026-11-22T04:05:06Z\", "
+             "\"info\": {\"name\": \"x\", \"version\": \"1.0.0\", "
+             "\"provides\": [1]}}",
+             d64);
+    expect_bad(buf, "field 'info.provides': item 0 is a number");
+    snprintf(buf, sizeof buf,
+             "{\"digest\": \"%s\", \"created_at\": \"2026-11-22T04:05:06Z\", "
+             "\"info\": {\"name\": \"x\", \"version\": \"1.0.0\", "
+             "\"arg\": [{\"type\": \"int\"}]}}",
+             d64);
+    expect_bad(buf, "field 'info.arg': item 0 has no string \"name\"");
+    snprintf(buf, sizeof buf, "{\"digest\": \"%s\", \"digest\": \"%s\"}", d64,
+             d64);
+    expect_bad(buf, "not JSON: duplicate object key");
+    expect_bad("{\"digest\": \"a\\u0000b\"}", "not JSON");
+
+    /* Larger than the cap: refused before parsing. */
+    {
+        size_t big = TENON__META_MAX + 1;
+        char *huge = malloc(big);
+        assert_non_null(huge);
+        memset(huge, ' ', big);
+        assert_int_equal(
+            tenon__meta_parse(huge, big, &m, reason, sizeof reason),
+            TENON_EINVAL);
+        assert_contains(reason, "expected at most 1048576");
+        free(huge);
+    }
+}
+
+static void test_malformed_meta_cli(void **state)
+{
+    struct fx *f = *state;
+    char id[17], *so = copy_plugin(f, "marker.so", "marker.so");
+    char *meta = meta_of(so), *good;
+    size_t len;
+
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    sign(f, so, "alice");
+    good = read_file(meta, &len);
+
+    write_file(meta, "not json", 8);
+    verify(f, so, 1, "FAILED: malformed .meta: not JSON");
+    write_file(meta, good, len / 2); /* truncated */
+    verify(f, so, 1, "FAILED: malformed .meta: not JSON");
+    write_file(meta, "\"digest\"", 8);
+    verify(f, so, 1, "malformed .meta: expected a JSON object, got a string");
+    {
+        char *bad = strdup(good), *p = strstr(bad, "\"created_at\": \"");
+        assert_non_null(p);
+        memcpy(p + 15, "2026-13", 7);
+        write_file(meta, bad, len);
+        verify(f, so, 1, "malformed .meta: field 'created_at'");
+        strcpy(bad, good);
+        p = strstr(bad, "\"digest\": \"") + 11;
+        memmove(p, p + 2, strlen(p + 2) + 1); /* two digits short */
+        write_file(meta, bad, strlen(bad));
+        verify(f, so, 1, "malformed .meta: field 'digest': expected 64");
+        free(bad);
+    }
+    /* Oversized. */
+    {
+        size_t big = TENON__META_MAX + 10;
+        char *huge = malloc(big);
+        assert_non_null(huge);
+        memset(huge, ' ', big);
+        write_file(meta, huge, big);
+        verify(f, so, 1, "malformed .meta: ");
+        verify(f, so, 1, "expected at most 1048576");
+        free(huge);
+    }
+    /* Restored, it verifies again. */
+    write_file(meta, good, len);
+    verify(f, so, 0, "ok: signed by");
+    free(good);
+    free(meta);
+    free(so);
+}
+
+static void test_sign_errors(void **state)
+{
+    struct fx *f = *state;
+    char id[17];
+    char *notso = path_join(f->dir, "text.so"), *so;
+    char *key = path_join(f->dir, "alice.key");
+    char *pub = path_join(f->dir, "alice.pub");
+    struct run r;
+
+    keygen(f, "alice", id);
+    write_file(notso, "hello", 5);
+    RUN_ENV(&r, f->env, "sign", notso, "--key", key);
+    assert_status(&r, 1);
+    assert_contains(r.err, "not a usable plugin");
+    run_free(&r);
+    verify(f, notso, 1, "FAILED: not a usable plugin");
+    so = copy_plugin(f, "marker.so", "marker.so");
+    RUN_ENV(&r, f->env, "sign", so, "--key", pub);
+    assert_status(&r, 1);
+    assert_contains(r.err, "alice.pub: expected one line "
+                           "'tenon-ed25519-secret");
+    run_free(&r);
+    RUN_ENV(&r, f->env, "sign", so);
+    assert_status(&r, 2);
+    run_free(&r);
+    RUN_ENV(&r, f->env, "sign", "--help");
+    assert_status(&r, 0);
+    assert_contains(r.out, "usage: tenon sign FILE --key SECRET");
+    run_free(&r);
+    free(so);
+    free(notso);
+    free(key);
+    free(pub);
+}
+
+/* ---- the trust store ----------------------------------------------------- */
+
+static void test_trust_add_list_remove(void **state)
+{
+    struct fx *f = *state;
+    char a[17], b[17];
+    char *bad = NULL;
+    struct run r;
+    json_t *j;
+
+    RUN_ENV(&r, f->env, "trust", "list");
+    assert_status(&r, 0);
+    assert_contains(r.out, "no trusted keys in ");
+    assert_contains(r.out, f->trusted);
+    run_free(&r);
+
+    keygen(f, "a", a);
+    keygen(f, "b", b);
+    trust_add(f, "a");
+    trust_add(f, "b");
+    {
+        char *pa = path_join(f->dir, "a.pub");
+        RUN_ENV(&r, f->env, "trust", "add", pa);
+        assert_status(&r, 0);
+        assert_contains(r.out, "already trusted");
+        run_free(&r);
+        free(pa);
+    }
+    /* A malformed .pub in the store is reported by name and skipped;
+     * other files are ignored. */
+    bad = path_join(f->trusted, "broken.pub");
+    write_file(bad, "garbage\n", 8);
+    free(bad);
+    bad = path_join(f->trusted, "README");
+    write_file(bad, "not a key\n", 10);
+    free(bad);
+
+    RUN_ENV(&r, f->env, "trust", "list");
+    assert_status(&r, 0);
+    assert_contains(r.out, "ID");
+    assert_contains(r.out, a);
+    assert_contains(r.out, "a.pub");
+    assert_contains(r.out, b);
+    assert_contains(r.out, f->trusted);
+    assert_contains(r.err, "broken.pub");
+    assert_null(strstr(r.out, "README"));
+    run_free(&r);
+
+    RUN_ENV(&r, f->env, "trust", "list", "--json");
+    assert_status(&r, 0);
+    j = parse_json(r.out);
+    assert_int_equal(json_array_size(j), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(j, 0), "id")), a);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(j, 0), "file")),
+        "a.pub");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(j, 0), "directory")),
+        f->trusted);
+    json_decref(j);
+    run_free(&r);
+
+    RUN_ENV(&r, f->env, "trust", "remove", a);
+    assert_status(&r, 0);
+    run_free(&r);
+    RUN_ENV(&r, f->env, "trust", "remove", a);
+    assert_status(&r, 1);
+    assert_contains(r.err, "no trusted key has the id");
+    run_free(&r);
+    RUN_ENV(&r, f->env, "trust", "remove", "xyz");
+    assert_status(&r, 1);
+    assert_contains(r.err, "expected a key id of 16");
+    run_free(&r);
+    RUN_ENV(&r, f->env, "trust", "list", "--json");
+    j = parse_json(r.out);
+    assert_int_equal(json_array_size(j), 1);
+    json_decref(j);
+    run_free(&r);
+
+    RUN_ENV(&r, f->env, "trust", "add", "/nonexistent.pub");
+    assert_status(&r, 1);
+    assert_contains(r.err, "/nonexistent.pub: cannot open");
+    run_free(&r);
+    RUN_ENV(&r, f->env, "trust", "frobnicate");
+    assert_status(&r, 2);
+    run_free(&r);
+    RUN_ENV(&r, f->env, "trust", "--help");
+    assert_status(&r, 0);
+    assert_contains(r.out, "tenon trust add KEY.pub");
+    run_free(&r);
+}
+
+/* ---- tenon__trust_check, as the inventory calls it ------------------------
+ */
+
+static struct tenon_plugin *probe(const char *path)
+{
+    size_t len = strlen(path);
+    struct tenon_plugin *p = calloc(1, sizeof *p + len + 1);
+    assert_non_null(p);
+    memcpy(p->path, path, len + 1);
+    tenon__plugin_probe(p, AT_FDCWD, path);
+    assert_int_equal(p->status, TENON_AVAILABLE);
+    return p;
+}
+
+static int check(tenon_t *t, const struct tenon_plugin *p, const char *file,
+                 char *reason, size_t len)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC), rc;
+    assert_true(fd >= 0);
+    rc = tenon__trust_check(t, p, fd, reason, len);
+    close(fd);
+    return rc;
+}
+
+static void test_trust_check_internal(void **state)
+{
+    struct fx *f = *state;
+    char alice[17], mallory[17], reason[TENON__REASON_MAX];
+    char *so = copy_plugin(f, "basic_v1.so", "basic.so");
+    char *other = copy_plugin(f, "basic_v2.so", "other.so");
+    char *meta = meta_of(so);
+    const char *dirs[] = {f->trusted};
+    struct tenon_options o;
+    struct tenon_plugin *p;
+    struct tenon__keyring kr;
+    int verdict, fd;
+    tenon_t *t;
+
+    keygen(f, "alice", alice);
+    keygen(f, "mallory", mallory);
+    trust_add(f, "alice");
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.trust_dirs = dirs;
+    o.trust_dir_count = 1;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_trust_dir_count(t), 1);
+    assert_string_equal(tenon_trust_dir(t, 0), f->trusted);
+    assert_null(tenon_trust_dir(t, 1));
+    p = probe(so);
+
+    assert_int_equal(check(t, p, so, reason, sizeof reason), TENON_ENOENT);
+    assert_contains(reason, "unsigned: no ");
+    sign(f, so, "mallory");
+    assert_int_equal(check(t, p, so, reason, sizeof reason), TENON_EPERM);
+    assert_contains(reason, "signed by untrusted key");
+    assert_contains(reason, mallory);
+    sign(f, so, "alice");
+    assert_int_equal(check(t, p, so, reason, sizeof reason), 0);
+    assert_contains(reason, alice);
+
+    /* The descriptor is another file than the one probed: refused even
+     * though that file is itself a plugin. */
+    assert_int_equal(check(t, p, other, reason, sizeof reason), TENON_EPERM);
+    assert_contains(reason, "changed since it was scanned");
+
+    /* With a keyring loaded once, and the verdicts. */
+    assert_int_equal(tenon__keyring_load(t, &kr), 0);
+    fd = open(so, O_RDONLY);
+    assert_int_equal(
+        tenon__trust_check_with(&kr, p, fd, reason, sizeof reason, &verdict),
+        0);
+    assert_int_equal(verdict, TENON__TRUST_OK);
+    write_file(meta, "{", 1);
+    assert_int_equal(
+        tenon__trust_check_with(&kr, p, fd, reason, sizeof reason, &verdict),
+        TENON_EINVAL);
+    assert_int_equal(verdict, TENON__TRUST_MALFORMED);
+    assert_contains(reason, "basic.so: malformed .meta: not JSON");
+    close(fd);
+    tenon__keyring_free(&kr);
+
+    tenon__plugin_free(p);
+    tenon_close(t);
+    free(meta);
+    free(so);
+    free(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_digest_and_hex, setup, teardown),
+        cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test_setup_teardown(test_statement_binds_name_and_version,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keygen_refuses_overwrite, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_key_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsigned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_untrusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_moved_signature, setup, teardown),
+        cmocka_unit_test(test_malformed_meta_parse),
+        cmocka_unit_test_setup_teardown(test_malformed_meta_cli, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sign_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trust_add_list_remove, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_trust_check_internal, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -410,12 +410,58 @@ static int cmp_identity(const void *a, const void *b)
     return c;
 }
 
-/* Same name and version twice: the one earlier in the search path (or, in one
- * directory, earlier by file name) stays, the later one is shadowed. Sorting
- * keeps this O(n log n) for large plugin directories. */
+/* created_at of <path>.meta, or "" when there is none or it is bad. */
+static void meta_created_at(const struct tenon_plugin *p,
+                            char out[TENON__TIME_LEN + 1])
+{
+    struct tenon__meta m;
+    char why[TENON__REASON_MAX], *path = tenon__asprintf("%s.meta", p->path);
+    out[0] = '\0';
+    if (path && tenon__meta_read(path, &m, why, sizeof why) == 0) {
+        memcpy(out, m.created_at, TENON__TIME_LEN + 1);
+        tenon__meta_free(&m);
+    }
+    free(path);
+}
+
+/* One group of available entries with the same name and version, in scan
+ * order: the install with the newest .meta created_at stays (RFC 3339 UTC
+ * times compare as strings); between equal or absent ones, the earliest in
+ * the search path. The others are shadowed by it. */
+static void shadow_group(struct tenon_plugin **g, size_t n)
+{
+    char reason[TENON__REASON_MAX + 96], (*at)[TENON__TIME_LEN + 1];
+    size_t best = 0;
+    if (!(at = malloc(n * sizeof *at)))
+        return; /* keep them all: a later lookup picks the earliest */
+    for (size_t i = 0; i < n; i++) {
+        meta_created_at(g[i], at[i]);
+        if (strcmp(at[i], at[best]) > 0)
+            best = i;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i == best)
+            continue;
+        if (strcmp(at[best], at[i]) > 0)
+            snprintf(reason, sizeof reason,
+                     "shadowed by %s (same name and version, installed "
+                     "later: .meta created_at %s)",
+                     g[best]->path, at[best]);
+        else
+            snprintf(reason, sizeof reason,
+                     "shadowed by %s (same name and version earlier in the "
+                     "search path)",
+                     g[best]->path);
+        tenon__plugin_set_reason(g[i], TENON_SHADOWED, reason);
+    }
+    free(at);
+}
+
+/* Same name and version more than once: one stays (shadow_group), the
+ * others are shadowed. Sorting keeps this O(n log n) for large plugin
+ * directories, and .meta files are read only for such duplicates. */
 static int mark_shadowed(struct list *l)
 {
-    char reason[TENON__REASON_MAX + 64];
     struct tenon_plugin **v = malloc((l->n ? l->n : 1) * sizeof *v);
     size_t n = 0;
     if (!v)
@@ -426,17 +472,13 @@ static int mark_shadowed(struct list *l)
             v[n++] = l->v[i];
     }
     qsort(v, n, sizeof *v, cmp_identity);
-    for (size_t i = 1, first = 0; i < n; i++) {
-        if (strcmp(v[i]->info.name, v[first]->info.name) != 0 ||
-            strcmp(v[i]->info.version, v[first]->info.version) != 0) {
-            first = i;
+    for (size_t first = 0, i = 1; first < n; i++) {
+        if (i < n && strcmp(v[i]->info.name, v[first]->info.name) == 0 &&
+            strcmp(v[i]->info.version, v[first]->info.version) == 0)
             continue;
-        }
-        snprintf(reason, sizeof reason,
-                 "shadowed by %s (same name and version earlier in the "
-                 "search path)",
-                 v[first]->path);
-        tenon__plugin_set_reason(v[i], TENON_SHADOWED, reason);
+        if (i - first > 1)
+            shadow_group(v + first, i - first);
+        first = i;
     }
     free(v);
     return 0;

@@ -243,6 +243,50 @@ static void install_writes_meta_and_keeps_signature(void **state)
     free(unsigned_meta);
 }
 
+static void set_created_at(const char *meta, const char *when)
+{
+    json_error_t err;
+    json_t *m = json_load_file(meta, 0, &err);
+    assert_non_null(m);
+    assert_int_equal(json_object_set_new(m, "created_at", json_string(when)),
+                     0);
+    assert_int_equal(json_dump_file(m, meta, 0), 0);
+    json_decref(m);
+}
+
+/* The same name and version installed twice: the newer created_at wins,
+ * whichever directory comes first; without a difference, the first. */
+static void newer_install_wins(void **state)
+{
+    char *dir = *state, *a = path_join(dir, "a"), *b = path_join(dir, "b");
+    char *ma = path_join(a, "basic-1.2.0.so.meta");
+    char *mb = path_join(b, "basic-1.2.0.so.meta");
+    const char *dirs[] = {a, b};
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", a, NULL), 0);
+    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", b, NULL), 0);
+    set_created_at(ma, "2026-01-01T00:00:00Z");
+    set_created_at(mb, "2026-06-01T00:00:00Z");
+    tenon_t *t = open_scanned(dirs, 2);
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    assert_contains(tenon_plugin_path(p), "/b/basic-1.2.0.so");
+    for (size_t i = 0; i < tenon_plugin_count(t); i++)
+        if (tenon_plugin_at(t, i) != p)
+            assert_contains(tenon_plugin_reason(tenon_plugin_at(t, i)),
+                            "installed later: .meta created_at "
+                            "2026-06-01T00:00:00Z");
+    tenon_close(t);
+    set_created_at(mb, "2026-01-01T00:00:00Z"); /* a tie: search order */
+    t = open_scanned(dirs, 2);
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    assert_contains(tenon_plugin_path(p), "/a/basic-1.2.0.so");
+    tenon_close(t);
+    free(a);
+    free(b);
+    free(ma);
+    free(mb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +299,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(cli, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(install_writes_meta_and_keeps_signature,
                                         tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(newer_install_wins, tmp_setup,
+                                        tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

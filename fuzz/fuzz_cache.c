@@ -34,6 +34,7 @@ static void use(struct tenon__cache *c)
         p->ino = (ino_t)e->ino;
         p->size = e->size;
         p->mtime_ns = e->mtime_ns;
+        p->ctime_ns = e->ctime_ns;
         p->meta_size = e->meta_size;
         p->meta_mtime_ns = e->meta_mtime_ns;
         c->written_ns = INT64_MAX; /* nothing is racy */

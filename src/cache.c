@@ -8,8 +8,8 @@
  * order:
  *
  *   header, 64 bytes
- *     0  magic "tenon-sc"        8  u32 format (1)   12 u32 0x0a0b0c0d
- *    16  u32 header size (64)   20  u32 record head size (112)
+ *     0  magic "tenon-sc"        8  u32 format (2)   12 u32 0x0a0b0c0d
+ *    16  u32 header size (64)   20  u32 record head size (120)
  *    24  u64 entry count        32  u64 payload size
  *    40  u64 XXH64 of the payload, seed = format
  *    48  char[16] library version that wrote it (the parser's rules)
@@ -20,7 +20,9 @@
  *    56  i64 .meta mtime ns                   64 i32 status
  *    68  u32 e_machine    72 i32 ELF class    76 u32 flags (REC_*)
  *    80  u8[32] SHA-256 digest (valid with REC_DIGEST)
- *   112  path, NUL, reason, NUL, raw static info, padding
+ *   112  i64 ctime ns: unlike mtime, no user can set it back, so a file
+ *        rewritten in place with its mtime restored still misses
+ *   120  path, NUL, reason, NUL, raw static info, padding
  *
  * Everything read back is checked as untrusted input (fuzz/fuzz_cache.c): a
  * cache that fails any check is ignored and rebuilt, never an error. Only
@@ -53,10 +55,10 @@
 #define CACHE_SUFFIX ".cache"
 #define CACHE_NAME   CACHE_PREFIX CACHE_ARCH CACHE_SUFFIX
 #define MAGIC        "tenon-sc"
-#define FORMAT       1u
+#define FORMAT       2u
 #define BOM          0x0a0b0c0du
 #define HEAD_SIZE    64u
-#define REC_HEAD     112u
+#define REC_HEAD     120u
 #define VERSION_LEN  16u
 #define FILE_MAX     (256u << 20) /* larger is not a cache we wrote */
 #define REASON_MAX   4096u
@@ -200,6 +202,7 @@ static int parse_record(const unsigned char *r, size_t left,
     e->ino = rd64(r + 24);
     e->size = rdi64(r + 32);
     e->mtime_ns = rdi64(r + 40);
+    e->ctime_ns = rdi64(r + 112);
     e->meta_size = rdi64(r + 48);
     e->meta_mtime_ns = rdi64(r + 56);
     e->status = (int)rd32(r + 64);
@@ -364,11 +367,12 @@ struct tenon__cache_entry *tenon__cache_find(struct tenon__cache *c,
             continue;
         if (e->dev != (uint64_t)p->dev || e->ino != (uint64_t)p->ino ||
             e->size != p->size || e->mtime_ns != p->mtime_ns ||
-            e->meta_size != p->meta_size ||
+            e->ctime_ns != p->ctime_ns || e->meta_size != p->meta_size ||
             e->meta_mtime_ns != p->meta_mtime_ns)
             return NULL;
         /* Changed in the clock tick the cache was written in: the same
-         * mtime may hide a second change (git's "racily clean" entries). */
+         * mtime may hide a second change (git's "racily clean" entries).
+         * ctime only has to be equal: it moves on every change anyway. */
         if (e->mtime_ns >= c->written_ns || e->meta_mtime_ns >= c->written_ns)
             return NULL;
         return e;
@@ -452,6 +456,7 @@ static int put_record(struct out *o, const struct tenon__cache_entry *e)
     wr64(r + 24, e->ino);
     wr64(r + 32, (uint64_t)e->size);
     wr64(r + 40, (uint64_t)e->mtime_ns);
+    wr64(r + 112, (uint64_t)e->ctime_ns);
     wr64(r + 48, (uint64_t)e->meta_size);
     wr64(r + 56, (uint64_t)e->meta_mtime_ns);
     wr32(r + 64, (uint32_t)e->status);
@@ -487,6 +492,7 @@ static int put_plugin(struct out *o, const struct tenon_plugin *p)
     e.ino = (uint64_t)p->ino;
     e.size = p->size;
     e.mtime_ns = p->mtime_ns;
+    e.ctime_ns = p->ctime_ns;
     e.meta_size = p->meta_size;
     e.meta_mtime_ns = p->meta_mtime_ns;
     e.status = p->status;
@@ -627,7 +633,7 @@ void tenon__cache_save(tenon_t *t, struct tenon__cache *c,
     if (!c->enabled)
         return;
     for (size_t i = 0; i < n && !c->dirty; i++)
-        if (!v[i]->from_cache && v[i]->cacheable)
+        if ((!v[i]->from_cache || v[i]->digest_new) && v[i]->cacheable)
             c->dirty = 1;
     for (size_t i = 0; i < c->n && !c->dirty; i++)
         if (!c->v[i].used && scanned_dir(t, &c->v[i]))

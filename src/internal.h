@@ -144,7 +144,7 @@ struct tenon_plugin {
     int elfclass;
     /* The scan cache's key (cache.c): the file as probed (its fstat) and its
      * <file>.meta as seen before probing; meta_size is -1 when absent. */
-    int64_t size, mtime_ns, meta_size, meta_mtime_ns;
+    int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns;
     int cacheable;  /* the probe got as far as fstat: the result is keyed */
     int from_cache; /* this scan reused the cached probe result */
     /* The file's SHA-256, cached under the same key as the probe result. */
@@ -154,7 +154,8 @@ struct tenon_plugin {
      * 0 or a negative code, and what it found. */
     int trust_rc;
     char trust_reason[TENON__REASON_MAX];
-    char path[]; /* allocated with the entry */
+    int digest_new; /* computed in this scan: the cache must learn it */
+    char path[];    /* allocated with the entry */
 };
 
 /* Read and check the file `name` in directory `dirfd` (or AT_FDCWD); always
@@ -258,7 +259,7 @@ struct tenon__cache_entry {
     const char *info;          /* the raw static info; NULL when none */
     size_t path_len, info_size;
     uint64_t dev, ino;
-    int64_t size, mtime_ns, meta_size, meta_mtime_ns;
+    int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns;
     int status;
     unsigned machine;
     int elfclass;

@@ -80,6 +80,7 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
     p->ino = st.st_ino;
     p->size = (int64_t)st.st_size;
     p->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    p->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
     p->cacheable = 1; /* what follows depends only on the bytes */
     if (S_ISDIR(st.st_mode)) {
         snprintf(reason, sizeof reason,
@@ -244,12 +245,19 @@ static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
     p->trust_rc =
         tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
                                 p->have_digest ? p->digest : NULL, &res);
-    if (fd >= 0)
-        close(fd);
-    if (res.have_digest && !p->have_digest) {
+    /* Keep the digest only if it is of the file the probe saw: it is
+     * cached under that file's key. */
+    struct stat st;
+    if (res.have_digest && !p->have_digest && fd >= 0 && fstat(fd, &st) == 0 &&
+        st.st_dev == p->dev && st.st_ino == p->ino && st.st_size == p->size &&
+        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
+            p->mtime_ns) {
         memcpy(p->digest, res.digest, sizeof p->digest);
         p->have_digest = 1;
+        p->digest_new = 1;
     }
+    if (fd >= 0)
+        close(fd);
     snprintf(p->trust_reason, sizeof p->trust_reason, "%s", res.reason);
 }
 
@@ -273,6 +281,7 @@ static void reuse(struct probe_job *job, struct tenon_plugin *p)
     p->ino = st.st_ino;
     p->size = (int64_t)st.st_size;
     p->mtime_ns = mtime_ns(&st);
+    p->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
     if (metas->n &&
         bsearch(&name, metas->sorted, metas->n, sizeof *metas->sorted,
                 cmp_str) &&

@@ -227,6 +227,58 @@ static void write_after_check_changes_nothing(void **state)
     free(so);
 }
 
+static ino_t cache_inode(const char *cache)
+{
+    char *f = path_join(cache, "scan-x86_64.cache");
+    struct stat st;
+    assert_int_equal(stat(f, &st), 0);
+    free(f);
+    return st.st_ino;
+}
+
+static void scan_with_cache(const struct env *e, int trust, const char *cache)
+{
+    const char *dirs[] = {e->plugins}, *tdirs[] = {e->keys};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .log_level = TENON_LOG_ERROR,
+                              .trust = trust,
+                              .trust_dirs = tdirs,
+                              .trust_dir_count = 1,
+                              .cache_dir = cache};
+    tenon_t *t;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_scan(t), 0);
+    tenon_close(t);
+}
+
+/* Digests computed under a policy reach the cache even for entries the
+ * cache already had (written earlier without digests), so the next scan
+ * under the policy does not hash the files again. */
+static void digests_reach_an_existing_cache(void **state)
+{
+    struct env *e = *state;
+    char *cache = path_join(e->root, "cache");
+    struct timespec old[2] = {{1600000000, 0}, {1600000000, 0}};
+    const char *names[] = {"basic.so", "basic.so.meta", "required.so"};
+    for (int i = 0; i < 3; i++) { /* older than any cache: not "racy" */
+        char *f = path_join(e->plugins, names[i]);
+        assert_int_equal(utimensat(AT_FDCWD, f, old, 0), 0);
+        free(f);
+    }
+    scan_with_cache(e, TENON_TRUST_OFF, cache); /* no digests */
+    ino_t first = cache_inode(cache);
+    scan_with_cache(e, TENON_TRUST_OFF, cache);
+    assert_true(cache_inode(cache) == first); /* unchanged: not rewritten */
+    scan_with_cache(e, TENON_TRUST_REQUIRE, cache);
+    ino_t second = cache_inode(cache);
+    assert_true(second != first); /* rewritten with the digests */
+    scan_with_cache(e, TENON_TRUST_REQUIRE, cache);
+    assert_true(cache_inode(cache) == second); /* nothing new to learn */
+    free(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +292,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(write_after_check_changes_nothing,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(digests_reach_an_existing_cache, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,9 +174,10 @@ out:
 
 int tenon_install(const char *file, const char *dir, char **installed)
 {
-    struct tenon_plugin *p = NULL;
-    char *owned_dir = NULL, *dst = NULL, *tmp = NULL;
-    int in = -1, out = -1, rc;
+    struct tenon_plugin *p = NULL, *copy = NULL;
+    char *owned_dir = NULL, *dst = NULL, *tmp = NULL, *meta = NULL,
+         *old_meta = NULL;
+    int in = -1, out = -1, rc, kept_old = 0, meta_written = 0;
 
     if (installed)
         *installed = NULL;
@@ -195,7 +196,7 @@ int tenon_install(const char *file, const char *dir, char **installed)
         rc = tenon__fail(TENON_ENOMEM, "out of memory");
         goto out;
     }
-    in = open(file, O_RDONLY | O_CLOEXEC);
+    in = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (in < 0) {
         rc =
             tenon__fail(TENON_EIO, "cannot open %s: %s", file, strerror(errno));
@@ -207,9 +208,34 @@ int tenon_install(const char *file, const char *dir, char **installed)
                          strerror(errno));
         goto out;
     }
-    if ((rc = copy_fd(in, out, file, tmp)) ||
-        (rc = write_meta(p, file, dst, out)))
+    if ((rc = copy_fd(in, out, file, tmp)))
         goto out;
+    /* What is installed is the copy: check it again, in case the source
+     * changed after the first check. */
+    if ((rc = check_plugin(tmp, &copy)))
+        goto out;
+    if (strcmp(copy->info.name, p->info.name) != 0 ||
+        strcmp(copy->info.version, p->info.version) != 0 ||
+        copy->info.size != p->info.size ||
+        memcmp(copy->info.raw, p->info.raw, p->info.size) != 0) {
+        rc = tenon__fail(TENON_EINVAL,
+                         "%s changed while it was being "
+                         "installed; try again",
+                         file);
+        goto out;
+    }
+    meta = tenon__asprintf("%s.meta", dst);
+    old_meta = tenon__asprintf("%s.meta-old", tmp);
+    if (!meta || !old_meta) {
+        rc = tenon__fail(TENON_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* The .meta goes in first (a scan must not find the plugin without it);
+     * the one it replaces is kept until the plugin itself is in place. */
+    kept_old = link(meta, old_meta) == 0;
+    if ((rc = write_meta(p, file, dst, out)))
+        goto out;
+    meta_written = 1;
     if (fchmod(out, 0755) != 0 || rename(tmp, dst) != 0) {
         rc = tenon__fail(TENON_EIO, "cannot move %s into place as %s: %s", tmp,
                          dst, strerror(errno));
@@ -221,6 +247,14 @@ int tenon_install(const char *file, const char *dir, char **installed)
         dst = NULL;
     }
 out:
+    if (rc && meta_written) { /* put the old .meta back, or remove ours */
+        if (kept_old)
+            rename(old_meta, meta);
+        else
+            unlink(meta);
+    } else if (kept_old) {
+        unlink(old_meta);
+    }
     if (out >= 0) {
         close(out);
         if (rc)
@@ -229,6 +263,9 @@ out:
     if (in >= 0)
         close(in);
     tenon__plugin_free(p);
+    tenon__plugin_free(copy);
+    free(meta);
+    free(old_meta);
     free(owned_dir);
     free(dst);
     free(tmp);

@@ -23,6 +23,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -67,6 +68,37 @@ static int sealed_copy(int fd, const char *path, char *why, size_t len)
         return -1;
     }
     return mfd;
+}
+
+/* "/proc/<pid>/fd/N" for *fd, under a name the dynamic loader does not
+ * already know. glibc matches loaded objects by name before anything else,
+ * and a library that stayed mapped after its dlclose (-z nodelete, C++
+ * unique symbols) keeps the name of a descriptor number since reused: such
+ * a name would hand back that old library. Moving to another number until
+ * the name is free avoids it. */
+static int free_fd_name(int *fd, char *name, size_t len)
+{
+    for (int tries = 0; tries < 64; tries++) {
+        snprintf(name, len, "/proc/%ld/fd/%d", (long)getpid(), *fd);
+        void *old = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+        struct link_map *lm = NULL;
+        if (!old)
+            return 0;
+        /* Found by its device and inode under another name, it is this
+         * very file, already mapped: loading it again is right. */
+        int taken = dlinfo(old, RTLD_DI_LINKMAP, &lm) != 0 || !lm ||
+                    strcmp(lm->l_name, name) == 0;
+        dlclose(old); /* drop the reference NOLOAD took */
+        if (!taken)
+            return 0;
+        int moved = fcntl(*fd, F_DUPFD_CLOEXEC, *fd + 1);
+        if (moved < 0)
+            break;
+        close(*fd);
+        *fd = moved;
+    }
+    return tenon__fail(TENON_EIO, "no free descriptor name to load from: "
+                                  "64 are taken by libraries still mapped");
 }
 
 /* Under a trust policy, swap `*fd` for a sealed copy and check the copy's
@@ -180,7 +212,10 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
     if (tenon__before_load_hook)
         tenon__before_load_hook(p->path);
     char fdpath[64];
-    snprintf(fdpath, sizeof fdpath, "/proc/%ld/fd/%d", (long)getpid(), fd);
+    if ((rc = free_fd_name(&fd, fdpath, sizeof fdpath))) {
+        close(fd);
+        return rc;
+    }
     h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *err = dlerror();

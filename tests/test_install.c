@@ -287,6 +287,31 @@ static void newer_install_wins(void **state)
     free(mb);
 }
 
+/* When the plugin cannot be moved into place, the .meta written for it is
+ * taken away again: no .meta may describe bytes that were not installed. */
+static void failed_install_leaves_no_meta(void **state)
+{
+    char *dir = *state, *blocker = path_join(dir, "basic-1.2.0.so");
+    char *inside = path_join(blocker, "x"),
+         *meta = path_join(dir, "basic-1.2.0.so.meta");
+    assert_int_equal(mkdir(blocker, 0755), 0);
+    assert_int_equal(mkdir(inside, 0755), 0); /* rename cannot replace it */
+    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", dir, NULL),
+                     TENON_EIO);
+    assert_contains(tenon_last_error(), "cannot move");
+    assert_int_equal(access(meta, F_OK), -1);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, "tenon-install"))
+            fail_msg("temporary file %s left behind", e->d_name);
+    closedir(d);
+    free(blocker);
+    free(inside);
+    free(meta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +326,8 @@ int main(void)
                                         tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(newer_install_wins, tmp_setup,
                                         tmp_teardown),
+        cmocka_unit_test_setup_teardown(failed_install_leaves_no_meta,
+                                        tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,25 @@ static void swap_after_scan_needs_rescan(void **state)
     free(src);
 }
 
+/* A library still mapped after its last instance (built -z nodelete) keeps
+ * the /proc/<pid>/fd/N name it was loaded under; the next plugin is likely
+ * given the same descriptor number and must still load as itself. */
+static void stale_mapping_is_not_reused(void **state)
+{
+    const char *dirs[] = {TEST_STICKY_DIR, TEST_PLUGIN_DIR};
+    tenon_instance_t *inst = NULL;
+    (void)state;
+    tenon_t *t = open_scanned(dirs, 2);
+    assert_int_equal(tenon_create(t, "basic@9.0.0", NULL, &inst), 0);
+    assert_string_equal(version_of(inst), "9.0.0");
+    tenon_destroy(inst);
+    assert_true(mapped(TEST_STICKY_DIR "/sticky.so")); /* nodelete */
+    assert_int_equal(tenon_create(t, "basic@1.2.0", NULL, &inst), 0);
+    assert_string_equal(version_of(inst), "1.2.0");
+    tenon_destroy(inst);
+    tenon_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +117,7 @@ int main(void)
                                         tmp_teardown),
         cmocka_unit_test_setup_teardown(swap_after_scan_needs_rescan, tmp_setup,
                                         tmp_teardown),
+        cmocka_unit_test(stale_mapping_is_not_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,10 +19,12 @@
 #include "internal.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #define HOST_MACHINE EM_X86_64
@@ -317,4 +319,27 @@ int tenon__elf_read_mem(const void *data, size_t size, struct tenon__elf *out,
 {
     struct mem m = {data, size};
     return tenon__elf_read(mem_read_at, &m, size, out, reason, reason_len);
+}
+
+static int fd_read_at(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    int fd = *(int *)ctx;
+    char *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int tenon__elf_read_fd(int fd, uint64_t file_size, struct tenon__elf *out,
+                       char *reason, size_t reason_len)
+{
+    return tenon__elf_read(fd_read_at, &fd, file_size, out, reason, reason_len);
 }

@@ -17,23 +17,6 @@
 
 /* ---- probing one file ---------------------------------------------------- */
 
-static int fd_read_at(void *ctx, void *buf, size_t len, uint64_t off)
-{
-    int fd = *(int *)ctx;
-    char *p = buf;
-    while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 /* Reasons come from untrusted bytes: keep them printable. */
 void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
                               const char *reason)
@@ -92,8 +75,8 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
                  "not a regular file; expected a shared object file");
         goto bad;
     }
-    rc = tenon__elf_read(fd_read_at, &fd, (uint64_t)st.st_size, &elf, reason,
-                         sizeof reason);
+    rc = tenon__elf_read_fd(fd, (uint64_t)st.st_size, &elf, reason,
+                            sizeof reason);
     p->machine = elf.machine;
     p->elfclass = elf.elfclass;
     if (rc)

@@ -554,23 +554,6 @@ int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
     return verdict(res, TENON__TRUST_OK, 0, "signed by %s", res->key_id);
 }
 
-static int fd_read_at(void *ctx, void *buf, size_t len, uint64_t off)
-{
-    int fd = *(int *)ctx;
-    char *p = buf;
-    while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 /* The static info in `fd` must be the one `p` was made from: the signature
  * covers fd's bytes and p's name and version, and the host goes on to use
  * p's info. */
@@ -586,8 +569,7 @@ static int same_info(const struct tenon_plugin *p, int fd, char *reason,
         return tenon__reason(reason, len, TENON_EIO, "%s: cannot stat: %s",
                              p->path, strerror(errno));
     memset(&elf, 0, sizeof elf);
-    rc = tenon__elf_read(fd_read_at, &fd, (uint64_t)st.st_size, &elf, why,
-                         sizeof why);
+    rc = tenon__elf_read_fd(fd, (uint64_t)st.st_size, &elf, why, sizeof why);
     if (rc == 0 && (elf.info_size != p->info.size ||
                     memcmp(elf.info, p->info.raw, elf.info_size) != 0))
         rc = tenon__reason(why, sizeof why, TENON_EPERM,

@@ -31,19 +31,6 @@ struct env {
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void copy_file(const char *from, const char *to)
-{
-    char buf[65536];
-    size_t n;
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    assert_non_null(in);
-    assert_non_null(out);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    assert_int_equal(fclose(out), 0);
-}
-
 static void set_mtime(const char *path, time_t sec, long nsec)
 {
     struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
@@ -55,7 +42,7 @@ static void add_plugin(struct env *e, const char *src, const char *name,
 {
     char *from = path_join(TEST_PLUGIN_DIR, src);
     char *to = path_join(e->plugins, name);
-    copy_file(from, to);
+    copy_path(from, to);
     set_mtime(to, OLD_TIME, nsec);
     free(from);
     free(to);
@@ -449,7 +436,7 @@ static void test_shadowed_not_cached(void **state)
     assert_int_equal(mkdir(second, 0755), 0);
     char *from = path_join(TEST_PLUGIN_DIR, "basic_v1.so");
     char *to = path_join(second, "basic.so");
-    copy_file(from, to);
+    copy_path(from, to);
     set_mtime(to, OLD_TIME, 0);
     char *want = scan2(dirs, 2, NULL, 1, &nc);
     assert_non_null(strstr(want, "second/basic.so|shadowed"));
@@ -487,7 +474,7 @@ static void test_loader_status_not_cached(void **state)
     tenon_t *t;
     char *from = path_join(TEST_MISMATCH_DIR, "mismatch_1.so");
     char *to = path_join(e->plugins, "mismatch.so");
-    copy_file(from, to);
+    copy_path(from, to);
     set_mtime(to, OLD_TIME, 0);
     scan_expect(e, 0, 3);
     struct tenon_options o = {.struct_size = sizeof o,

@@ -163,19 +163,6 @@ static void cli(void **state)
     run_free(&r);
 }
 
-static void copy(const char *from, const char *to)
-{
-    char buf[65536];
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    size_t n;
-    assert_non_null(in);
-    assert_non_null(out);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    assert_int_equal(fclose(out), 0);
-}
-
 /* The installed copy gets a .meta; a signature travels with it when the
  * source's .meta describes the same bytes, and a .meta that does not is
  * refused. Checked end to end: the installed plugin is available under the
@@ -189,7 +176,7 @@ static void install_writes_meta_and_keeps_signature(void **state)
     char *unsigned_meta = path_join(plugins, "required-0.1.0.so.meta");
     struct run r;
     assert_int_equal(mkdir(src, 0755), 0);
-    copy(TEST_PLUGIN_DIR "/basic_v1.so", so);
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", so);
     RUN(&r, "keygen", "--out", keys, "--name", "k");
     assert_status(&r, 0);
     run_free(&r);

@@ -23,19 +23,6 @@ static void swap_now(const char *path)
     swaps++;
 }
 
-static void copy(const char *from, const char *to)
-{
-    char buf[65536];
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    size_t n;
-    assert_non_null(in);
-    assert_non_null(out);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    assert_int_equal(fclose(out), 0);
-}
-
 static const char *version_of(tenon_instance_t *inst)
 {
     void *obj;
@@ -51,9 +38,9 @@ static void swap_between_check_and_load(void **state)
     const char *dirs[] = {dir};
     tenon_instance_t *inst = NULL;
     swap_dst = path_join(dir, "basic.so");
-    swap_src = path_join(dir, "incoming.tmp");      /* not *.so: not scanned */
-    copy(TEST_PLUGIN_DIR "/basic_v1.so", swap_dst); /* 1.2.0 */
-    copy(TEST_PLUGIN_DIR "/basic_v2.so", swap_src); /* 1.10.0 */
+    swap_src = path_join(dir, "incoming.tmp"); /* not *.so: not scanned */
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", swap_dst); /* 1.2.0 */
+    copy_path(TEST_PLUGIN_DIR "/basic_v2.so", swap_src); /* 1.10.0 */
 
     tenon_t *t = open_scanned(dirs, 1);
     tenon__before_load_hook = swap_now;
@@ -74,8 +61,8 @@ static void swap_after_scan_needs_rescan(void **state)
     const char *dirs[] = {dir};
     tenon_instance_t *inst = NULL;
     char *dst = path_join(dir, "basic.so"), *src = path_join(dir, "new.tmp");
-    copy(TEST_PLUGIN_DIR "/basic_v1.so", dst);
-    copy(TEST_PLUGIN_DIR "/basic_v2.so", src);
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", dst);
+    copy_path(TEST_PLUGIN_DIR "/basic_v2.so", src);
 
     tenon_t *t = open_scanned(dirs, 1);
     assert_int_equal(rename(src, dst), 0);

@@ -17,19 +17,6 @@ struct env {
     char *root, *plugins, *keys, *empty, *key;
 };
 
-static void copy(const char *from, const char *to)
-{
-    char buf[65536];
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    size_t n;
-    assert_non_null(in);
-    assert_non_null(out);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    assert_int_equal(fclose(out), 0);
-}
-
 static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof *e);
@@ -46,8 +33,8 @@ static int setup(void **state)
     run_free(&r);
     char *signed_so = path_join(e->plugins, "basic.so");
     char *unsigned_so = path_join(e->plugins, "required.so");
-    copy(TEST_PLUGIN_DIR "/basic_v1.so", signed_so);
-    copy(TEST_PLUGIN_DIR "/required.so", unsigned_so);
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", signed_so);
+    copy_path(TEST_PLUGIN_DIR "/required.so", unsigned_so);
     RUN(&r, "sign", signed_so, "--key", e->key);
     assert_status(&r, 0);
     run_free(&r);

@@ -74,6 +74,9 @@ tenon_t *open_scanned(const char *const *dirs, size_t n);
 /* "dir/name", malloc'd. */
 char *path_join(const char *dir, const char *name);
 
+/* Copy the file `from` to `to` (created or truncated); asserts on failure. */
+void copy_path(const char *from, const char *to);
+
 /* A new empty directory under $TMPDIR (else /tmp), malloc'd. */
 char *make_tmpdir(void);
 

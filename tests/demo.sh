@@ -26,3 +26,28 @@ say "examples/greet --plugin-path $P 'hello:times=lots' World   # bad argument: 
 
 say "tenon list --all --plugin-path $B/tests/badsrc   # files Tenon refuses, with the reason"
 "$B/tenon" list --all --plugin-path "$B/tests/badsrc"
+
+# Signing: a key pair, a signed copy of hello, and what a tampered byte does.
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export XDG_CONFIG_HOME="$T/config" # a private trust store for the demo
+cp "$P/hello.so" "$T/hello.so"
+
+say "tenon keygen --out \$T/keys --name demo"
+"$B/tenon" keygen --out "$T/keys" --name demo
+
+say "tenon sign \$T/hello.so --key \$T/keys/demo.key"
+"$B/tenon" sign "$T/hello.so" --key "$T/keys/demo.key"
+
+say "tenon trust add \$T/keys/demo.pub"
+"$B/tenon" trust add "$T/keys/demo.pub"
+
+say "tenon verify \$T/hello.so"
+"$B/tenon" verify "$T/hello.so"
+
+say "printf x >> \$T/hello.so; tenon verify \$T/hello.so   # one byte more"
+printf x >> "$T/hello.so"
+"$B/tenon" verify "$T/hello.so" || true
+
+say "tenon list --all --no-cache --plugin-path \$T   # a trusted key exists: require"
+"$B/tenon" list --all --no-cache --plugin-path "$T"

@@ -294,6 +294,24 @@ static void setup_dir(const char *keep)
 /* `threads` 0 is Tenon's default (one probing thread per CPU, at most 4);
  * 1 probes on the calling thread only, like the baselines. `cached` uses the
  * scan cache in files.cache_dir; otherwise the cache is off (a cold scan). */
+/* Open a context with `o`, scan, and count the available plugins. */
+static size_t scan_count(const struct tenon_options *o)
+{
+    size_t found = 0, n;
+    tenon_t *t;
+
+    if (tenon_open(&t, o) != 0)
+        die("tenon_open: %s", tenon_last_error());
+    if (tenon_scan(t) != 0)
+        die("tenon_scan: %s", tenon_last_error());
+    n = tenon_plugin_count(t);
+    for (size_t i = 0; i < n; i++)
+        if (tenon_plugin_status(tenon_plugin_at(t, i)) == TENON_AVAILABLE)
+            found++;
+    tenon_close(t);
+    return found;
+}
+
 static size_t run_tenon(unsigned threads, int cached)
 {
     const char *paths[] = {files.dir};
@@ -304,19 +322,7 @@ static size_t run_tenon(unsigned threads, int cached)
                               .scan_threads = threads,
                               .cache_dir = cached ? files.cache_dir : NULL,
                               .no_cache = !cached};
-    size_t found = 0, n;
-    tenon_t *t;
-
-    if (tenon_open(&t, &o) != 0)
-        die("tenon_open: %s", tenon_last_error());
-    if (tenon_scan(t) != 0)
-        die("tenon_scan: %s", tenon_last_error());
-    n = tenon_plugin_count(t);
-    for (size_t i = 0; i < n; i++)
-        if (tenon_plugin_status(tenon_plugin_at(t, i)) == TENON_AVAILABLE)
-            found++;
-    tenon_close(t);
-    return found;
+    return scan_count(&o);
 }
 
 static size_t run_dlopen(char *const *paths, size_t n)
@@ -511,15 +517,7 @@ static size_t run_trusted(int cached)
                               .trust_dir_count = 1,
                               .cache_dir = cached ? files.cache_dir : NULL,
                               .no_cache = !cached};
-    size_t found = 0;
-    tenon_t *t;
-    if (tenon_open(&t, &o) != 0 || tenon_scan(t) != 0)
-        die("tenon_scan: %s", tenon_last_error());
-    for (size_t i = 0; i < tenon_plugin_count(t); i++)
-        if (tenon_plugin_status(tenon_plugin_at(t, i)) == TENON_AVAILABLE)
-            found++;
-    tenon_close(t);
-    return found;
+    return scan_count(&o);
 }
 
 static void time_trust(size_t n, size_t reps)

@@ -51,6 +51,18 @@ static void install_and_remove(void **state)
     free(want);
 }
 
+/* An install that fails leaves none of its temporary files behind. */
+static void assert_no_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, "tenon-install"))
+            fail_msg("temporary file %s left behind", e->d_name);
+    closedir(d);
+}
+
 static void refuses_what_the_inventory_refuses(void **state)
 {
     char *dir = *state;
@@ -73,13 +85,7 @@ static void refuses_what_the_inventory_refuses(void **state)
     tenon_t *t = open_scanned(dirs, 1);
     assert_int_equal(tenon_plugin_count(t), 0);
     tenon_close(t);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, "tenon-install"))
-            fail_msg("temporary file %s left behind", e->d_name);
-    closedir(d);
+    assert_no_temp_files(dir);
     free(text);
 }
 
@@ -287,13 +293,7 @@ static void failed_install_leaves_no_meta(void **state)
                      TENON_EIO);
     assert_contains(tenon_last_error(), "cannot move");
     assert_int_equal(access(meta, F_OK), -1);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, "tenon-install"))
-            fail_msg("temporary file %s left behind", e->d_name);
-    closedir(d);
+    assert_no_temp_files(dir);
     free(blocker);
     free(inside);
     free(meta);

@@ -23,15 +23,6 @@ static void swap_now(const char *path)
     swaps++;
 }
 
-static const char *version_of(tenon_instance_t *inst)
-{
-    void *obj;
-    const struct test_basic *vt =
-        tenon_get_interface(inst, TEST_BASIC_ID, &obj);
-    assert_non_null(vt);
-    return vt->version(obj);
-}
-
 static void swap_between_check_and_load(void **state)
 {
     char *dir = *state;

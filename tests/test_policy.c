@@ -83,15 +83,6 @@ static tenon_t *open_policy(const struct env *e, int trust, const char *keys)
     return t;
 }
 
-static const char *version_of(tenon_instance_t *inst)
-{
-    void *obj;
-    const struct test_basic *vt =
-        tenon_get_interface(inst, TEST_BASIC_ID, &obj);
-    assert_non_null(vt);
-    return vt->version(obj);
-}
-
 static void require_loads_only_verified(void **state)
 {
     struct env *e = *state;

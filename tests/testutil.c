@@ -1,5 +1,6 @@
 /* Helpers shared by the test programs; see testutil.h. */
 #include "testutil.h"
+#include "testapi.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -312,4 +313,13 @@ void copy_path(const char *from, const char *to)
         assert_int_equal(fwrite(buf, 1, n, out), n);
     fclose(in);
     assert_int_equal(fclose(out), 0);
+}
+
+const char *version_of(tenon_instance_t *inst)
+{
+    void *obj;
+    const struct test_basic *vt =
+        tenon_get_interface(inst, TEST_BASIC_ID, &obj);
+    assert_non_null(vt);
+    return vt->version(obj);
 }

@@ -74,6 +74,10 @@ tenon_t *open_scanned(const char *const *dirs, size_t n);
 /* "dir/name", malloc'd. */
 char *path_join(const char *dir, const char *name);
 
+/* The version string compiled into the code of an instance of the "basic"
+ * test plugin: which file actually runs. */
+const char *version_of(tenon_instance_t *inst);
+
 /* Copy the file `from` to `to` (created or truncated); asserts on failure. */
 void copy_path(const char *from, const char *to);
 

@@ -30,7 +30,9 @@ static void usage(FILE *f)
     fprintf(f, "  %-8s %s\n", "help", "show help for a command");
     fprintf(f, "\n'tenon COMMAND --help' describes a command. Environment:\n"
                "  TENON_PLUGIN_PATH  colon-separated plugin directories\n"
-               "  TENON_LOG          off, error, warn, info, debug or trace\n");
+               "  TENON_LOG          off, error, warn, info, debug or trace\n"
+               "  TENON_TRUST        require, warn or off (see docs/trust.md)\n"
+               "  TENON_CACHE_DIR    where the scan cache lives\n");
 }
 
 static const struct command *find(const char *name)

@@ -88,6 +88,13 @@ char *make_tmpdir(void);
  * the string. NULL is ignored. */
 void remove_tree(char *dir);
 
+/* Make permission bits bind this thread even when it runs as root: drop
+ * CAP_DAC_OVERRIDE from the effective set (kept in the permitted set, so
+ * permissions_restore() raises it again). Returns 0, or -1 when the
+ * capabilities cannot be changed here. Threads created meanwhile inherit it. */
+int permissions_enforce(void);
+void permissions_restore(void);
+
 /* cmocka fixtures: a fresh directory in *state, removed again even when the
  * test fails. */
 int tmp_setup(void **state);

@@ -7,7 +7,8 @@
  * the checksum field is also recomputed over the payload and the parse run
  * a second time. Every entry that parses is then used the way a warm scan
  * uses it: looked up by its own key, and filled into an inventory entry,
- * which re-parses its static info.
+ * which re-parses its static info; every directory listing is looked up by
+ * its stamp and walked.
  */
 #include "internal.h"
 
@@ -47,14 +48,47 @@ static void use(struct tenon__cache *c)
     }
 }
 
+/* Each listing is found by its own stamp and walked the way a warm scan
+ * walks it: every name a *.so file name, in strictly ascending order. */
+static void use_dirs(struct tenon__cache *c)
+{
+    for (size_t i = 0; i < c->ndirs; i++) {
+        const struct tenon__cache_dir *d = &c->dirs[i];
+        const char *p = d->names, *prev = NULL;
+        struct stat st;
+        int stale;
+        memset(&st, 0, sizeof st);
+        st.st_dev = (dev_t)d->dev;
+        st.st_ino = (ino_t)d->ino;
+        st.st_mtim.tv_sec = d->mtime_ns / 1000000000;
+        st.st_mtim.tv_nsec = d->mtime_ns % 1000000000;
+        st.st_ctim.tv_sec = d->ctime_ns / 1000000000;
+        st.st_ctim.tv_nsec = d->ctime_ns % 1000000000;
+        c->written_ns = INT64_MAX;
+        if (tenon__mtime_ns(&st) == d->mtime_ns &&
+            tenon__ctime_ns(&st) == d->ctime_ns &&
+            tenon__cache_dir_find(c, d->path, &st, &stale) != d)
+            __builtin_trap();
+        for (size_t k = 0; k < d->count; k++) {
+            size_t len = strlen(p + 1);
+            if (p[0] > 1 || len < 4 || memcmp(p + 1 + len - 3, ".so", 3) ||
+                (prev && strcmp(prev, p + 1) >= 0))
+                __builtin_trap();
+            prev = p + 1;
+            p += 1 + len + 1;
+        }
+    }
+}
+
 static void parse(const uint8_t *buf, size_t size)
 {
     char why[TENON__REASON_MAX];
     struct tenon__cache c;
     memset(&c, 0, sizeof c);
-    if (tenon__cache_parse(buf, size, &c, why, sizeof why) == 0)
+    if (tenon__cache_parse(buf, size, &c, why, sizeof why) == 0) {
+        use_dirs(&c);
         use(&c);
-    else if (c.n || c.v)
+    } else if (c.n || c.v || c.ndirs || c.dirs)
         __builtin_trap();  /* a failed parse leaves nothing behind */
     tenon__cache_free(&c); /* c.buf is NULL: the bytes are not its */
 }
@@ -66,8 +100,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(buf, data, size);
     parse(buf, size);
-    if (size >= 64) {
-        uint64_t sum = tenon__hash64(buf + 64, size - 64, 1);
+    if (size >= TENON__CACHE_HEAD_SIZE) {
+        uint64_t sum =
+            tenon__hash64(buf + TENON__CACHE_HEAD_SIZE,
+                          size - TENON__CACHE_HEAD_SIZE, TENON__CACHE_FORMAT);
         memcpy(buf + 40, &sum, 8);
         parse(buf, size);
     }

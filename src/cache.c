@@ -7,13 +7,23 @@
  * One file per architecture, <cache_dir>/scan-<arch>.cache, in native byte
  * order:
  *
- *   header, 64 bytes
- *     0  magic "tenon-sc"        8  u32 format (2)   12 u32 0x0a0b0c0d
- *    16  u32 header size (64)   20  u32 record head size (120)
- *    24  u64 entry count        32  u64 payload size
+ *   header, 72 bytes
+ *     0  magic "tenon-sc"        8  u32 format (3)   12 u32 0x0a0b0c0d
+ *    16  u32 header size (72)   20  u32 record head size (120)
+ *    24  u64 file record count  32  u64 payload size
  *    40  u64 XXH64 of the payload, seed = format
  *    48  char[16] library version that wrote it (the parser's rules)
- *   payload: `count` records, each 8-byte aligned
+ *    64  u32 directory record count   68 u32 directory record head size (48)
+ *   payload: the directory records, then the file records, each 8-byte
+ *   aligned
+ *   directory record: a listing, so that a warm scan of an unchanged
+ *   directory skips readdir
+ *     0  u32 record size   4 u32 path length   8 u32 name count
+ *    12  u32 names size   16 u64 st_dev       24 u64 st_ino
+ *    32  i64 mtime ns     40 i64 ctime ns
+ *    48  path, NUL, then per *.so name in strictly ascending byte order:
+ *        u8 flags (1: it has a .meta), the name, NUL; padding
+ *   file record: a probe result
  *     0  u32 record size   4 u32 path length   8 u32 reason length
  *    12  u32 info size    16 u64 st_dev       24 u64 st_ino
  *    32  i64 size         40 i64 mtime ns     48 i64 .meta size (-1: none)
@@ -35,6 +45,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +66,11 @@
 #define CACHE_SUFFIX ".cache"
 #define CACHE_NAME   CACHE_PREFIX CACHE_ARCH CACHE_SUFFIX
 #define MAGIC        "tenon-sc"
-#define FORMAT       2u
+#define FORMAT       TENON__CACHE_FORMAT
 #define BOM          0x0a0b0c0du
-#define HEAD_SIZE    64u
+#define HEAD_SIZE    TENON__CACHE_HEAD_SIZE
 #define REC_HEAD     120u
+#define DIR_HEAD     48u
 #define VERSION_LEN  16u
 #define FILE_MAX     (256u << 20) /* larger is not a cache we wrote */
 #define REASON_MAX   4096u
@@ -221,17 +233,80 @@ static int parse_record(const unsigned char *r, size_t left,
     return 0;
 }
 
+/* The smallest listed name: flags, "x.so", NUL. */
+#define NAME_ENTRY_MIN 6u
+
+static int parse_dir(const unsigned char *r, size_t left,
+                     struct tenon__cache_dir *d, size_t *rec_size, char *why,
+                     size_t why_len)
+{
+    uint32_t size, path_len, count, names_size;
+    uint64_t need;
+    const char *p, *end, *prev = NULL;
+    if (left < DIR_HEAD)
+        return WHY("directory record truncated: %zu bytes left", left);
+    size = rd32(r);
+    path_len = rd32(r + 4);
+    count = rd32(r + 8);
+    names_size = rd32(r + 12);
+    need = (uint64_t)DIR_HEAD + path_len + 1 + names_size;
+    if (size % 8 || size < need || size > left)
+        return WHY("directory record size %u does not fit (needs %llu, %zu "
+                   "left)",
+                   size, (unsigned long long)need, left);
+    if (path_len == 0 || path_len > PATH_MAX_LEN ||
+        count > names_size / NAME_ENTRY_MIN)
+        return WHY("directory record field out of range");
+    d->path = (const char *)r + DIR_HEAD;
+    d->path_len = path_len;
+    if (d->path[path_len] || memchr(d->path, '\0', path_len))
+        return WHY("directory record path is not a NUL-terminated string");
+    d->names = p = d->path + path_len + 1;
+    end = p + names_size;
+    for (uint32_t i = 0; i < count; i++) {
+        const char *nul;
+        size_t len;
+        if (end - p < (ptrdiff_t)NAME_ENTRY_MIN || (unsigned char)*p > 1)
+            return WHY("directory record name %u: truncated, or flags %u", i,
+                       (unsigned char)*p);
+        p++;
+        if (!(nul = memchr(p, '\0', (size_t)(end - p))))
+            return WHY("directory record name %u is not NUL-terminated", i);
+        len = (size_t)(nul - p);
+        /* What a scan lists: "*.so" names without '/', each once, sorted. */
+        if (len < 4 || len > NAME_MAX || memcmp(nul - 3, ".so", 3) != 0 ||
+            memchr(p, '/', len) || (prev && strcmp(prev, p) >= 0))
+            return WHY("directory record name %u is not a *.so file name in "
+                       "ascending order",
+                       i);
+        prev = p;
+        p = nul + 1;
+    }
+    if (p != end)
+        return WHY("directory record has %zu bytes after its %u names",
+                   (size_t)(end - p), count);
+    d->dev = rd64(r + 16);
+    d->ino = rd64(r + 24);
+    d->mtime_ns = rdi64(r + 32);
+    d->ctime_ns = rdi64(r + 40);
+    d->count = count;
+    *rec_size = size;
+    return 0;
+}
+
 int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
                        char *why, size_t why_len)
 {
     const unsigned char *d = data, *r;
-    uint64_t count, payload;
+    uint64_t count, payload, ndirs;
     size_t cap = 2;
     int rc;
 
     c->v = NULL;
     c->index = NULL;
     c->n = 0;
+    c->dirs = NULL;
+    c->ndirs = 0;
     if (size < HEAD_SIZE)
         return WHY("%zu bytes; shorter than the %u-byte header", size,
                    HEAD_SIZE);
@@ -241,30 +316,49 @@ int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
         return WHY("format %u; this library reads format %u", rd32(d + 8),
                    FORMAT);
     if (rd32(d + 12) != BOM || rd32(d + 16) != HEAD_SIZE ||
-        rd32(d + 20) != REC_HEAD)
+        rd32(d + 20) != REC_HEAD || rd32(d + 68) != DIR_HEAD)
         return WHY("foreign byte order or layout");
     if (strncmp((const char *)d + 48, TENON_VERSION_STRING, VERSION_LEN) != 0)
         return WHY("written by another version of Tenon");
     count = rd64(d + 24);
     payload = rd64(d + 32);
+    ndirs = rd32(d + 64);
     if (payload != size - HEAD_SIZE)
         return WHY("payload of %llu bytes, the file has %zu after the header",
                    (unsigned long long)payload, size - HEAD_SIZE);
-    if (count > payload / REC_HEAD)
-        return WHY("%llu entries cannot fit in %llu bytes",
-                   (unsigned long long)count, (unsigned long long)payload);
+    if (count > payload / REC_HEAD || ndirs > payload / DIR_HEAD ||
+        count * REC_HEAD + ndirs * DIR_HEAD > payload)
+        return WHY("%llu entries and %llu directories cannot fit in %llu "
+                   "bytes",
+                   (unsigned long long)count, (unsigned long long)ndirs,
+                   (unsigned long long)payload);
     if (tenon__hash64(d + HEAD_SIZE, (size_t)payload, FORMAT) != rd64(d + 40))
         return WHY("checksum mismatch");
     while (cap < 2 * count)
         cap *= 2;
     c->v = malloc((count ? count : 1) * sizeof *c->v);
+    c->dirs = malloc((ndirs ? ndirs : 1) * sizeof *c->dirs);
     c->index = calloc(cap, sizeof *c->index);
-    if (!c->v || !c->index) {
+    if (!c->v || !c->dirs || !c->index) {
         rc = tenon__reason(why, why_len, TENON_ENOMEM, "out of memory");
         goto fail;
     }
     c->index_mask = cap - 1;
     r = d + HEAD_SIZE;
+    for (size_t i = 0; i < ndirs; i++) {
+        size_t left = (size_t)(d + size - r), rec = 0;
+        struct tenon__cache_dir *dr = &c->dirs[i];
+        if ((rc = parse_dir(r, left, dr, &rec, why, why_len)))
+            goto fail;
+        for (size_t j = 0; j < i; j++)
+            if (c->dirs[j].path_len == dr->path_len &&
+                memcmp(c->dirs[j].path, dr->path, dr->path_len) == 0) {
+                rc = WHY("two directory records for %s", dr->path);
+                goto fail;
+            }
+        c->ndirs = i + 1;
+        r += rec;
+    }
     for (size_t i = 0; i < count; i++) {
         size_t left = (size_t)(d + size - r), rec = 0;
         if ((rc = parse_record(r, left, &c->v[i], &rec, why, why_len)))
@@ -283,10 +377,12 @@ int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
     return 0;
 fail:
     free(c->v);
+    free(c->dirs);
     free(c->index);
     c->v = NULL;
+    c->dirs = NULL;
     c->index = NULL;
-    c->n = 0;
+    c->n = c->ndirs = 0;
     return rc;
 }
 
@@ -338,8 +434,7 @@ void tenon__cache_load(tenon_t *t, struct tenon__cache *c)
     }
     if (tenon__cache_parse(c->buf, (size_t)st.st_size, c, why, sizeof why))
         goto bad;
-    c->written_ns =
-        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    c->written_ns = tenon__mtime_ns(&st);
     close(fd);
     free(path);
     return;
@@ -376,6 +471,28 @@ struct tenon__cache_entry *tenon__cache_find(struct tenon__cache *c,
         if (e->mtime_ns >= c->written_ns || e->meta_mtime_ns >= c->written_ns)
             return NULL;
         return e;
+    }
+    return NULL;
+}
+
+const struct tenon__cache_dir *
+tenon__cache_dir_find(const struct tenon__cache *c, const char *path,
+                      const struct stat *st, int *stale)
+{
+    size_t len = strlen(path);
+    *stale = 1;
+    for (size_t i = 0; i < c->ndirs; i++) {
+        const struct tenon__cache_dir *d = &c->dirs[i];
+        if (d->path_len != len || memcmp(d->path, path, len) != 0)
+            continue;
+        if (d->dev != (uint64_t)st->st_dev || d->ino != (uint64_t)st->st_ino ||
+            d->mtime_ns != tenon__mtime_ns(st) ||
+            d->ctime_ns != tenon__ctime_ns(st))
+            return NULL;
+        *stale = 0;
+        /* Changed in the tick the cache was written in: a second change in
+         * that tick would leave the same mtime. */
+        return d->mtime_ns < c->written_ns ? d : NULL;
     }
     return NULL;
 }
@@ -417,6 +534,7 @@ int tenon__cache_fill(struct tenon_plugin *p,
 void tenon__cache_free(struct tenon__cache *c)
 {
     free(c->v);
+    free(c->dirs);
     free(c->index);
     free(c->buf);
     memset(c, 0, sizeof *c);
@@ -428,6 +546,7 @@ struct out {
     unsigned char *buf;
     size_t len, cap;
     uint64_t count;
+    uint32_t ndirs;
 };
 
 static void wr32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -505,6 +624,88 @@ static int put_plugin(struct out *o, const struct tenon_plugin *p)
     return put_record(o, &e);
 }
 
+/* Append a directory record; `names` is its names part as stored. */
+static int put_dir(struct out *o, const struct tenon__cache_dir *d,
+                   size_t names_size)
+{
+    size_t size = (DIR_HEAD + d->path_len + 1 + names_size + 7) & ~(size_t)7;
+    unsigned char *r;
+    if (d->path_len > PATH_MAX_LEN || d->count > UINT32_MAX ||
+        names_size > UINT32_MAX)
+        return 0; /* the reader would refuse it: leave it out */
+    if (tenon__grow(&o->buf, &o->cap, o->len + size, 1))
+        return TENON_ENOMEM;
+    r = o->buf + o->len;
+    memset(r, 0, size);
+    wr32(r, (uint32_t)size);
+    wr32(r + 4, (uint32_t)d->path_len);
+    wr32(r + 8, (uint32_t)d->count);
+    wr32(r + 12, (uint32_t)names_size);
+    wr64(r + 16, d->dev);
+    wr64(r + 24, d->ino);
+    wr64(r + 32, (uint64_t)d->mtime_ns);
+    wr64(r + 40, (uint64_t)d->ctime_ns);
+    memcpy(r + DIR_HEAD, d->path, d->path_len);
+    memcpy(r + DIR_HEAD + d->path_len + 1, d->names, names_size);
+    o->len += size;
+    o->ndirs++;
+    return 0;
+}
+
+/* The listing of search path directory `di` as this scan made it: the
+ * names of its entries, in scan order, with their .meta flags. */
+static int put_listing(struct out *o, const tenon_t *t, size_t di,
+                       const struct tenon__dir_stamp *st,
+                       struct tenon_plugin *const *v, size_t n)
+{
+    struct tenon__cache_dir d = {
+        t->paths[di], strlen(t->paths[di]), st->dev, st->ino,
+        st->mtime_ns, st->ctime_ns,         0,       NULL};
+    size_t size = 0, at = 0;
+    char *names;
+    int rc;
+    for (size_t i = 0; i < n; i++)
+        if (v[i]->dir_index == di)
+            size += 1 + strlen(v[i]->path + v[i]->name_off) + 1;
+    if (!(names = malloc(size ? size : 1)))
+        return TENON_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = v[i]->path + v[i]->name_off;
+        size_t len = strlen(name) + 1;
+        if (v[i]->dir_index != di)
+            continue;
+        names[at++] = (char)(v[i]->meta_listed != 0);
+        memcpy(names + at, name, len);
+        at += len;
+        d.count++;
+    }
+    d.names = names;
+    rc = put_dir(o, &d, size);
+    free(names);
+    return rc;
+}
+
+/* Bytes of a cached directory record's names part. */
+static size_t names_size(const struct tenon__cache_dir *d)
+{
+    const char *p = d->names;
+    for (size_t i = 0; i < d->count; i++)
+        p += 1 + strlen(p + 1) + 1;
+    return (size_t)(p - d->names);
+}
+
+static int is_dir(const char *path, size_t len)
+{
+    char *dir = tenon__strndup(path, len ? len : 1);
+    struct stat st;
+    int yes;
+    if (!dir)
+        return -1;
+    yes = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    free(dir);
+    return yes;
+}
+
 /* The directory part of an entry's path, which was built as dir + '/' +
  * name. */
 static size_t dir_len(const struct tenon__cache_entry *e)
@@ -513,13 +714,31 @@ static size_t dir_len(const struct tenon__cache_entry *e)
     return (size_t)(slash - e->path);
 }
 
-static int scanned_dir(const tenon_t *t, const struct tenon__cache_entry *e)
+static int is_scanned(const tenon_t *t, const char *dir, size_t len)
 {
-    size_t n = dir_len(e);
     for (size_t i = 0; i < t->npaths; i++)
-        if (strlen(t->paths[i]) == n && memcmp(t->paths[i], e->path, n) == 0)
+        if (strlen(t->paths[i]) == len && memcmp(t->paths[i], dir, len) == 0)
             return 1;
     return 0;
+}
+
+/* The listings of directories this scan did not look at, kept like their
+ * file records (below). */
+static int keep_other_dirs(const tenon_t *t, const struct tenon__cache *c,
+                           struct out *o)
+{
+    int rc = 0;
+    for (size_t i = 0; i < c->ndirs && rc == 0; i++) {
+        const struct tenon__cache_dir *d = &c->dirs[i];
+        int exists;
+        if (is_scanned(t, d->path, d->path_len))
+            continue;
+        if ((exists = is_dir(d->path, d->path_len)) < 0)
+            return TENON_ENOMEM;
+        if (exists)
+            rc = put_dir(o, d, names_size(d));
+    }
+    return rc;
 }
 
 /* Entries of directories this scan did not look at are kept for hosts with
@@ -531,16 +750,12 @@ static int keep_others(const tenon_t *t, struct tenon__cache *c, struct out *o)
     int last_exists = 0, rc = 0;
     for (size_t i = 0; i < c->n && rc == 0; i++) {
         const struct tenon__cache_entry *e = &c->v[i];
-        if (scanned_dir(t, e))
+        if (is_scanned(t, e->path, dir_len(e)))
             continue;
         size_t n = dir_len(e);
         if (!last || dir_len(last) != n || memcmp(last->path, e->path, n)) {
-            char *dir = tenon__strndup(e->path, n ? n : 1);
-            struct stat st;
-            if (!dir)
+            if ((last_exists = is_dir(e->path, n)) < 0)
                 return TENON_ENOMEM;
-            last_exists = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-            free(dir);
             last = e;
         }
         if (last_exists)
@@ -624,28 +839,53 @@ out:
     return rc;
 }
 
+/* Does the directory of this stamp hold the cache file? Then every write
+ * of the cache changes it, and its listing is not worth a rewrite. */
+static int holds_cache(const tenon_t *t, const struct tenon__dir_stamp *d)
+{
+    struct stat st;
+    return stat(t->cache_dir, &st) == 0 && (uint64_t)st.st_dev == d->dev &&
+           (uint64_t)st.st_ino == d->ino;
+}
+
 void tenon__cache_save(tenon_t *t, struct tenon__cache *c,
-                       struct tenon_plugin *const *v, size_t n)
+                       struct tenon_plugin *const *v, size_t n,
+                       const struct tenon__dir_stamp *stamps)
 {
     struct out o = {0};
     int rc = 0;
 
     if (!c->enabled)
         return;
+    for (size_t i = 0; i < t->npaths && !c->dirty; i++)
+        if (stamps[i].listed && stamps[i].stale && !holds_cache(t, &stamps[i]))
+            c->dirty = 1;
     for (size_t i = 0; i < n && !c->dirty; i++)
         if ((!v[i]->from_cache || v[i]->digest_new) && v[i]->cacheable)
             c->dirty = 1;
     for (size_t i = 0; i < c->n && !c->dirty; i++)
-        if (!c->v[i].used && scanned_dir(t, &c->v[i]))
+        if (!c->v[i].used && is_scanned(t, c->v[i].path, dir_len(&c->v[i])))
             c->dirty = 1;
+    size_t listed = 0, lists_reused = 0;
+    for (size_t i = 0; i < t->npaths; i++) {
+        listed += stamps[i].listed != 0;
+        lists_reused += stamps[i].from_cache != 0;
+    }
     tenon__log(t, TENON_LOG_DEBUG, "tenon",
-               "scan cache: %zu reused, %zu probed%s", c->hits, c->probed,
+               "scan cache: %zu reused, %zu probed, %zu of %zu listings "
+               "reused%s",
+               c->hits, c->probed, lists_reused, listed,
                c->dirty ? "; rewriting it" : "");
     if (!c->dirty)
         return;
     if (tenon__grow(&o.buf, &o.cap, HEAD_SIZE, 1))
         return;
     o.len = HEAD_SIZE;
+    for (size_t i = 0; i < t->npaths && rc == 0; i++)
+        if (stamps[i].listed)
+            rc = put_listing(&o, t, i, &stamps[i], v, n);
+    if (rc == 0)
+        rc = keep_other_dirs(t, c, &o);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = put_plugin(&o, v[i]);
     if (rc == 0)
@@ -662,6 +902,8 @@ void tenon__cache_save(tenon_t *t, struct tenon__cache *c,
         wr64(o.buf + 40,
              tenon__hash64(o.buf + HEAD_SIZE, o.len - HEAD_SIZE, FORMAT));
         strncpy((char *)o.buf + 48, TENON_VERSION_STRING, VERSION_LEN);
+        wr32(o.buf + 64, o.ndirs);
+        wr32(o.buf + 68, DIR_HEAD);
         if (write_file(t, &o) == 0)
             c->dirty = 0;
     }

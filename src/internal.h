@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define TENON__REASON_MAX 256
@@ -29,6 +30,17 @@ int tenon__reason(char *buf, size_t len, int code, const char *fmt, ...)
     TENON_PRINTF(4, 5);
 /* Grow *arr (of *cap elements of `size` bytes) to hold at least `need`. */
 int tenon__grow(void *arr, size_t *cap, size_t need, size_t size);
+
+/* A stat's mtime and ctime in nanoseconds, the unit of the cache's keys. */
+static inline int64_t tenon__mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static inline int64_t tenon__ctime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
 
 /* ---- elfinfo.c: the static info of a plugin file, without loading it ----- */
 
@@ -149,8 +161,9 @@ struct tenon_plugin {
     /* The scan cache's key (cache.c): the file as probed (its fstat) and its
      * <file>.meta as seen before probing; meta_size is -1 when absent. */
     int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns;
-    int cacheable;  /* the probe got as far as fstat: the result is keyed */
-    int from_cache; /* this scan reused the cached probe result */
+    int meta_listed; /* the directory listing had <file>.meta beside it */
+    int cacheable;   /* the probe got as far as fstat: the result is keyed */
+    int from_cache;  /* this scan reused the cached probe result */
     /* The file's SHA-256, cached under the same key as the probe result. */
     unsigned char digest[32];
     int have_digest;
@@ -272,12 +285,41 @@ struct tenon__cache_entry {
     int used;                    /* reused by the current scan */
 };
 
+/* The cache file's format version (also the checksum's seed) and header
+ * size; the layout is described in cache.c. */
+#define TENON__CACHE_FORMAT    3u
+#define TENON__CACHE_HEAD_SIZE 72u
+
+/* One cached directory listing: the *.so names in scan order, each with
+ * whether a .meta sat beside it, valid while the directory's device, inode,
+ * mtime and ctime are unchanged (every create, unlink and rename in it moves
+ * its mtime and ctime). */
+struct tenon__cache_dir {
+    const char *path;
+    size_t path_len;
+    uint64_t dev, ino;
+    int64_t mtime_ns, ctime_ns;
+    size_t count;
+    const char *names; /* count times: u8 flags (1: has .meta), name, NUL */
+};
+
+/* How one directory of the search path was listed by a scan. */
+struct tenon__dir_stamp {
+    int listed;     /* opened: the fields below describe it */
+    int from_cache; /* its listing came from the cache, readdir was skipped */
+    int stale;      /* the cache had no record of it, or another one */
+    uint64_t dev, ino;
+    int64_t mtime_ns, ctime_ns;
+};
+
 struct tenon__cache {
     int enabled;        /* a cache directory is configured */
     int dirty;          /* the file on disk should be rewritten */
     unsigned char *buf; /* the file's bytes; NULL when parsed in place */
     struct tenon__cache_entry *v;
     size_t n;
+    struct tenon__cache_dir *dirs;
+    size_t ndirs;
     uint32_t *index; /* open addressing by path: entry index + 1, 0 empty */
     size_t index_mask;
     int64_t written_ns; /* the cache file's mtime: newer entries are racy */
@@ -299,16 +341,26 @@ void tenon__cache_load(tenon_t *t, struct tenon__cache *c);
  * tick). */
 struct tenon__cache_entry *tenon__cache_find(struct tenon__cache *c,
                                              const struct tenon_plugin *p);
+/* The cached listing of the directory `path`, whose fstat is `st`, when it
+ * is still valid: same device, inode, mtime and ctime, and not modified in
+ * the clock tick the cache was written in. NULL otherwise; *stale tells
+ * whether the cache should learn the directory again (no record, or a
+ * different one; not when only racy). */
+const struct tenon__cache_dir *
+tenon__cache_dir_find(const struct tenon__cache *c, const char *path,
+                      const struct stat *st, int *stale);
 /* Fill `p` from `e` (re-parsing the info); 0, or -1 leaving `p` as it was
  * when the cached bytes do not give the cached result. */
 int tenon__cache_fill(struct tenon_plugin *p,
                       const struct tenon__cache_entry *e);
 /* Rewrite the cache when it changed: the probe results of `v` (call before
- * shadow marking, so no later status is saved) plus the entries of other
+ * shadow marking, so no later status is saved), the listings of the search
+ * path's directories (`stamps`, one per path), plus the records of other
  * directories that still exist. Atomic (temp file, fsync, rename); failures
  * are logged at debug level and otherwise ignored. */
 void tenon__cache_save(tenon_t *t, struct tenon__cache *c,
-                       struct tenon_plugin *const *v, size_t n);
+                       struct tenon_plugin *const *v, size_t n,
+                       const struct tenon__dir_stamp *stamps);
 void tenon__cache_free(struct tenon__cache *c);
 /* The 64-bit checksum the cache file uses (XXH64). */
 uint64_t tenon__hash64(const void *data, size_t len, uint64_t seed);

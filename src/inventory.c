@@ -62,8 +62,8 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
     p->dev = st.st_dev;
     p->ino = st.st_ino;
     p->size = (int64_t)st.st_size;
-    p->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    p->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+    p->mtime_ns = tenon__mtime_ns(&st);
+    p->ctime_ns = tenon__ctime_ns(&st);
     p->cacheable = 1; /* what follows depends only on the bytes */
     if (S_ISDIR(st.st_mode)) {
         snprintf(reason, sizeof reason,
@@ -123,13 +123,16 @@ static int is_meta(const char *name, size_t n)
            has_so_suffix(name, n - META_LEN);
 }
 
-/* File names of one directory, kept in one buffer. */
+/* File names of one directory: read into one buffer, or pointing into a
+ * cached listing. */
 struct names {
     char *buf;
     size_t len, cap;
     size_t *off; /* offsets while reading (buf moves), then sorted pointers */
     size_t n, cap_off;
     const char **sorted;
+    unsigned char *has_meta; /* per sorted name; NULL when not wanted */
+    int partial;             /* readdir failed part way: its errno */
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -159,25 +162,52 @@ static int sort_names(struct names *nm)
     return 0;
 }
 
-/* The *.so names, and into `metas` (when not NULL) the plugin file names
- * that have a *.so.meta beside them, which the cache's key includes: knowing
- * them from the listing saves a failing stat per plugin without one. */
-static int read_names(DIR *d, struct names *nm, struct names *metas)
+/* The *.so names, sorted; with `want_meta`, also which of them have a
+ * *.so.meta beside them, which the cache's key includes: knowing it from
+ * the listing saves a failing stat per plugin without one. */
+static int read_names(DIR *d, struct names *nm, int want_meta)
 {
+    struct names metas = {0};
     struct dirent *e;
     int rc = 0;
-    while ((e = readdir(d)) && rc == 0) {
+    for (errno = 0; rc == 0 && (e = readdir(d)); errno = 0) {
         size_t len = strlen(e->d_name);
         if (has_so_suffix(e->d_name, len))
             rc = add_name(nm, e->d_name, len);
-        else if (metas && is_meta(e->d_name, len))
-            rc = add_name(metas, e->d_name, len - META_LEN);
+        else if (want_meta && is_meta(e->d_name, len))
+            rc = add_name(&metas, e->d_name, len - META_LEN);
     }
+    nm->partial = rc == 0 ? errno : 0;
     if (rc == 0)
         rc = sort_names(nm);
-    if (rc == 0 && metas)
-        rc = sort_names(metas);
+    if (rc == 0 && want_meta && !(nm->has_meta = malloc(nm->n ? nm->n : 1)))
+        rc = TENON_ENOMEM;
+    if (rc == 0 && want_meta && (rc = sort_names(&metas)) == 0)
+        for (size_t i = 0; i < nm->n; i++)
+            nm->has_meta[i] =
+                metas.n && bsearch(&nm->sorted[i], metas.sorted, metas.n,
+                                   sizeof *metas.sorted, cmp_str);
+    free(metas.buf);
+    free(metas.off);
+    free(metas.sorted);
     return rc;
+}
+
+/* The names of a valid cached listing, pointing into the cache. */
+static int cached_names(const struct tenon__cache_dir *cd, struct names *nm)
+{
+    const char *p = cd->names;
+    nm->sorted = malloc((cd->count ? cd->count : 1) * sizeof *nm->sorted);
+    nm->has_meta = malloc(cd->count ? cd->count : 1);
+    if (!nm->sorted || !nm->has_meta)
+        return TENON_ENOMEM;
+    for (size_t i = 0; i < cd->count; i++) {
+        nm->has_meta[i] = (unsigned char)*p++;
+        nm->sorted[i] = p;
+        p += strlen(p) + 1;
+    }
+    nm->n = cd->count;
+    return 0;
 }
 
 static void free_names(struct names *nm)
@@ -185,6 +215,7 @@ static void free_names(struct names *nm)
     free(nm->buf);
     free(nm->off);
     free(nm->sorted);
+    free(nm->has_meta);
 }
 
 struct list {
@@ -205,7 +236,6 @@ struct probe_job {
     int dirfd;
     atomic_size_t next;
     struct tenon__cache *cache; /* non-NULL: fill from it, do not probe */
-    const struct names *metas;
     const struct tenon__keyring *keyring; /* non-NULL: check signatures */
 };
 
@@ -233,8 +263,7 @@ static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
     struct stat st;
     if (res.have_digest && !p->have_digest && fd >= 0 && fstat(fd, &st) == 0 &&
         st.st_dev == p->dev && st.st_ino == p->ino && st.st_size == p->size &&
-        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
-            p->mtime_ns) {
+        tenon__mtime_ns(&st) == p->mtime_ns) {
         memcpy(p->digest, res.digest, sizeof p->digest);
         p->have_digest = 1;
         p->digest_new = 1;
@@ -244,17 +273,11 @@ static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
     snprintf(p->trust_reason, sizeof p->trust_reason, "%s", res.reason);
 }
 
-static int64_t mtime_ns(const struct stat *st)
-{
-    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 /* Fill `p` from the cache when its key matches, which costs a stat (two
  * with a .meta); else leave it for probing (p->from_cache stays 0). */
 static void reuse(struct probe_job *job, struct tenon_plugin *p)
 {
     const char *name = p->path + p->name_off;
-    const struct names *metas = job->metas;
     char meta[NAME_MAX + 1];
     struct tenon__cache_entry *e;
     struct stat st;
@@ -263,16 +286,14 @@ static void reuse(struct probe_job *job, struct tenon_plugin *p)
     p->dev = st.st_dev;
     p->ino = st.st_ino;
     p->size = (int64_t)st.st_size;
-    p->mtime_ns = mtime_ns(&st);
-    p->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-    if (metas->n &&
-        bsearch(&name, metas->sorted, metas->n, sizeof *metas->sorted,
-                cmp_str) &&
+    p->mtime_ns = tenon__mtime_ns(&st);
+    p->ctime_ns = tenon__ctime_ns(&st);
+    if (p->meta_listed &&
         (size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, name) <
             sizeof meta &&
         fstatat(job->dirfd, meta, &st, 0) == 0) {
         p->meta_size = (int64_t)st.st_size;
-        p->meta_mtime_ns = mtime_ns(&st);
+        p->meta_mtime_ns = tenon__mtime_ns(&st);
     }
     /* Distinct files have distinct entries: no two threads touch one. */
     if ((e = tenon__cache_find(job->cache, p)) && tenon__cache_fill(p, e) == 0)
@@ -315,16 +336,15 @@ static void run_job(const tenon_t *t, struct probe_job *job, size_t min)
 static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
                       int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, NULL};
+    struct probe_job job = {v, n, dirfd, 0, NULL, NULL};
     run_job(t, &job, PARALLEL_MIN);
 }
 
 /* Fill what the cache knows, then probe the rest. */
 static int probe_cached(const tenon_t *t, struct tenon__cache *c,
-                        struct tenon_plugin **v, size_t n, int dirfd,
-                        const struct names *metas)
+                        struct tenon_plugin **v, size_t n, int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, c, metas, NULL};
+    struct probe_job job = {v, n, dirfd, 0, c, NULL};
     struct tenon_plugin **miss;
     size_t nmiss = 0;
     if (!(miss = malloc((n ? n : 1) * sizeof *miss)))
@@ -340,21 +360,53 @@ static int probe_cached(const tenon_t *t, struct tenon__cache *c,
     return 0;
 }
 
+/* List directory `di` of the search path (from the cache when its listing
+ * there is still valid, else with readdir), make an entry per *.so file,
+ * and fill each from the cache or by probing. */
 static int scan_dir(tenon_t *t, size_t di, struct list *out,
-                    struct tenon__cache *cache)
+                    struct tenon__cache *cache, struct tenon__dir_stamp *stamp)
 {
     const char *dir = t->paths[di];
     size_t dlen = strlen(dir), first = out->n;
-    DIR *d = opendir(dir);
-    struct names nm = {0}, metas = {0};
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+    const struct tenon__cache_dir *cd = NULL;
+    struct names nm = {0};
+    DIR *d = NULL;
+    struct stat st;
     int rc;
 
-    if (!d) {
+    if (fd < 0 || fstat(fd, &st) != 0) {
         tenon__log(t, TENON_LOG_DEBUG, "tenon", "skipping %s: %s", dir,
                    strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return 0;
     }
-    rc = read_names(d, &nm, cache->enabled ? &metas : NULL);
+    /* The stamp is taken before listing: a change made while listing moves
+     * the directory's mtime past it, so the next scan lists again. */
+    if (cache->enabled) {
+        stamp->listed = 1;
+        stamp->dev = (uint64_t)st.st_dev;
+        stamp->ino = (uint64_t)st.st_ino;
+        stamp->mtime_ns = tenon__mtime_ns(&st);
+        stamp->ctime_ns = tenon__ctime_ns(&st);
+        cd = tenon__cache_dir_find(cache, dir, &st, &stamp->stale);
+        stamp->from_cache = cd != NULL;
+    }
+    if (cd) {
+        rc = cached_names(cd, &nm);
+    } else if (!(d = fdopendir(fd))) {
+        tenon__log(t, TENON_LOG_DEBUG, "tenon", "skipping %s: %s", dir,
+                   strerror(errno));
+        stamp->listed = 0;
+        close(fd);
+        return 0;
+    } else if ((rc = read_names(d, &nm, cache->enabled)) == 0 && nm.partial) {
+        /* What was read is scanned, but is not a listing to cache. */
+        tenon__log(t, TENON_LOG_WARN, "tenon", "listing %s failed part way: %s",
+                   dir, strerror(nm.partial));
+        stamp->listed = 0;
+    }
     if (rc == 0)
         rc = tenon__grow(&out->v, &out->cap, out->n + nm.n, sizeof *out->v);
     for (size_t i = 0; i < nm.n && rc == 0; i++) {
@@ -372,20 +424,22 @@ static int scan_dir(tenon_t *t, size_t di, struct list *out,
         p->dir_index = di;
         p->status = TENON_UNAVAILABLE;
         p->meta_size = -1;
+        p->meta_listed = nm.has_meta && nm.has_meta[i];
         out->v[out->n++] = p;
     }
     if (rc == 0 && cache->enabled)
-        rc = probe_cached(t, cache, out->v + first, out->n - first, dirfd(d),
-                          &metas);
+        rc = probe_cached(t, cache, out->v + first, out->n - first, fd);
     else if (rc == 0)
-        probe_all(t, out->v + first, out->n - first, dirfd(d));
+        probe_all(t, out->v + first, out->n - first, fd);
     for (size_t i = first; rc == 0 && i < out->n; i++)
         if (out->v[i]->status != TENON_AVAILABLE)
             tenon__log(t, TENON_LOG_DEBUG, "tenon", "%s: unavailable: %s",
                        out->v[i]->path, out->v[i]->reason);
-    closedir(d);
+    if (d)
+        closedir(d);
+    else
+        close(fd);
     free_names(&nm);
-    free_names(&metas);
     return rc;
 }
 
@@ -508,20 +562,24 @@ int tenon_scan(tenon_t *t)
     struct tenon__cache cache;
     struct list l = {0};
     const struct tenon__keyring *kr;
+    struct tenon__dir_stamp *stamps;
     int policy = tenon__trust_policy(t, &kr), rc = 0;
 
+    if (!(stamps = calloc(t->npaths ? t->npaths : 1, sizeof *stamps)))
+        return tenon__fail(TENON_ENOMEM, "out of memory");
     tenon__cache_load(t, &cache);
     for (size_t di = 0; di < t->npaths && rc == 0; di++)
-        rc = scan_dir(t, di, &l, &cache);
+        rc = scan_dir(t, di, &l, &cache, &stamps[di]);
     if (rc == 0 && policy != TENON_TRUST_OFF) {
-        struct probe_job job = {l.v, l.n, AT_FDCWD, 0, NULL, NULL, kr};
+        struct probe_job job = {l.v, l.n, AT_FDCWD, 0, NULL, kr};
         run_job(t, &job, TRUST_PARALLEL_MIN);
     }
     /* Before trust verdicts and shadowing: the cache keeps what probing
      * found and the digests, nothing that depends on policy or keys. */
     if (rc == 0)
-        tenon__cache_save(t, &cache, l.v, l.n);
+        tenon__cache_save(t, &cache, l.v, l.n, stamps);
     tenon__cache_free(&cache);
+    free(stamps);
     if (rc == 0 && policy != TENON_TRUST_OFF)
         apply_trust(t, &l, policy);
     if (rc == 0)

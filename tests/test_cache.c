@@ -78,16 +78,20 @@ static int teardown(void **state)
 /* What the debug line "scan cache: N reused, M probed" said. */
 struct counts {
     long reused, probed;
-    int ignored; /* "scan cache ... ignored" */
+    long lists_reused, listed; /* directory listings */
+    int rewrote;               /* "; rewriting it" */
+    int ignored;               /* "scan cache ... ignored" */
 };
 
 static void on_log(void *ud, int level, const char *origin, const char *msg)
 {
     struct counts *c = ud;
     (void)level, (void)origin;
-    if (sscanf(msg, "scan cache: %ld reused, %ld probed", &c->reused,
-               &c->probed) == 2)
+    if (sscanf(msg, "scan cache: %ld reused, %ld probed, %ld of %ld listings",
+               &c->reused, &c->probed, &c->lists_reused, &c->listed) == 4) {
+        c->rewrote = strstr(msg, "; rewriting it") != NULL;
         return;
+    }
     if (strncmp(msg, "scan cache ", 11) == 0 && strstr(msg, " ignored: "))
         c->ignored = 1;
 }
@@ -125,7 +129,7 @@ static char *scan2(const char *const *dirs, size_t ndirs, const char *cache,
     tenon_t *t;
     memset(&o, 0, sizeof o);
     memset(c, 0, sizeof *c);
-    c->reused = c->probed = -1;
+    c->reused = c->probed = c->lists_reused = c->listed = -1;
     o.struct_size = sizeof o;
     o.plugin_paths = dirs;
     o.plugin_path_count = ndirs;
@@ -160,6 +164,13 @@ static void scan_expect(struct env *e, long reused, long probed)
         assert_int_equal(c.probed, probed);
     free(got);
     free(want);
+}
+
+/* Past the file system's clock tick (a few milliseconds). */
+static void sleep_tick(void)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
 }
 
 static int exists(const char *path)
@@ -364,6 +375,96 @@ static void future(unsigned char *b, size_t *len)
     b[8] = (unsigned char)(b[8] + 1);
 }
 static void foreign(unsigned char *b, size_t *len) { (void)len, b[48] = '9'; }
+
+/* Scan with the cache and check how many directory listings it reused. */
+static void expect_listing(struct env *e, long reused)
+{
+    struct counts c;
+    const char *dirs[] = {e->plugins};
+    struct counts nc;
+    char *got = scan(e, &c), *want = scan2(dirs, 1, NULL, 1, &nc);
+    assert_string_equal(got, want);
+    assert_int_equal(c.listed, 1);
+    assert_int_equal(c.lists_reused, reused);
+    free(got);
+    free(want);
+}
+
+/* An unchanged directory is not read again: its listing comes from the
+ * cache. Any name added or removed moves its mtime and ctime, so the next
+ * scan lists it again and sees the change, also when the mtime is set back. */
+static void test_listing_reused(void **state)
+{
+    struct env *e = *state;
+    char *added = path_join(e->plugins, "added.so");
+    set_mtime(e->plugins, OLD_TIME, 0);
+    expect_listing(e, 0); /* no cache yet */
+    expect_listing(e, 1);
+    add_plugin(e, "basic_v2.so", "added.so", 7);
+    expect_listing(e, 0); /* new mtime: listed again, added.so seen */
+    expect_listing(e, 0); /* listed in the tick the cache was written in */
+    set_mtime(e->plugins, OLD_TIME, 0);
+    expect_listing(e, 0); /* mtime set back: the ctime still moved */
+    expect_listing(e, 1);
+    assert_int_equal(unlink(added), 0);
+    set_mtime(e->plugins, OLD_TIME, 0);
+    expect_listing(e, 0); /* a removal, mtime set back */
+    expect_listing(e, 1);
+    char *s = scan2((const char *[]){e->plugins}, 1, e->cache, 0,
+                    &(struct counts){0});
+    assert_null(strstr(s, "added.so"));
+    free(s);
+    free(added);
+}
+
+/* A .meta appearing beside a plugin changes the listing too (the key of the
+ * plugin includes it). */
+static void test_listing_sees_new_meta(void **state)
+{
+    struct env *e = *state;
+    char *meta = path_join(e->plugins, "basic.so.meta");
+    struct counts c;
+    set_mtime(e->plugins, OLD_TIME, 0);
+    expect_listing(e, 0);
+    expect_listing(e, 1);
+    FILE *f = fopen(meta, "w");
+    assert_non_null(f);
+    fputs("{}\n", f);
+    fclose(f);
+    set_mtime(meta, OLD_TIME, 1);
+    set_mtime(e->plugins, OLD_TIME, 0);
+    free(scan(e, &c));
+    assert_int_equal(c.lists_reused, 0);
+    assert_int_equal(c.probed, 1); /* basic.so: its key now has a .meta */
+    free(meta);
+}
+
+/* A directory modified as late as the cache was written is listed again on
+ * every scan (a second change in that tick would not move its mtime). */
+static void test_racy_listing(void **state)
+{
+    struct env *e = *state;
+    set_mtime(e->plugins, time(NULL) + 3600, 0);
+    expect_listing(e, 0);
+    expect_listing(e, 0);
+    expect_listing(e, 0);
+}
+
+/* The cache kept inside a plugin directory: each write of the cache changes
+ * that directory, which must not make every scan rewrite the cache. */
+static void test_cache_in_plugin_dir(void **state)
+{
+    struct env *e = *state;
+    const char *dirs[] = {e->plugins};
+    struct counts c;
+    free(scan2(dirs, 1, e->plugins, 0, &c));
+    assert_true(c.rewrote);
+    sleep_tick();
+    free(scan2(dirs, 1, e->plugins, 0, &c));
+    free(scan2(dirs, 1, e->plugins, 0, &c));
+    assert_false(c.rewrote);
+    assert_int_equal(c.reused, 2);
+}
 
 static void test_truncated(void **state)
 {
@@ -605,6 +706,10 @@ int main(void)
         T(test_removed_and_added),
         T(test_meta_changes),
         T(test_racy_entry_is_probed),
+        T(test_listing_reused),
+        T(test_listing_sees_new_meta),
+        T(test_racy_listing),
+        T(test_cache_in_plugin_dir),
         T(test_truncated),
         T(test_zero_length),
         T(test_bit_flipped),

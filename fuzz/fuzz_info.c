@@ -4,8 +4,7 @@
  * The input is the static info of a plugin file ("key=value\0" strings),
  * with no ELF around it: behind fuzz_elfinfo's ELF checks the fuzzer rarely
  * gets to vary the info itself. It is copied into a malloc'd buffer of
- * exactly its size, because tenon__info_parse() takes the buffer over and
- * ASan should see a read one past its end.
+ * exactly its size, so that ASan sees a read one past its end.
  *
  * When the info parses, the argument declarations it produced (names, types,
  * defaults, choices, all from the untrusted file) are used the way
@@ -81,5 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_args(&info, args ? args : "");
     }
     tenon__info_free(&info);
+    free(buf);
     return 0;
 }

@@ -505,12 +505,8 @@ int tenon__cache_fill(struct tenon_plugin *p,
     p->elfclass = e->elfclass;
     p->info.abi = -1;
     if (e->info) {
-        char *buf = malloc(e->info_size);
-        if (!buf)
-            return -1;
-        memcpy(buf, e->info, e->info_size);
         int rc =
-            tenon__info_parse(buf, e->info_size, &p->info, why, sizeof why);
+            tenon__info_parse(e->info, e->info_size, &p->info, why, sizeof why);
         p->have_info = 1;
         if (rc && e->status == TENON_AVAILABLE) {
             tenon__info_free(&p->info);

@@ -117,12 +117,11 @@ const char *tenon__info_get(const struct tenon__info *info, const char *key)
 
 void tenon__info_free(struct tenon__info *info)
 {
-    free(info->raw);
     free(info->mem);
     memset(info, 0, sizeof *info);
 }
 
-static int classify(const char *k);
+static int classify(const char *k, size_t len);
 
 /* Split the buffer into key/value pairs in place (the '=' becomes NUL). */
 static int split(struct tenon__info *info, char *reason, size_t reason_len)
@@ -148,7 +147,7 @@ static int split(struct tenon__info *info, char *reason, size_t reason_len)
         *eq = '\0';
         info->kv[info->nkv].key = p;
         info->kv[info->nkv].value = eq + 1;
-        info->kv[info->nkv].kind = classify(p);
+        info->kv[info->nkv].kind = classify(p, (size_t)(eq - p));
         info->nkv++;
         p += len + 1;
     }
@@ -290,17 +289,28 @@ enum key_kind {
     K_COUNT
 };
 
-static const char *const key_names[K_COUNT] = {
-    NULL,       "abi",         "name",        "version",      "description",
-    "license",  "accepts",     "provides",    "arg",          "arg.type",
-    "arg.help", "arg.default", "arg.choices", "arg.required", NULL};
+#define KEY(s)                                                                 \
+    {                                                                          \
+        s, sizeof s - 1                                                        \
+    }
+static const struct {
+    const char *name;
+    size_t len;
+} key_names[K_COUNT] = {
+    {NULL, 0},          KEY("abi"),          KEY("name"),
+    KEY("version"),     KEY("description"),  KEY("license"),
+    KEY("accepts"),     KEY("provides"),     KEY("arg"),
+    KEY("arg.type"),    KEY("arg.help"),     KEY("arg.default"),
+    KEY("arg.choices"), KEY("arg.required"), {NULL, 0}};
+#undef KEY
 
-static int classify(const char *k)
+/* Lengths first: most keys are told apart without comparing a byte. */
+static int classify(const char *k, size_t len)
 {
     for (int i = K_ABI; i < K_ARG_OTHER; i++)
-        if (k[0] == key_names[i][0] && strcmp(k, key_names[i]) == 0)
+        if (len == key_names[i].len && memcmp(k, key_names[i].name, len) == 0)
             return i;
-    return strncmp(k, "arg.", 4) == 0 ? K_ARG_OTHER : K_OTHER;
+    return len >= 4 && memcmp(k, "arg.", 4) == 0 ? K_ARG_OTHER : K_OTHER;
 }
 
 /* Check the argument just completed by an arg= group. */
@@ -408,33 +418,46 @@ static int parse_abi(const char *s, int *abi)
     return 0;
 }
 
-int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
+/* How many strings start with `prefix` (arg=, provides=). */
+static int starts(const char *s, size_t len, const char *prefix, size_t plen)
+{
+    return len >= plen && memcmp(s, prefix, plen) == 0;
+}
+
+int tenon__info_parse(const char *src, size_t size, struct tenon__info *out,
                       char *reason, size_t reason_len)
 {
     const char *single[K_COUNT] = {NULL};
+    size_t nkv = 0, nargs = 0, nprov = 0;
+    char *mem;
     int rc;
 
     memset(out, 0, sizeof *out);
-    out->raw = buf;
     out->size = size;
     out->abi = -1;
-    if (size == 0 || buf[size - 1] != '\0')
+    if (size == 0 || src[size - 1] != '\0')
         return BAD("static info is not NUL-terminated");
-    /* One block for the split copy and every array, sized by the number of
-     * strings: this runs once per plugin file on every scan. */
-    size_t n = 1;
-    for (size_t j = 0; j < size; j++)
-        n += buf[j] == '\0';
-    out->mem = malloc(
-        n * (sizeof *out->kv + sizeof *out->provides + sizeof *out->args) +
-        size);
-    if (!out->mem)
+    /* One block, sized exactly: the raw bytes, the copy split in place and
+     * the arrays. This runs for every plugin file on every scan. */
+    for (const char *p = src; p < src + size;) {
+        size_t len = strlen(p); /* bounded: the buffer ends with NUL */
+        nkv += len != 0;
+        nargs += starts(p, len, "arg=", 4);
+        nprov += starts(p, len, "provides=", 9);
+        p += len + 1;
+    }
+    mem = malloc(nkv * sizeof *out->kv + nargs * sizeof *out->args +
+                 nprov * sizeof *out->provides + 2 * size);
+    if (!mem)
         return tenon__reason(reason, reason_len, TENON_ENOMEM, "out of memory");
-    out->kv = out->mem;
-    out->args = (struct tenon_arg_decl *)(out->kv + n);
-    out->provides = (const char **)(out->args + n);
-    out->buf = (char *)(out->provides + n);
-    memcpy(out->buf, buf, size);
+    out->mem = mem;
+    out->kv = (struct tenon__kv *)(void *)mem;
+    out->args = (struct tenon_arg_decl *)(void *)(out->kv + nkv);
+    out->provides = (const char **)(void *)(out->args + nargs);
+    out->raw = (char *)(out->provides + nprov);
+    out->buf = out->raw + size;
+    memcpy(out->raw, src, size);
+    memcpy(out->buf, src, size);
     if ((rc = split(out, reason, reason_len)))
         return rc;
     rc = interpret(out, single, reason, reason_len);

@@ -96,7 +96,7 @@ struct tenon__kv {
 
 struct tenon__info {
     char *raw; /* the section bytes as read, compared with the entry's */
-    void *mem; /* one block holding buf and the arrays below */
+    void *mem; /* one block holding raw, buf and the arrays below */
     char *buf; /* a copy split in place; keys and values point into it */
     size_t size;
     struct tenon__kv *kv;
@@ -111,10 +111,11 @@ struct tenon__info {
     size_t nargs;
 };
 
-/* Parse `buf` (taken over: freed by tenon__info_free, also on failure).
- * Checks every rule of the static info contract; on failure returns
- * TENON_EINVAL or TENON_EABI with the reason. */
-int tenon__info_parse(char *buf, size_t size, struct tenon__info *out,
+/* Parse the `size` bytes at `src` into one new block (`src` stays the
+ * caller's). Checks every rule of the static info contract; on failure
+ * returns TENON_EINVAL or TENON_EABI with the reason. Call
+ * tenon__info_free() either way. */
+int tenon__info_parse(const char *src, size_t size, struct tenon__info *out,
                       char *reason, size_t reason_len);
 void tenon__info_free(struct tenon__info *info);
 const char *tenon__info_get(const struct tenon__info *info, const char *key);
@@ -170,9 +171,9 @@ struct tenon_plugin {
     /* The signature check of this scan (when a trust policy is in force):
      * 0 or a negative code, and what it found. */
     int trust_rc;
-    char trust_reason[TENON__REASON_MAX];
-    int digest_new; /* computed in this scan: the cache must learn it */
-    char path[];    /* allocated with the entry */
+    char *trust_reason; /* malloc'd when trust_rc is not 0 */
+    int digest_new;     /* computed in this scan: the cache must learn it */
+    char path[];        /* allocated with the entry */
 };
 
 /* Read and check the file `name` in directory `dirfd` (or AT_FDCWD); always

@@ -85,6 +85,7 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
     fd = -1;
     rc = tenon__info_parse(elf.info, elf.info_size, &p->info, reason,
                            sizeof reason);
+    free(elf.info);
     p->have_info = 1; /* even on failure: name and version may be known */
     if (rc)
         goto bad;
@@ -101,6 +102,7 @@ void tenon__plugin_free(struct tenon_plugin *p)
     if (!p)
         return;
     free(p->reason);
+    free(p->trust_reason);
     tenon__info_free(&p->info);
     free(p);
 }
@@ -251,8 +253,8 @@ static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
     if (!p->have_digest && (fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
                                                    O_NONBLOCK)) < 0) {
         p->trust_rc = TENON_EIO;
-        snprintf(p->trust_reason, sizeof p->trust_reason,
-                 "cannot open to check its digest: %s", strerror(errno));
+        p->trust_reason = tenon__asprintf("cannot open to check its digest: %s",
+                                          strerror(errno));
         return;
     }
     p->trust_rc =
@@ -270,7 +272,8 @@ static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
     }
     if (fd >= 0)
         close(fd);
-    snprintf(p->trust_reason, sizeof p->trust_reason, "%s", res.reason);
+    if (p->trust_rc)
+        p->trust_reason = tenon__strdup(res.reason);
 }
 
 /* Fill `p` from the cache when its key matches, which costs a stat (two
@@ -546,13 +549,14 @@ static void apply_trust(tenon_t *t, struct list *l, int policy)
             tenon__log(t, TENON_LOG_WARN, "tenon",
                        "%s: %s (trust policy "
                        "warn: still available)",
-                       p->path, p->trust_reason);
+                       p->path,
+                       p->trust_reason ? p->trust_reason : "out of memory");
             continue;
         }
         snprintf(reason, sizeof reason,
                  "refused by the require trust "
                  "policy: %s",
-                 p->trust_reason);
+                 p->trust_reason ? p->trust_reason : "out of memory");
         tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
     }
 }

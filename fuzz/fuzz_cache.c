@@ -38,6 +38,7 @@ static void use(struct tenon__cache *c)
         p->ctime_ns = e->ctime_ns;
         p->meta_size = e->meta_size;
         p->meta_mtime_ns = e->meta_mtime_ns;
+        p->meta_ctime_ns = e->meta_ctime_ns;
         c->written_ns = INT64_MAX; /* nothing is racy */
         if (tenon__cache_find(c, p) != e)
             __builtin_trap(); /* every parsed entry is found by its key */

@@ -9,7 +9,7 @@
  *
  *   header, 72 bytes
  *     0  magic "tenon-sc"        8  u32 format (3)   12 u32 0x0a0b0c0d
- *    16  u32 header size (72)   20  u32 record head size (120)
+ *    16  u32 header size (72)   20  u32 record head size (136)
  *    24  u64 file record count  32  u64 payload size
  *    40  u64 XXH64 of the payload, seed = format
  *    48  char[16] library version that wrote it (the parser's rules)
@@ -32,7 +32,10 @@
  *    80  u8[32] SHA-256 digest (valid with REC_DIGEST)
  *   112  i64 ctime ns: unlike mtime, no user can set it back, so a file
  *        rewritten in place with its mtime restored still misses
- *   120  path, NUL, reason, NUL, raw static info, padding
+ *   120  i64 .meta ctime ns
+ *   128  u64 fingerprint of the keyring that found the digest and the
+ *        .meta's signature good (0: none); other verdicts are not kept
+ *   136  path, NUL, reason, NUL, raw static info, padding
  *
  * Everything read back is checked as untrusted input (fuzz/fuzz_cache.c): a
  * cache that fails any check is ignored and rebuilt, never an error. Only
@@ -69,7 +72,7 @@
 #define FORMAT       TENON__CACHE_FORMAT
 #define BOM          0x0a0b0c0du
 #define HEAD_SIZE    TENON__CACHE_HEAD_SIZE
-#define REC_HEAD     120u
+#define REC_HEAD     136u
 #define DIR_HEAD     48u
 #define VERSION_LEN  16u
 #define FILE_MAX     (256u << 20) /* larger is not a cache we wrote */
@@ -215,6 +218,8 @@ static int parse_record(const unsigned char *r, size_t left,
     e->size = rdi64(r + 32);
     e->mtime_ns = rdi64(r + 40);
     e->ctime_ns = rdi64(r + 112);
+    e->meta_ctime_ns = rdi64(r + 120);
+    e->verified_by = rd64(r + 128);
     e->meta_size = rdi64(r + 48);
     e->meta_mtime_ns = rdi64(r + 56);
     e->status = (int)rd32(r + 64);
@@ -227,6 +232,8 @@ static int parse_record(const unsigned char *r, size_t left,
         return WHY("record status %d is not a probe result", e->status);
     if (e->status == TENON_AVAILABLE && (!e->info || e->reason))
         return WHY("available record without info, or with a reason");
+    if (e->verified_by && (!e->have_digest || e->status != TENON_AVAILABLE))
+        return WHY("verified record without a digest, or not available");
     if (e->status != TENON_AVAILABLE && !e->reason)
         return WHY("unavailable record without a reason");
     *rec_size = size;
@@ -463,7 +470,8 @@ struct tenon__cache_entry *tenon__cache_find(struct tenon__cache *c,
         if (e->dev != (uint64_t)p->dev || e->ino != (uint64_t)p->ino ||
             e->size != p->size || e->mtime_ns != p->mtime_ns ||
             e->ctime_ns != p->ctime_ns || e->meta_size != p->meta_size ||
-            e->meta_mtime_ns != p->meta_mtime_ns)
+            e->meta_mtime_ns != p->meta_mtime_ns ||
+            e->meta_ctime_ns != p->meta_ctime_ns)
             return NULL;
         /* Changed in the clock tick the cache was written in: the same
          * mtime may hide a second change (git's "racily clean" entries).
@@ -489,10 +497,11 @@ tenon__cache_dir_find(const struct tenon__cache *c, const char *path,
             d->mtime_ns != tenon__mtime_ns(st) ||
             d->ctime_ns != tenon__ctime_ns(st))
             return NULL;
-        *stale = 0;
         /* Changed in the tick the cache was written in: a second change in
-         * that tick would leave the same mtime. */
-        return d->mtime_ns < c->written_ns ? d : NULL;
+         * that tick would leave the same mtime. Listed again, and worth a
+         * rewrite so that the next scan can trust it. */
+        *stale = d->mtime_ns >= c->written_ns;
+        return *stale ? NULL : d;
     }
     return NULL;
 }
@@ -522,6 +531,7 @@ int tenon__cache_fill(struct tenon_plugin *p,
     p->have_digest = e->have_digest;
     if (e->have_digest)
         memcpy(p->digest, e->digest, sizeof p->digest);
+    p->verified_by = e->verified_by;
     p->cacheable = 1;
     p->from_cache = 1;
     return 0;
@@ -572,6 +582,8 @@ static int put_record(struct out *o, const struct tenon__cache_entry *e)
     wr64(r + 32, (uint64_t)e->size);
     wr64(r + 40, (uint64_t)e->mtime_ns);
     wr64(r + 112, (uint64_t)e->ctime_ns);
+    wr64(r + 120, (uint64_t)e->meta_ctime_ns);
+    wr64(r + 128, e->verified_by);
     wr64(r + 48, (uint64_t)e->meta_size);
     wr64(r + 56, (uint64_t)e->meta_mtime_ns);
     wr32(r + 64, (uint32_t)e->status);
@@ -610,6 +622,8 @@ static int put_plugin(struct out *o, const struct tenon_plugin *p)
     e.ctime_ns = p->ctime_ns;
     e.meta_size = p->meta_size;
     e.meta_mtime_ns = p->meta_mtime_ns;
+    e.meta_ctime_ns = p->meta_ctime_ns;
+    e.verified_by = p->have_digest ? p->verified_by : 0;
     e.status = p->status;
     e.machine = p->machine;
     e.elfclass = p->elfclass;
@@ -857,7 +871,8 @@ void tenon__cache_save(tenon_t *t, struct tenon__cache *c,
         if (stamps[i].listed && stamps[i].stale && !holds_cache(t, &stamps[i]))
             c->dirty = 1;
     for (size_t i = 0; i < n && !c->dirty; i++)
-        if ((!v[i]->from_cache || v[i]->digest_new) && v[i]->cacheable)
+        if ((!v[i]->from_cache || v[i]->digest_new || v[i]->verdict_new) &&
+            v[i]->cacheable)
             c->dirty = 1;
     for (size_t i = 0; i < c->n && !c->dirty; i++)
         if (!c->v[i].used && is_scanned(t, c->v[i].path, dir_len(&c->v[i])))

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #ifndef TENON_PREFIX
@@ -196,10 +197,13 @@ void tenon_close(tenon_t *t)
     free(t->paths);
     pthread_mutex_destroy(&t->lock);
     pthread_mutex_destroy(&t->trust_lock);
-    if (t->keyring) {
-        tenon__keyring_free(t->keyring);
-        free(t->keyring);
+    while (t->keyring) {
+        struct tenon__keyring *kr = t->keyring;
+        t->keyring = kr->older;
+        tenon__keyring_free(kr);
+        free(kr);
     }
+    free(t->trust_stamps);
     free(t);
 }
 
@@ -277,27 +281,78 @@ void tenon__log(const tenon_t *t, int level, const char *origin,
 
 /* ---- the trust policy ---------------------------------------------------- */
 
+/* Stamp each trust directory (listed = it exists). */
+static void stamp_trust_dirs(const tenon_t *t, struct tenon__dir_stamp *out)
+{
+    for (size_t i = 0; i < t->ntrust_dirs; i++) {
+        struct stat st;
+        memset(&out[i], 0, sizeof out[i]);
+        if (stat(t->trust_dirs[i], &st) != 0)
+            continue;
+        out[i].listed = 1;
+        out[i].dev = (uint64_t)st.st_dev;
+        out[i].ino = (uint64_t)st.st_ino;
+        out[i].mtime_ns = tenon__mtime_ns(&st);
+        out[i].ctime_ns = tenon__ctime_ns(&st);
+    }
+}
+
+/* Load the keyring when it was never loaded or a trust directory changed
+ * since (a key added or removed, e.g. by `tenon trust`). The keyring it
+ * replaces may be in use by another thread: it is kept until close.
+ * Caller holds trust_lock. */
+static void refresh_keyring(tenon_t *t)
+{
+    size_t n = t->ntrust_dirs ? t->ntrust_dirs : 1;
+    struct tenon__dir_stamp *now = calloc(n, sizeof *now);
+    struct tenon__keyring *kr;
+    if (!now) {
+        if (t->keyring_state == 0)
+            t->keyring_state = -1;
+        return;
+    }
+    /* Stamped before reading, so a change made while reading is seen by
+     * the next call. */
+    stamp_trust_dirs(t, now);
+    if (t->keyring_state != 0 && t->trust_stamps &&
+        memcmp(now, t->trust_stamps, n * sizeof *now) == 0) {
+        free(now);
+        return;
+    }
+    if (t->keyring_state != 0)
+        tenon__log(t, TENON_LOG_DEBUG, "tenon",
+                   "trust directories changed: reloading the trusted keys");
+    if (!(kr = calloc(1, sizeof *kr)) || tenon__keyring_load(t, kr) != 0) {
+        free(kr);
+        free(now);
+        if (t->keyring_state <= 0) {
+            t->keyring_state = -1;
+            tenon__log(t, TENON_LOG_ERROR, "tenon",
+                       "cannot load the trusted keys: every signature "
+                       "check will fail");
+        }
+        return; /* a loaded keyring stays; the next call tries again */
+    }
+    kr->older = t->keyring;
+    t->keyring = kr;
+    t->keyring_state = 1;
+    free(t->trust_stamps);
+    t->trust_stamps = now;
+}
+
 int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr)
 {
-    static const struct tenon__keyring none = {NULL, 0, 0};
+    static const struct tenon__keyring none = {NULL, 0, 0, 1, NULL};
     int state;
     *kr = &none;
     if (t->trust == TENON_TRUST_OFF)
         return TENON_TRUST_OFF;
     pthread_mutex_lock(&t->trust_lock);
-    if (t->keyring_state == 0) {
-        t->keyring = calloc(1, sizeof *t->keyring);
-        t->keyring_state =
-            t->keyring && tenon__keyring_load(t, t->keyring) == 0 ? 1 : -1;
-        if (t->keyring_state < 0)
-            tenon__log(t, TENON_LOG_ERROR, "tenon",
-                       "cannot load the trusted keys: every signature "
-                       "check will fail");
-    }
+    refresh_keyring(t);
     state = t->keyring_state;
-    pthread_mutex_unlock(&t->trust_lock);
     if (state > 0)
         *kr = t->keyring;
+    pthread_mutex_unlock(&t->trust_lock);
     if (t->trust != TENON_TRUST_DEFAULT)
         return t->trust;
     return state < 0 || (*kr)->n ? TENON_TRUST_REQUIRE : TENON_TRUST_OFF;

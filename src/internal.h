@@ -161,7 +161,7 @@ struct tenon_plugin {
     int elfclass;
     /* The scan cache's key (cache.c): the file as probed (its fstat) and its
      * <file>.meta as seen before probing; meta_size is -1 when absent. */
-    int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns;
+    int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns, meta_ctime_ns;
     int meta_listed; /* the directory listing had <file>.meta beside it */
     int cacheable;   /* the probe got as far as fstat: the result is keyed */
     int from_cache;  /* this scan reused the cached probe result */
@@ -172,8 +172,13 @@ struct tenon_plugin {
      * 0 or a negative code, and what it found. */
     int trust_rc;
     char *trust_reason; /* malloc'd when trust_rc is not 0 */
-    int digest_new;     /* computed in this scan: the cache must learn it */
-    char path[];        /* allocated with the entry */
+    /* The fingerprint of the keyring that found digest and signature good
+     * (kept in the cache under the file's key), or 0; verdict_new: found by
+     * this scan, the cache must learn it. */
+    uint64_t verified_by;
+    int verdict_new;
+    int digest_new; /* computed in this scan: the cache must learn it */
+    char path[];    /* allocated with the entry */
 };
 
 /* Read and check the file `name` in directory `dirfd` (or AT_FDCWD); always
@@ -239,9 +244,12 @@ struct tenon {
     char **trust_dirs; /* where trusted public keys are looked for */
     size_t ntrust_dirs;
     char *cache_dir;            /* NULL when the cache is off or has no home */
-    pthread_mutex_t trust_lock; /* guards the first load of the keyring */
+    pthread_mutex_t trust_lock; /* guards loading the keyring */
     int keyring_state;          /* 0 not loaded, 1 loaded, -1 load failed */
     struct tenon__keyring *keyring;
+    /* The trust directories as they were when the keyring was loaded: a key
+     * added or removed changes them, and the keyring is loaded again. */
+    struct tenon__dir_stamp *trust_stamps;
     int no_cache;
     tenon_log_fn log_fn;
     void *log_ud;
@@ -277,7 +285,8 @@ struct tenon__cache_entry {
     const char *info;          /* the raw static info; NULL when none */
     size_t path_len, info_size;
     uint64_t dev, ino;
-    int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns;
+    int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns, meta_ctime_ns;
+    uint64_t verified_by; /* keyring fingerprint of a good verdict, or 0 */
     int status;
     unsigned machine;
     int elfclass;
@@ -308,7 +317,7 @@ struct tenon__cache_dir {
 struct tenon__dir_stamp {
     int listed;     /* opened: the fields below describe it */
     int from_cache; /* its listing came from the cache, readdir was skipped */
-    int stale;      /* the cache had no record of it, or another one */
+    int stale;      /* the cache's record of it is missing, old or racy */
     uint64_t dev, ino;
     int64_t mtime_ns, ctime_ns;
 };
@@ -344,9 +353,8 @@ struct tenon__cache_entry *tenon__cache_find(struct tenon__cache *c,
                                              const struct tenon_plugin *p);
 /* The cached listing of the directory `path`, whose fstat is `st`, when it
  * is still valid: same device, inode, mtime and ctime, and not modified in
- * the clock tick the cache was written in. NULL otherwise; *stale tells
- * whether the cache should learn the directory again (no record, or a
- * different one; not when only racy). */
+ * the clock tick the cache was written in. NULL otherwise, with *stale set:
+ * the cache should learn the directory again. */
 const struct tenon__cache_dir *
 tenon__cache_dir_find(const struct tenon__cache *c, const char *path,
                       const struct stat *st, int *stale);
@@ -398,6 +406,11 @@ struct tenon__key {
 struct tenon__keyring {
     struct tenon__key *keys;
     size_t n, cap;
+    /* Never 0: a hash of the keys in order. A verdict "signed by a trusted
+     * key" holds for the keyring of this fingerprint (the scan cache keeps
+     * such verdicts under it). */
+    uint64_t fingerprint;
+    struct tenon__keyring *older; /* replaced by this one, freed at close */
 };
 
 /* The key id: the first 8 bytes of SHA-256(pk) in hex. */

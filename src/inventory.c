@@ -239,23 +239,30 @@ struct probe_job {
     atomic_size_t next;
     struct tenon__cache *cache; /* non-NULL: fill from it, do not probe */
     const struct tenon__keyring *keyring; /* non-NULL: check signatures */
+    atomic_size_t verdicts_reused;
 };
 
 /* Check an available entry's digest and signature; the verdict is kept in
- * the entry and applied after the cache is written, so only the digest, a
- * fact about the file, is ever cached. */
-static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
+ * the entry and applied after the cache is written. The cache keeps the
+ * digest, a fact about the file, and a good verdict with the fingerprint of
+ * the keyring that reached it; returns 1 when that verdict was reused. */
+static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
 {
     struct tenon__trust_result res;
     int fd = -1;
     if (p->status != TENON_AVAILABLE)
-        return;
+        return 0;
+    /* Good for these keys, under the key of this very file and its .meta:
+     * nothing to read. The loader checks again the bytes it loads. */
+    if (p->have_digest && p->verified_by == kr->fingerprint)
+        return 1;
+    p->verified_by = 0;
     if (!p->have_digest && (fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
                                                    O_NONBLOCK)) < 0) {
         p->trust_rc = TENON_EIO;
         p->trust_reason = tenon__asprintf("cannot open to check its digest: %s",
                                           strerror(errno));
-        return;
+        return 0;
     }
     p->trust_rc =
         tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
@@ -265,7 +272,8 @@ static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
     struct stat st;
     if (res.have_digest && !p->have_digest && fd >= 0 && fstat(fd, &st) == 0 &&
         st.st_dev == p->dev && st.st_ino == p->ino && st.st_size == p->size &&
-        tenon__mtime_ns(&st) == p->mtime_ns) {
+        tenon__mtime_ns(&st) == p->mtime_ns &&
+        tenon__ctime_ns(&st) == p->ctime_ns) {
         memcpy(p->digest, res.digest, sizeof p->digest);
         p->have_digest = 1;
         p->digest_new = 1;
@@ -274,6 +282,11 @@ static void trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
         close(fd);
     if (p->trust_rc)
         p->trust_reason = tenon__strdup(res.reason);
+    else if (p->have_digest) {
+        p->verified_by = kr->fingerprint;
+        p->verdict_new = 1;
+    }
+    return 0;
 }
 
 /* Fill `p` from the cache when its key matches, which costs a stat (two
@@ -297,6 +310,7 @@ static void reuse(struct probe_job *job, struct tenon_plugin *p)
         fstatat(job->dirfd, meta, &st, 0) == 0) {
         p->meta_size = (int64_t)st.st_size;
         p->meta_mtime_ns = tenon__mtime_ns(&st);
+        p->meta_ctime_ns = tenon__ctime_ns(&st);
     }
     /* Distinct files have distinct entries: no two threads touch one. */
     if ((e = tenon__cache_find(job->cache, p)) && tenon__cache_fill(p, e) == 0)
@@ -310,7 +324,8 @@ static void *probe_worker(void *arg)
     while ((i = atomic_fetch_add(&job->next, 1)) < job->n) {
         struct tenon_plugin *p = job->v[i];
         if (job->keyring)
-            trust_one(job->keyring, p);
+            atomic_fetch_add(&job->verdicts_reused,
+                             (size_t)trust_one(job->keyring, p));
         else if (job->cache)
             reuse(job, p);
         else
@@ -339,7 +354,7 @@ static void run_job(const tenon_t *t, struct probe_job *job, size_t min)
 static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
                       int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, NULL, NULL};
+    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, 0};
     run_job(t, &job, PARALLEL_MIN);
 }
 
@@ -347,7 +362,7 @@ static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
 static int probe_cached(const tenon_t *t, struct tenon__cache *c,
                         struct tenon_plugin **v, size_t n, int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, c, NULL};
+    struct probe_job job = {v, n, dirfd, 0, c, NULL, 0};
     struct tenon_plugin **miss;
     size_t nmiss = 0;
     if (!(miss = malloc((n ? n : 1) * sizeof *miss)))
@@ -575,11 +590,15 @@ int tenon_scan(tenon_t *t)
     for (size_t di = 0; di < t->npaths && rc == 0; di++)
         rc = scan_dir(t, di, &l, &cache, &stamps[di]);
     if (rc == 0 && policy != TENON_TRUST_OFF) {
-        struct probe_job job = {l.v, l.n, AT_FDCWD, 0, NULL, kr};
+        struct probe_job job = {l.v, l.n, AT_FDCWD, 0, NULL, kr, 0};
         run_job(t, &job, TRUST_PARALLEL_MIN);
+        tenon__log(t, TENON_LOG_DEBUG, "tenon",
+                   "trust: %zu good verdicts reused from the scan cache",
+                   (size_t)atomic_load(&job.verdicts_reused));
     }
-    /* Before trust verdicts and shadowing: the cache keeps what probing
-     * found and the digests, nothing that depends on policy or keys. */
+    /* Before the policy is applied and shadowing: the cache keeps what
+     * probing found, the digests and good verdicts with their keyring,
+     * nothing that depends on the policy or on other files. */
     if (rc == 0)
         tenon__cache_save(t, &cache, l.v, l.n, stamps);
     tenon__cache_free(&cache);

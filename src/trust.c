@@ -466,6 +466,11 @@ int tenon__keyring_load_dirs(const tenon_t *t, char *const *dirs, size_t ndirs,
             return tenon__fail(rc, "out of memory");
         }
     }
+    kr->fingerprint = (uint64_t)kr->n + 1;
+    for (size_t i = 0; i < kr->n; i++)
+        kr->fingerprint = tenon__hash64(kr->keys[i].pk, sizeof kr->keys[i].pk,
+                                        kr->fingerprint);
+    kr->fingerprint += kr->fingerprint == 0;
     return 0;
 }
 

@@ -257,6 +257,149 @@ static void digests_reach_an_existing_cache(void **state)
     free(cache);
 }
 
+static long verdicts_reused;
+
+static void count_verdicts(void *ud, int level, const char *origin,
+                           const char *msg)
+{
+    (void)ud, (void)level, (void)origin;
+    sscanf(msg, "trust: %ld good verdicts reused", &verdicts_reused);
+}
+
+/* A context under require with the cache, logging at debug level so that
+ * the number of verdicts reused is known after each scan. */
+static tenon_t *open_cached(const struct env *e, const char *cache)
+{
+    const char *dirs[] = {e->plugins}, *tdirs[] = {e->keys};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .log_level = TENON_LOG_DEBUG,
+                              .log_fn = count_verdicts,
+                              .trust = TENON_TRUST_REQUIRE,
+                              .trust_dirs = tdirs,
+                              .trust_dir_count = 1,
+                              .cache_dir = cache};
+    tenon_t *t;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    return t;
+}
+
+/* Scan, and return how many good verdicts came from the cache; the signed
+ * plugin's status is checked against `available`. */
+static long scan_verdicts(tenon_t *t, int available)
+{
+    const tenon_plugin_t *p;
+    verdicts_reused = -1;
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(tenon_find(t, "basic", &p),
+                     available ? 0 : TENON_EUNAVAIL);
+    return verdicts_reused;
+}
+
+static long scan_once(const struct env *e, const char *cache, int available)
+{
+    tenon_t *t = open_cached(e, cache);
+    long n = scan_verdicts(t, available);
+    tenon_close(t);
+    return n;
+}
+
+static void make_old(const struct env *e)
+{
+    struct timespec old[2] = {{1600000000, 0}, {1600000000, 0}};
+    const char *names[] = {"basic.so", "basic.so.meta", "required.so"};
+    for (int i = 0; i < 3; i++) { /* older than any cache: not "racy" */
+        char *f = path_join(e->plugins, names[i]);
+        assert_int_equal(utimensat(AT_FDCWD, f, old, 0), 0);
+        free(f);
+    }
+}
+
+/* A good verdict is cached with the fingerprint of the keyring that
+ * reached it: a warm scan verifies nothing, and any change to the trusted
+ * keys makes every plugin verified again. Only good verdicts are kept: the
+ * unsigned plugin is checked (and refused) on every scan. */
+static void verdicts_cached_per_keyring(void **state)
+{
+    struct env *e = *state;
+    char *cache = path_join(e->root, "cache");
+    struct run r;
+    make_old(e);
+    assert_int_equal(scan_once(e, cache, 1), 0);
+    assert_int_equal(scan_once(e, cache, 1), 1);
+    /* a second trusted key (rotation): another keyring, checked again */
+    RUN(&r, "keygen", "--out", e->keys, "--name", "next");
+    assert_status(&r, 0);
+    run_free(&r);
+    assert_int_equal(scan_once(e, cache, 1), 0);
+    assert_int_equal(scan_once(e, cache, 1), 1);
+    tenon_t *t = open_cached(e, cache);
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_find(t, "required", &p), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "unsigned");
+    tenon_close(t);
+    free(cache);
+}
+
+/* The signing key removed from the trust store while a host runs: its next
+ * scan loads the keys again, reuses no verdict and refuses the plugin, and
+ * so does its next load. */
+static void removed_key_takes_effect_without_reopening(void **state)
+{
+    struct env *e = *state;
+    char *cache = path_join(e->root, "cache");
+    char *pub = path_join(e->keys, "dev.pub");
+    tenon_instance_t *inst = NULL;
+    make_old(e);
+    assert_int_equal(scan_once(e, cache, 1), 0);
+    tenon_t *t = open_cached(e, cache);
+    assert_int_equal(scan_verdicts(t, 1), 1);
+    assert_int_equal(unlink(pub), 0);
+    assert_int_equal(scan_verdicts(t, 0), 0);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "signed by untrusted key");
+    tenon_close(t);
+    free(pub);
+    free(cache);
+}
+
+/* The .meta rewritten in place, one signature digit changed, its size and
+ * mtime as before: its ctime moved, so the cached verdict is not used. */
+static void meta_rewritten_in_place_is_checked(void **state)
+{
+    struct env *e = *state;
+    char *cache = path_join(e->root, "cache");
+    char *meta = path_join(e->plugins, "basic.so.meta");
+    char buf[8192];
+    struct stat st;
+    make_old(e);
+    assert_int_equal(scan_once(e, cache, 1), 0);
+    assert_int_equal(scan_once(e, cache, 1), 1);
+    assert_int_equal(stat(meta, &st), 0);
+    FILE *f = fopen(meta, "r+");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    char *sig = strstr(buf, "\"signature\"");
+    assert_non_null(sig);
+    sig = strchr(sig + 11, '"') + 1; /* first digit of the value */
+    *sig = *sig == '0' ? '1' : '0';
+    rewind(f);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, meta, ts, 0), 0);
+    assert_int_equal(scan_once(e, cache, 0), 0);
+    tenon_t *t = open_cached(e, cache);
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_find(t, "basic", &p), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "signature");
+    tenon_close(t);
+    free(meta);
+    free(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +415,12 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(digests_reach_an_existing_cache, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(verdicts_cached_per_keyring, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            removed_key_takes_effect_without_reopening, setup, teardown),
+        cmocka_unit_test_setup_teardown(meta_rewritten_in_place_is_checked,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,6 +231,20 @@ static void scan_with_cache(const struct env *e, int trust, const char *cache)
     tenon_close(t);
 }
 
+/* Plugin files, .meta and their directory older than any cache, so that
+ * none is "racy" (changed in the clock tick a cache was written in). */
+static void make_old(const struct env *e)
+{
+    struct timespec old[2] = {{1600000000, 0}, {1600000000, 0}};
+    const char *names[] = {"basic.so", "basic.so.meta", "required.so"};
+    for (int i = 0; i < 3; i++) {
+        char *f = path_join(e->plugins, names[i]);
+        assert_int_equal(utimensat(AT_FDCWD, f, old, 0), 0);
+        free(f);
+    }
+    assert_int_equal(utimensat(AT_FDCWD, e->plugins, old, 0), 0);
+}
+
 /* Digests computed under a policy reach the cache even for entries the
  * cache already had (written earlier without digests), so the next scan
  * under the policy does not hash the files again. */
@@ -238,13 +252,7 @@ static void digests_reach_an_existing_cache(void **state)
 {
     struct env *e = *state;
     char *cache = path_join(e->root, "cache");
-    struct timespec old[2] = {{1600000000, 0}, {1600000000, 0}};
-    const char *names[] = {"basic.so", "basic.so.meta", "required.so"};
-    for (int i = 0; i < 3; i++) { /* older than any cache: not "racy" */
-        char *f = path_join(e->plugins, names[i]);
-        assert_int_equal(utimensat(AT_FDCWD, f, old, 0), 0);
-        free(f);
-    }
+    make_old(e);
     scan_with_cache(e, TENON_TRUST_OFF, cache); /* no digests */
     ino_t first = cache_inode(cache);
     scan_with_cache(e, TENON_TRUST_OFF, cache);
@@ -303,17 +311,6 @@ static long scan_once(const struct env *e, const char *cache, int available)
     long n = scan_verdicts(t, available);
     tenon_close(t);
     return n;
-}
-
-static void make_old(const struct env *e)
-{
-    struct timespec old[2] = {{1600000000, 0}, {1600000000, 0}};
-    const char *names[] = {"basic.so", "basic.so.meta", "required.so"};
-    for (int i = 0; i < 3; i++) { /* older than any cache: not "racy" */
-        char *f = path_join(e->plugins, names[i]);
-        assert_int_equal(utimensat(AT_FDCWD, f, old, 0), 0);
-        free(f);
-    }
 }
 
 /* A good verdict is cached with the fingerprint of the keyring that

@@ -39,8 +39,9 @@ static void use(struct tenon__cache *c)
         p->meta_size = e->meta_size;
         p->meta_mtime_ns = e->meta_mtime_ns;
         p->meta_ctime_ns = e->meta_ctime_ns;
-        c->written_ns = INT64_MAX; /* nothing is racy */
-        if (tenon__cache_find(c, p) != e)
+        c->written_ns = INT64_MAX; /* nothing is racy... */
+        if (tenon__cache_find(c, p) != e && e->mtime_ns != INT64_MAX &&
+            e->meta_mtime_ns != INT64_MAX) /* ...but what is as late */
             __builtin_trap(); /* every parsed entry is found by its key */
         if (tenon__cache_fill(p, e) == 0 && p->status == TENON_AVAILABLE &&
             (!p->info.name || !p->info.version))

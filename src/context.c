@@ -297,6 +297,22 @@ static void stamp_trust_dirs(const tenon_t *t, struct tenon__dir_stamp *out)
     }
 }
 
+/* Did a directory change within the last second? A second change within
+ * the file system's clock tick could then leave the same stamp, so such
+ * stamps are not trusted: the keyring is read again on the next call. */
+static int recently_changed(const struct tenon__dir_stamp *s, size_t n)
+{
+    struct timespec ts;
+    int64_t now;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    for (size_t i = 0; i < n; i++)
+        if (s[i].listed && (s[i].mtime_ns > now - 1000000000 ||
+                            s[i].ctime_ns > now - 1000000000))
+            return 1;
+    return 0;
+}
+
 /* Load the keyring when it was never loaded or a trust directory changed
  * since (a key added or removed, e.g. by `tenon trust`). The keyring it
  * replaces may be in use by another thread: it is kept until close.
@@ -314,7 +330,7 @@ static void refresh_keyring(tenon_t *t)
     /* Stamped before reading, so a change made while reading is seen by
      * the next call. */
     stamp_trust_dirs(t, now);
-    if (t->keyring_state != 0 && t->trust_stamps &&
+    if (t->keyring_state != 0 && t->trust_stamps && !t->trust_racy &&
         memcmp(now, t->trust_stamps, n * sizeof *now) == 0) {
         free(now);
         return;
@@ -338,6 +354,7 @@ static void refresh_keyring(tenon_t *t)
     t->keyring_state = 1;
     free(t->trust_stamps);
     t->trust_stamps = now;
+    t->trust_racy = recently_changed(now, t->ntrust_dirs);
 }
 
 int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr)

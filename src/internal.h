@@ -250,6 +250,7 @@ struct tenon {
     /* The trust directories as they were when the keyring was loaded: a key
      * added or removed changes them, and the keyring is loaded again. */
     struct tenon__dir_stamp *trust_stamps;
+    int trust_racy; /* one changed within a second of being read: re-read */
     int no_cache;
     tenon_log_fn log_fn;
     void *log_ud;

@@ -297,6 +297,7 @@ static int parse_dir(const unsigned char *r, size_t left,
     d->mtime_ns = rdi64(r + 32);
     d->ctime_ns = rdi64(r + 40);
     d->count = count;
+    d->names_size = names_size;
     *rec_size = size;
     return 0;
 }
@@ -558,22 +559,34 @@ struct out {
 static void wr32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 static void wr64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
 
+/* Room for a record of `need` bytes at the end of `o`, 8-byte aligned and
+ * zeroed (the padding too, so that equal caches are equal bytes); NULL when
+ * out of memory. */
+static unsigned char *reserve(struct out *o, size_t need)
+{
+    size_t size = (need + 7) & ~(size_t)7;
+    unsigned char *r;
+    if (tenon__grow(&o->buf, &o->cap, o->len + size, 1))
+        return NULL;
+    r = o->buf + o->len;
+    memset(r, 0, size);
+    o->len += size;
+    return r;
+}
+
 /* Append a record whose head fields come from `e`. */
 static int put_record(struct out *o, const struct tenon__cache_entry *e)
 {
     size_t reason_len = e->reason ? strlen(e->reason) : 0;
     size_t need = REC_HEAD + e->path_len + 1 + reason_len + 1 + e->info_size;
-    size_t size = (need + 7) & ~(size_t)7;
     unsigned char *r;
     char *s;
     if (e->path_len > PATH_MAX_LEN || reason_len > REASON_MAX ||
         e->info_size > TENON__INFO_MAX)
         return 0; /* the reader would refuse it: leave it out */
-    if (tenon__grow(&o->buf, &o->cap, o->len + size, 1))
+    if (!(r = reserve(o, need)))
         return TENON_ENOMEM;
-    r = o->buf + o->len;
-    memset(r, 0, size);
-    wr32(r, (uint32_t)size);
+    wr32(r, (uint32_t)((need + 7) & ~(size_t)7));
     wr32(r + 4, (uint32_t)e->path_len);
     wr32(r + 8, (uint32_t)reason_len);
     wr32(r + 12, (uint32_t)e->info_size);
@@ -599,7 +612,6 @@ static int put_record(struct out *o, const struct tenon__cache_entry *e)
         memcpy(s + e->path_len + 1, e->reason, reason_len);
     if (e->info_size)
         memcpy(s + e->path_len + 1 + reason_len + 1, e->info, e->info_size);
-    o->len += size;
     o->count++;
     return 0;
 }
@@ -634,30 +646,26 @@ static int put_plugin(struct out *o, const struct tenon_plugin *p)
     return put_record(o, &e);
 }
 
-/* Append a directory record; `names` is its names part as stored. */
-static int put_dir(struct out *o, const struct tenon__cache_dir *d,
-                   size_t names_size)
+/* Append a directory record. */
+static int put_dir(struct out *o, const struct tenon__cache_dir *d)
 {
-    size_t size = (DIR_HEAD + d->path_len + 1 + names_size + 7) & ~(size_t)7;
+    size_t need = DIR_HEAD + d->path_len + 1 + d->names_size;
     unsigned char *r;
     if (d->path_len > PATH_MAX_LEN || d->count > UINT32_MAX ||
-        names_size > UINT32_MAX)
+        d->names_size > UINT32_MAX)
         return 0; /* the reader would refuse it: leave it out */
-    if (tenon__grow(&o->buf, &o->cap, o->len + size, 1))
+    if (!(r = reserve(o, need)))
         return TENON_ENOMEM;
-    r = o->buf + o->len;
-    memset(r, 0, size);
-    wr32(r, (uint32_t)size);
+    wr32(r, (uint32_t)((need + 7) & ~(size_t)7));
     wr32(r + 4, (uint32_t)d->path_len);
     wr32(r + 8, (uint32_t)d->count);
-    wr32(r + 12, (uint32_t)names_size);
+    wr32(r + 12, (uint32_t)d->names_size);
     wr64(r + 16, d->dev);
     wr64(r + 24, d->ino);
     wr64(r + 32, (uint64_t)d->mtime_ns);
     wr64(r + 40, (uint64_t)d->ctime_ns);
     memcpy(r + DIR_HEAD, d->path, d->path_len);
-    memcpy(r + DIR_HEAD + d->path_len + 1, d->names, names_size);
-    o->len += size;
+    memcpy(r + DIR_HEAD + d->path_len + 1, d->names, d->names_size);
     o->ndirs++;
     return 0;
 }
@@ -668,9 +676,12 @@ static int put_listing(struct out *o, const tenon_t *t, size_t di,
                        const struct tenon__dir_stamp *st,
                        struct tenon_plugin *const *v, size_t n)
 {
-    struct tenon__cache_dir d = {
-        t->paths[di], strlen(t->paths[di]), st->dev, st->ino,
-        st->mtime_ns, st->ctime_ns,         0,       NULL};
+    struct tenon__cache_dir d = {.path = t->paths[di],
+                                 .path_len = strlen(t->paths[di]),
+                                 .dev = st->dev,
+                                 .ino = st->ino,
+                                 .mtime_ns = st->mtime_ns,
+                                 .ctime_ns = st->ctime_ns};
     size_t size = 0, at = 0;
     char *names;
     int rc;
@@ -690,18 +701,10 @@ static int put_listing(struct out *o, const tenon_t *t, size_t di,
         d.count++;
     }
     d.names = names;
-    rc = put_dir(o, &d, size);
+    d.names_size = size;
+    rc = put_dir(o, &d);
     free(names);
     return rc;
-}
-
-/* Bytes of a cached directory record's names part. */
-static size_t names_size(const struct tenon__cache_dir *d)
-{
-    const char *p = d->names;
-    for (size_t i = 0; i < d->count; i++)
-        p += 1 + strlen(p + 1) + 1;
-    return (size_t)(p - d->names);
 }
 
 static int is_dir(const char *path, size_t len)
@@ -746,7 +749,7 @@ static int keep_other_dirs(const tenon_t *t, const struct tenon__cache *c,
         if ((exists = is_dir(d->path, d->path_len)) < 0)
             return TENON_ENOMEM;
         if (exists)
-            rc = put_dir(o, d, names_size(d));
+            rc = put_dir(o, d);
     }
     return rc;
 }

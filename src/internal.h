@@ -310,7 +310,7 @@ struct tenon__cache_dir {
     size_t path_len;
     uint64_t dev, ino;
     int64_t mtime_ns, ctime_ns;
-    size_t count;
+    size_t count, names_size;
     const char *names; /* count times: u8 flags (1: has .meta), name, NUL */
 };
 

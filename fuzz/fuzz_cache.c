@@ -66,8 +66,8 @@ static void use_dirs(struct tenon__cache *c)
         st.st_mtim.tv_nsec = d->mtime_ns % 1000000000;
         st.st_ctim.tv_sec = d->ctime_ns / 1000000000;
         st.st_ctim.tv_nsec = d->ctime_ns % 1000000000;
-        c->written_ns = INT64_MAX;
-        if (tenon__mtime_ns(&st) == d->mtime_ns &&
+        c->written_ns = INT64_MAX; /* nothing is racy but what is as late */
+        if (d->mtime_ns != INT64_MAX && tenon__mtime_ns(&st) == d->mtime_ns &&
             tenon__ctime_ns(&st) == d->ctime_ns &&
             tenon__cache_dir_find(c, d->path, &st, &stale) != d)
             __builtin_trap();

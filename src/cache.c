@@ -162,18 +162,40 @@ static size_t path_slot(const struct tenon__cache *c, const char *path,
     return (size_t)tenon__hash64(path, len, 0) & c->index_mask;
 }
 
-/* 1 when a record of that path is indexed already. */
-static int index_add(struct tenon__cache *c, size_t i)
+/* The index holds both kinds of record by path: ids 1 to dir_base are file
+ * entries (v[id - 1]), ids above are directory records. The slot holding
+ * the record of that kind and path, else the empty slot ending its chain. */
+static uint32_t *index_slot(const struct tenon__cache *c, const char *path,
+                            size_t len, int dir)
 {
-    const struct tenon__cache_entry *e = &c->v[i];
-    size_t s = path_slot(c, e->path, e->path_len);
+    size_t s = path_slot(c, path, len);
     for (; c->index[s]; s = (s + 1) & c->index_mask) {
-        const struct tenon__cache_entry *o = &c->v[c->index[s] - 1];
-        if (o->path_len == e->path_len &&
-            memcmp(o->path, e->path, e->path_len) == 0)
-            return 1;
+        uint32_t id = c->index[s];
+        const char *op;
+        size_t olen;
+        if ((id > c->dir_base) != !!dir)
+            continue;
+        if (dir) {
+            op = c->dirs[id - c->dir_base - 1].path;
+            olen = c->dirs[id - c->dir_base - 1].path_len;
+        } else {
+            op = c->v[id - 1].path;
+            olen = c->v[id - 1].path_len;
+        }
+        if (olen == len && memcmp(op, path, len) == 0)
+            break;
     }
-    c->index[s] = (uint32_t)(i + 1);
+    return &c->index[s];
+}
+
+/* 1 when a record of that kind and path is indexed already. */
+static int index_add(struct tenon__cache *c, const char *path, size_t len,
+                     uint32_t id)
+{
+    uint32_t *slot = index_slot(c, path, len, id > c->dir_base);
+    if (*slot)
+        return 1;
+    *slot = id;
     return 0;
 }
 
@@ -335,14 +357,15 @@ int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
         return WHY("payload of %llu bytes, the file has %zu after the header",
                    (unsigned long long)payload, size - HEAD_SIZE);
     if (count > payload / REC_HEAD || ndirs > payload / DIR_HEAD ||
-        count * REC_HEAD + ndirs * DIR_HEAD > payload)
+        count * REC_HEAD + ndirs * DIR_HEAD > payload ||
+        count + ndirs >= UINT32_MAX / 2) /* ids and index size are 32-bit */
         return WHY("%llu entries and %llu directories cannot fit in %llu "
                    "bytes",
                    (unsigned long long)count, (unsigned long long)ndirs,
                    (unsigned long long)payload);
     if (tenon__hash64(d + HEAD_SIZE, (size_t)payload, FORMAT) != rd64(d + 40))
         return WHY("checksum mismatch");
-    while (cap < 2 * count)
+    while (cap < 2 * (count + ndirs))
         cap *= 2;
     c->v = malloc((count ? count : 1) * sizeof *c->v);
     c->dirs = malloc((ndirs ? ndirs : 1) * sizeof *c->dirs);
@@ -352,18 +375,17 @@ int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
         goto fail;
     }
     c->index_mask = cap - 1;
+    c->dir_base = (uint32_t)count;
     r = d + HEAD_SIZE;
     for (size_t i = 0; i < ndirs; i++) {
         size_t left = (size_t)(d + size - r), rec = 0;
         struct tenon__cache_dir *dr = &c->dirs[i];
         if ((rc = parse_dir(r, left, dr, &rec, why, why_len)))
             goto fail;
-        for (size_t j = 0; j < i; j++)
-            if (c->dirs[j].path_len == dr->path_len &&
-                memcmp(c->dirs[j].path, dr->path, dr->path_len) == 0) {
-                rc = WHY("two directory records for %s", dr->path);
-                goto fail;
-            }
+        if (index_add(c, dr->path, dr->path_len, (uint32_t)(count + i + 1))) {
+            rc = WHY("two directory records for %s", dr->path);
+            goto fail;
+        }
         c->ndirs = i + 1;
         r += rec;
     }
@@ -371,7 +393,7 @@ int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
         size_t left = (size_t)(d + size - r), rec = 0;
         if ((rc = parse_record(r, left, &c->v[i], &rec, why, why_len)))
             goto fail;
-        if (index_add(c, i)) {
+        if (index_add(c, c->v[i].path, c->v[i].path_len, (uint32_t)(i + 1))) {
             rc = WHY("two records for %s", c->v[i].path);
             goto fail;
         }
@@ -459,52 +481,44 @@ bad:
 struct tenon__cache_entry *tenon__cache_find(struct tenon__cache *c,
                                              const struct tenon_plugin *p)
 {
-    size_t len, s;
-    if (!c->n)
+    struct tenon__cache_entry *e;
+    uint32_t id;
+    if (!c->n || !(id = *index_slot(c, p->path, strlen(p->path), 0)))
         return NULL;
-    len = strlen(p->path);
-    for (s = path_slot(c, p->path, len); c->index[s];
-         s = (s + 1) & c->index_mask) {
-        struct tenon__cache_entry *e = &c->v[c->index[s] - 1];
-        if (e->path_len != len || memcmp(e->path, p->path, len) != 0)
-            continue;
-        if (e->dev != (uint64_t)p->dev || e->ino != (uint64_t)p->ino ||
-            e->size != p->size || e->mtime_ns != p->mtime_ns ||
-            e->ctime_ns != p->ctime_ns || e->meta_size != p->meta_size ||
-            e->meta_mtime_ns != p->meta_mtime_ns ||
-            e->meta_ctime_ns != p->meta_ctime_ns)
-            return NULL;
-        /* Changed in the clock tick the cache was written in: the same
-         * mtime may hide a second change (git's "racily clean" entries).
-         * ctime only has to be equal: it moves on every change anyway. */
-        if (e->mtime_ns >= c->written_ns || e->meta_mtime_ns >= c->written_ns)
-            return NULL;
-        return e;
-    }
-    return NULL;
+    e = &c->v[id - 1];
+    if (e->dev != (uint64_t)p->dev || e->ino != (uint64_t)p->ino ||
+        e->size != p->size || e->mtime_ns != p->mtime_ns ||
+        e->ctime_ns != p->ctime_ns || e->meta_size != p->meta_size ||
+        e->meta_mtime_ns != p->meta_mtime_ns ||
+        e->meta_ctime_ns != p->meta_ctime_ns)
+        return NULL;
+    /* Changed in the clock tick the cache was written in: the same mtime
+     * may hide a second change (git's "racily clean" entries). ctime only
+     * has to be equal: it moves on every change anyway. */
+    if (e->mtime_ns >= c->written_ns || e->meta_mtime_ns >= c->written_ns)
+        return NULL;
+    return e;
 }
 
 const struct tenon__cache_dir *
 tenon__cache_dir_find(const struct tenon__cache *c, const char *path,
                       const struct stat *st, int *stale)
 {
-    size_t len = strlen(path);
+    const struct tenon__cache_dir *d;
+    uint32_t id;
     *stale = 1;
-    for (size_t i = 0; i < c->ndirs; i++) {
-        const struct tenon__cache_dir *d = &c->dirs[i];
-        if (d->path_len != len || memcmp(d->path, path, len) != 0)
-            continue;
-        if (d->dev != (uint64_t)st->st_dev || d->ino != (uint64_t)st->st_ino ||
-            d->mtime_ns != tenon__mtime_ns(st) ||
-            d->ctime_ns != tenon__ctime_ns(st))
-            return NULL;
-        /* Changed in the tick the cache was written in: a second change in
-         * that tick would leave the same mtime. Listed again, and worth a
-         * rewrite so that the next scan can trust it. */
-        *stale = d->mtime_ns >= c->written_ns;
-        return *stale ? NULL : d;
-    }
-    return NULL;
+    if (!c->ndirs || !(id = *index_slot(c, path, strlen(path), 1)))
+        return NULL;
+    d = &c->dirs[id - c->dir_base - 1];
+    if (d->dev != (uint64_t)st->st_dev || d->ino != (uint64_t)st->st_ino ||
+        d->mtime_ns != tenon__mtime_ns(st) ||
+        d->ctime_ns != tenon__ctime_ns(st))
+        return NULL;
+    /* Changed in the tick the cache was written in: a second change in that
+     * tick would leave the same mtime. Listed again, and worth a rewrite so
+     * that the next scan can trust it. */
+    *stale = d->mtime_ns >= c->written_ns;
+    return *stale ? NULL : d;
 }
 
 int tenon__cache_fill(struct tenon_plugin *p,

@@ -331,8 +331,11 @@ struct tenon__cache {
     size_t n;
     struct tenon__cache_dir *dirs;
     size_t ndirs;
-    uint32_t *index; /* open addressing by path: entry index + 1, 0 empty */
+    /* Open addressing by path: 0 empty, 1 to dir_base file entries (v[id -
+     * 1]), above that directory records (dirs[id - dir_base - 1]). */
+    uint32_t *index;
     size_t index_mask;
+    uint32_t dir_base;
     int64_t written_ns; /* the cache file's mtime: newer entries are racy */
     size_t hits, probed;
 };

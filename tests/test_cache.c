@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "testutil.h"
 
 #if defined(__x86_64__)
@@ -81,6 +82,7 @@ struct counts {
     long lists_reused, listed; /* directory listings */
     int rewrote;               /* "; rewriting it" */
     int ignored;               /* "scan cache ... ignored" */
+    char why[512];             /* the whole of that line */
 };
 
 static void on_log(void *ud, int level, const char *origin, const char *msg)
@@ -92,8 +94,10 @@ static void on_log(void *ud, int level, const char *origin, const char *msg)
         c->rewrote = strstr(msg, "; rewriting it") != NULL;
         return;
     }
-    if (strncmp(msg, "scan cache ", 11) == 0 && strstr(msg, " ignored: "))
+    if (strncmp(msg, "scan cache ", 11) == 0 && strstr(msg, " ignored: ")) {
         c->ignored = 1;
+        snprintf(c->why, sizeof c->why, "%s", msg);
+    }
 }
 
 /* Every entry of a scan, one line each. */
@@ -479,6 +483,67 @@ static void test_bit_flipped(void **state)
 static void test_future_format(void **state) { damaged(*state, future); }
 static void test_other_version(void **state) { damaged(*state, foreign); }
 
+/* A second copy of the record at `off` (a directory record when `dir`, else
+ * a file entry) inserted after it, with the header's count, payload size
+ * and checksum made to agree: a cache that only a bug or an attacker could
+ * write, and that must still be refused, not half used. */
+static void duplicate_record(struct env *e, size_t off, int dir)
+{
+    size_t len, rec;
+    unsigned char *old = read_cache(e, &len), *b;
+    uint32_t n32, rec32;
+    uint64_t n64, payload, sum;
+    memcpy(&rec32, old + off, 4); /* every record starts with its size */
+    rec = rec32;
+    assert_true(off + rec <= len);
+    b = malloc(len + rec);
+    memcpy(b, old, off + rec);
+    memcpy(b + off + rec, old + off, rec);
+    memcpy(b + off + 2 * rec, old + off + rec, len - off - rec);
+    if (dir) {
+        memcpy(&n32, b + 64, 4), n32++, memcpy(b + 64, &n32, 4);
+    } else {
+        memcpy(&n64, b + 24, 8), n64++, memcpy(b + 24, &n64, 8);
+    }
+    payload = len + rec - TENON__CACHE_HEAD_SIZE;
+    memcpy(b + 32, &payload, 8);
+    sum =
+        tenon__hash64(b + TENON__CACHE_HEAD_SIZE, payload, TENON__CACHE_FORMAT);
+    memcpy(b + 40, &sum, 8);
+    write_cache(e, b, len + rec);
+    free(old);
+    free(b);
+}
+
+static void test_duplicate_records(void **state)
+{
+    struct env *e = *state;
+    struct counts c;
+    size_t len, dir_size;
+    unsigned char *b;
+    uint32_t ndirs, size32;
+    warm(e);
+    b = read_cache(e, &len);
+    memcpy(&ndirs, b + 64, 4);
+    assert_int_equal(ndirs, 1);
+    memcpy(&size32, b + TENON__CACHE_HEAD_SIZE, 4);
+    dir_size = size32;
+    free(b);
+    duplicate_record(e, TENON__CACHE_HEAD_SIZE, 1);
+    free(scan(e, &c));
+    assert_true(c.ignored);
+    assert_non_null(strstr(c.why, "two directory records for"));
+    assert_int_equal(c.probed, 2);
+    expect_rebuilt(e);
+    /* The first file entry follows the one directory record. */
+    duplicate_record(e, TENON__CACHE_HEAD_SIZE + dir_size, 0);
+    free(scan(e, &c));
+    assert_true(c.ignored);
+    assert_non_null(strstr(c.why, "two records for"));
+    assert_int_equal(c.probed, 2);
+    expect_rebuilt(e);
+}
+
 static void test_garbage_cache(void **state)
 {
     struct env *e = *state;
@@ -714,6 +779,7 @@ int main(void)
         T(test_bit_flipped),
         T(test_future_format),
         T(test_other_version),
+        T(test_duplicate_records),
         T(test_garbage_cache),
         T(test_unwritable_dir),
         T(test_cache_dir_is_a_file),

@@ -208,8 +208,9 @@ const void *tenon_get_interface(tenon_instance_t *inst, const char *id,
 /* The inventory entry an instance was made from. [any-thread] */
 const tenon_plugin_t *tenon_instance_plugin(const tenon_instance_t *inst);
 
-/* The message the plugin left with host->set_error() on its last failed
- * call, or "" when none. [instance-thread] */
+/* The last message the plugin left with host->set_error(), or "" when none
+ * yet. Never cleared (like errno): read it right after a call that failed.
+ * [instance-thread] */
 const char *tenon_instance_error(const tenon_instance_t *inst);
 
 /* Load the plugin named by "name[@version]" and list its targets. Returns

@@ -31,11 +31,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tenon__info info;
     char reason[TENON__REASON_MAX] = "";
 
-    if (tenon__elf_read_mem(data, size, &elf, reason, sizeof reason) != 0) {
-        if (elf.info != NULL || reason[0] == '\0')
+    if (tenon__elf_read_mem(data, size, TENON__ELF_INFO | TENON__ELF_DYN,
+                            &elf, reason, sizeof reason) != 0) {
+        if (elf.info != NULL || elf.dyn != NULL || reason[0] == '\0')
             __builtin_trap();
         return 0;
     }
+    /* The dynamic strings must split as the inventory splits them. */
+    struct tenon__dyn dyn;
+    if ((elf.dyn && (elf.dyn_size == 0 || elf.dyn[elf.dyn_size - 1])) ||
+        tenon__dyn_split(elf.dyn, elf.dyn_size, &dyn) != 0)
+        __builtin_trap();
+    for (size_t i = 0; i < dyn.nneeded; i++)
+        if (!dyn.needed[i][0] || strlen(dyn.needed[i]) > 4096)
+            __builtin_trap();
+    free(dyn.needed);
     if (!elf.info || elf.info_size == 0 || elf.info_size > TENON__INFO_MAX ||
         elf.info[elf.info_size - 1] != '\0')
         __builtin_trap();
@@ -52,5 +62,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     tenon__info_free(&info);
     free(elf.info);
+    free(elf.dyn);
     return 0;
 }

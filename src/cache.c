@@ -8,8 +8,8 @@
  * order:
  *
  *   header, 72 bytes
- *     0  magic "tenon-sc"        8  u32 format (3)   12 u32 0x0a0b0c0d
- *    16  u32 header size (72)   20  u32 record head size (136)
+ *     0  magic "tenon-sc"        8  u32 format (4)   12 u32 0x0a0b0c0d
+ *    16  u32 header size (72)   20  u32 record head size (144)
  *    24  u64 file record count  32  u64 payload size
  *    40  u64 XXH64 of the payload, seed = format
  *    48  char[16] library version that wrote it (the parser's rules)
@@ -35,7 +35,8 @@
  *   120  i64 .meta ctime ns
  *   128  u64 fingerprint of the keyring that found the digest and the
  *        .meta's signature good (0: none); other verdicts are not kept
- *   136  path, NUL, reason, NUL, raw static info, padding
+ *   136  u32 size of the dynamic strings (tenon__elf.dyn)   140 u32 0
+ *   144  path, NUL, reason, NUL, raw static info, dynamic strings, padding
  *
  * Everything read back is checked as untrusted input (fuzz/fuzz_cache.c): a
  * cache that fails any check is ignored and rebuilt, never an error. Only
@@ -72,7 +73,7 @@
 #define FORMAT       TENON__CACHE_FORMAT
 #define BOM          0x0a0b0c0du
 #define HEAD_SIZE    TENON__CACHE_HEAD_SIZE
-#define REC_HEAD     136u
+#define REC_HEAD     144u
 #define DIR_HEAD     48u
 #define VERSION_LEN  16u
 #define FILE_MAX     (256u << 20) /* larger is not a cache we wrote */
@@ -203,7 +204,7 @@ static int parse_record(const unsigned char *r, size_t left,
                         struct tenon__cache_entry *e, size_t *rec_size,
                         char *why, size_t why_len)
 {
-    uint32_t size, path_len, reason_len, info_size, flags;
+    uint32_t size, path_len, reason_len, info_size, flags, dyn_size;
     uint64_t need;
     if (left < REC_HEAD)
         return WHY("record truncated: %zu bytes left", left);
@@ -212,12 +213,15 @@ static int parse_record(const unsigned char *r, size_t left,
     reason_len = rd32(r + 8);
     info_size = rd32(r + 12);
     flags = rd32(r + 76);
-    need = (uint64_t)REC_HEAD + path_len + 1 + reason_len + 1 + info_size;
+    dyn_size = rd32(r + 136);
+    need = (uint64_t)REC_HEAD + path_len + 1 + reason_len + 1 + info_size +
+           dyn_size;
     if (size % 8 || size < need || size > left)
         return WHY("record size %u does not fit (needs %llu, %zu left)", size,
                    (unsigned long long)need, left);
     if (path_len == 0 || path_len > PATH_MAX_LEN || reason_len > REASON_MAX ||
-        info_size > TENON__INFO_MAX || (flags & ~(uint32_t)REC_ALL))
+        info_size > TENON__INFO_MAX || dyn_size > TENON__DYN_STRINGS_MAX ||
+        rd32(r + 140) != 0 || (flags & ~(uint32_t)REC_ALL))
         return WHY("record field out of range");
     if (!(flags & REC_INFO) != !info_size ||
         (!(flags & REC_REASON) && reason_len))
@@ -235,6 +239,10 @@ static int parse_record(const unsigned char *r, size_t left,
         e->reason = NULL;
     e->info = flags & REC_INFO ? e->path + path_len + 1 + reason_len + 1 : NULL;
     e->info_size = info_size;
+    e->dyn = e->path + path_len + 1 + reason_len + 1 + info_size;
+    e->dyn_size = dyn_size;
+    if (dyn_size && e->dyn[dyn_size - 1] != '\0')
+        return WHY("record dynamic strings are not NUL-terminated");
     e->dev = rd64(r + 16);
     e->ino = rd64(r + 24);
     e->size = rdi64(r + 32);
@@ -521,6 +529,23 @@ tenon__cache_dir_find(const struct tenon__cache *c, const char *path,
     return *stale ? NULL : d;
 }
 
+/* The cached dynamic strings, copied into p and split. */
+static int fill_dyn(struct tenon_plugin *p, const char *dyn, size_t size)
+{
+    if (!size)
+        return 0;
+    if (!(p->dyn = malloc(size)))
+        return -1;
+    memcpy(p->dyn, dyn, size);
+    p->dyn_size = size;
+    if (tenon__dyn_split(p->dyn, size, &p->dynv) == 0)
+        return 0;
+    free(p->dyn);
+    p->dyn = NULL;
+    p->dyn_size = 0;
+    return -1;
+}
+
 int tenon__cache_fill(struct tenon_plugin *p,
                       const struct tenon__cache_entry *e)
 {
@@ -532,7 +557,8 @@ int tenon__cache_fill(struct tenon_plugin *p,
         int rc =
             tenon__info_parse(e->info, e->info_size, &p->info, why, sizeof why);
         p->have_info = 1;
-        if (rc && e->status == TENON_AVAILABLE) {
+        if ((rc && e->status == TENON_AVAILABLE) ||
+            fill_dyn(p, e->dyn, e->dyn_size) != 0) {
             tenon__info_free(&p->info);
             memset(&p->info, 0, sizeof p->info);
             p->info.abi = -1;
@@ -592,11 +618,12 @@ static unsigned char *reserve(struct out *o, size_t need)
 static int put_record(struct out *o, const struct tenon__cache_entry *e)
 {
     size_t reason_len = e->reason ? strlen(e->reason) : 0;
-    size_t need = REC_HEAD + e->path_len + 1 + reason_len + 1 + e->info_size;
+    size_t need = REC_HEAD + e->path_len + 1 + reason_len + 1 + e->info_size +
+                  e->dyn_size;
     unsigned char *r;
     char *s;
     if (e->path_len > PATH_MAX_LEN || reason_len > REASON_MAX ||
-        e->info_size > TENON__INFO_MAX)
+        e->info_size > TENON__INFO_MAX || e->dyn_size > TENON__DYN_STRINGS_MAX)
         return 0; /* the reader would refuse it: leave it out */
     if (!(r = reserve(o, need)))
         return TENON_ENOMEM;
@@ -611,6 +638,7 @@ static int put_record(struct out *o, const struct tenon__cache_entry *e)
     wr64(r + 112, (uint64_t)e->ctime_ns);
     wr64(r + 120, (uint64_t)e->meta_ctime_ns);
     wr64(r + 128, e->verified_by);
+    wr32(r + 136, (uint32_t)e->dyn_size);
     wr64(r + 48, (uint64_t)e->meta_size);
     wr64(r + 56, (uint64_t)e->meta_mtime_ns);
     wr32(r + 64, (uint32_t)e->status);
@@ -626,6 +654,9 @@ static int put_record(struct out *o, const struct tenon__cache_entry *e)
         memcpy(s + e->path_len + 1, e->reason, reason_len);
     if (e->info_size)
         memcpy(s + e->path_len + 1 + reason_len + 1, e->info, e->info_size);
+    if (e->dyn_size)
+        memcpy(s + e->path_len + 1 + reason_len + 1 + e->info_size, e->dyn,
+               e->dyn_size);
     o->count++;
     return 0;
 }
@@ -641,6 +672,8 @@ static int put_plugin(struct out *o, const struct tenon_plugin *p)
     e.reason = p->status == TENON_AVAILABLE ? NULL : p->reason;
     e.info = p->have_info ? p->info.raw : NULL;
     e.info_size = p->have_info ? p->info.size : 0;
+    e.dyn = p->dyn;
+    e.dyn_size = p->dyn_size;
     e.dev = (uint64_t)p->dev;
     e.ino = (uint64_t)p->ino;
     e.size = p->size;

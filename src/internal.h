@@ -54,25 +54,56 @@ struct tenon__elf {
     int elfclass;     /* ELFCLASS32 / ELFCLASS64 */
     char *info;       /* copy of the info note's contents, malloc'd */
     size_t info_size;
+    /* What the dynamic loader will look for, from the dynamic section as it
+     * maps it (malloc'd; NULL when there is nothing): entries of one tag
+     * byte, a string and a NUL. Tags: 'N' DT_NEEDED and 'F' DT_FILTER or
+     * DT_AUXILIARY (objects it loads, in order), 'S' DT_SONAME, 'P'
+     * DT_RPATH, 'R' DT_RUNPATH (at most one each: the loader keeps the
+     * last). */
+    char *dyn;
+    size_t dyn_size;
 };
+
+/* The most bytes of dynamic strings kept for one file. */
+#define TENON__DYN_STRINGS_MAX (64u * 1024u)
+
+/* What tenon__elf_read() reads besides the headers. */
+#define TENON__ELF_INFO 1u /* the Tenon note; its absence is an error */
+#define TENON__ELF_DYN  2u /* the dynamic strings */
 
 /* The largest info accepted; real ones are a few hundred bytes. */
 #define TENON__INFO_MAX (64u * 1024u)
 
-/* Read the ELF header, the program headers and the Tenon note (section
- * ".note.tenon") through `read_at`, normally in one read of the first page.
- * On failure returns a negative code and writes the reason (naming what was
- * expected) into `reason`. */
+/* Read the ELF header, the program headers and what `want` asks for
+ * through `read_at`, normally in one read of the first page, plus the
+ * dynamic section and its strings for TENON__ELF_DYN. On failure returns a
+ * negative code, writes the reason (naming what was expected) into
+ * `reason`, and leaves no allocation in *out. */
 int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
-                    struct tenon__elf *out, char *reason, size_t reason_len);
+                    unsigned want, struct tenon__elf *out, char *reason,
+                    size_t reason_len);
 
 /* The same for an open descriptor (pread; the offset is not moved). */
-int tenon__elf_read_fd(int fd, uint64_t file_size, struct tenon__elf *out,
-                       char *reason, size_t reason_len);
+int tenon__elf_read_fd(int fd, uint64_t file_size, unsigned want,
+                       struct tenon__elf *out, char *reason,
+                       size_t reason_len);
 
 /* The same for a memory buffer (fuzzing, tests). */
-int tenon__elf_read_mem(const void *data, size_t size, struct tenon__elf *out,
-                        char *reason, size_t reason_len);
+int tenon__elf_read_mem(const void *data, size_t size, unsigned want,
+                        struct tenon__elf *out, char *reason,
+                        size_t reason_len);
+
+/* The dynamic strings of a struct tenon__elf, split: pointers into the
+ * blob. Objects the loader loads (DT_NEEDED and filters) in order. */
+struct tenon__dyn {
+    const char **needed;
+    size_t nneeded;
+    const char *soname, *rpath, *runpath; /* NULL when absent */
+};
+/* Split `blob` (as tenon__elf.dyn; may be NULL) into *d; d->needed is
+ * malloc'd (free it). TENON_EINVAL when the blob is not of that form (a
+ * cache file is untrusted input), TENON_ENOMEM. */
+int tenon__dyn_split(const char *blob, size_t size, struct tenon__dyn *d);
 
 /* ---- version.c ----------------------------------------------------------- */
 
@@ -159,6 +190,9 @@ struct tenon_plugin {
     struct tenon__info info;
     unsigned machine;
     int elfclass;
+    char *dyn; /* tenon__elf.dyn of the file, and split */
+    size_t dyn_size;
+    struct tenon__dyn dynv;
     /* The scan cache's key (cache.c): the file as probed (its fstat) and its
      * <file>.meta as seen before probing; meta_size is -1 when absent. */
     int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns, meta_ctime_ns;
@@ -284,7 +318,8 @@ int tenon__ensure_scanned(tenon_t *t);
 struct tenon__cache_entry {
     const char *path, *reason; /* reason NULL when none */
     const char *info;          /* the raw static info; NULL when none */
-    size_t path_len, info_size;
+    const char *dyn;           /* tenon__elf.dyn of the file */
+    size_t path_len, info_size, dyn_size;
     uint64_t dev, ino;
     int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns, meta_ctime_ns;
     uint64_t verified_by; /* keyring fingerprint of a good verdict, or 0 */
@@ -298,7 +333,7 @@ struct tenon__cache_entry {
 
 /* The cache file's format version (also the checksum's seed) and header
  * size; the layout is described in cache.c. */
-#define TENON__CACHE_FORMAT    3u
+#define TENON__CACHE_FORMAT    4u
 #define TENON__CACHE_HEAD_SIZE 72u
 
 /* One cached directory listing: the *.so names in scan order, each with

@@ -75,7 +75,8 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
                  "not a regular file; expected a shared object file");
         goto bad;
     }
-    rc = tenon__elf_read_fd(fd, (uint64_t)st.st_size, &elf, reason,
+    rc = tenon__elf_read_fd(fd, (uint64_t)st.st_size,
+                            TENON__ELF_INFO | TENON__ELF_DYN, &elf, reason,
                             sizeof reason);
     p->machine = elf.machine;
     p->elfclass = elf.elfclass;
@@ -87,8 +88,14 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
                            sizeof reason);
     free(elf.info);
     p->have_info = 1; /* even on failure: name and version may be known */
+    p->dyn = elf.dyn;
+    p->dyn_size = elf.dyn_size;
     if (rc)
         goto bad;
+    if (tenon__dyn_split(p->dyn, p->dyn_size, &p->dynv)) {
+        snprintf(reason, sizeof reason, "out of memory");
+        goto bad;
+    }
     p->status = TENON_AVAILABLE;
     return;
 bad:
@@ -104,6 +111,8 @@ void tenon__plugin_free(struct tenon_plugin *p)
     free(p->reason);
     free(p->trust_reason);
     tenon__info_free(&p->info);
+    free(p->dyn);
+    free(p->dynv.needed);
     free(p);
 }
 

@@ -574,7 +574,8 @@ static int same_info(const struct tenon_plugin *p, int fd, char *reason,
         return tenon__reason(reason, len, TENON_EIO, "%s: cannot stat: %s",
                              p->path, strerror(errno));
     memset(&elf, 0, sizeof elf);
-    rc = tenon__elf_read_fd(fd, (uint64_t)st.st_size, &elf, why, sizeof why);
+    rc = tenon__elf_read_fd(fd, (uint64_t)st.st_size, TENON__ELF_INFO, &elf,
+                            why, sizeof why);
     if (rc == 0 && (elf.info_size != p->info.size ||
                     memcmp(elf.info, p->info.raw, elf.info_size) != 0))
         rc = tenon__reason(why, sizeof why, TENON_EPERM,

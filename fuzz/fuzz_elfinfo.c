@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tenon__info info;
     char reason[TENON__REASON_MAX] = "";
 
-    if (tenon__elf_read_mem(data, size, TENON__ELF_INFO | TENON__ELF_DYN,
-                            &elf, reason, sizeof reason) != 0) {
+    if (tenon__elf_read_mem(data, size, TENON__ELF_INFO | TENON__ELF_DYN, &elf,
+                            reason, sizeof reason) != 0) {
         if (elf.info != NULL || elf.dyn != NULL || reason[0] == '\0')
             __builtin_trap();
         return 0;

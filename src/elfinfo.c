@@ -209,8 +209,7 @@ struct src {
 static const unsigned char *src_range(const struct src *s, uint64_t off,
                                       uint64_t len, unsigned char **tmp)
 {
-    return file_range(s->read_at, s->ctx, s->head, s->head_len, off, len,
-                      tmp);
+    return file_range(s->read_at, s->ctx, s->head, s->head_len, off, len, tmp);
 }
 
 static int read_notes(const struct src *s, const Elf64_Phdr *ph, unsigned n,
@@ -267,10 +266,10 @@ static int read_notes(const struct src *s, const Elf64_Phdr *ph, unsigned n,
  * the last (DT_RPATH, DT_RUNPATH, DT_SONAME, DT_STRTAB); every DT_NEEDED,
  * DT_AUXILIARY and DT_FILTER names an object it loads. */
 
-#define PAGE       4096u           /* the loader's mapping granularity */
-#define DYN_MAX    (64u * 1024u)   /* the largest dynamic array read */
-#define STRTAB_MAX (64u * 1024u)   /* read whole up to this size */
-#define DYNSTR_MAX 4096u           /* the longest name or search path */
+#define PAGE       4096u         /* the loader's mapping granularity */
+#define DYN_MAX    (64u * 1024u) /* the largest dynamic array read */
+#define STRTAB_MAX (64u * 1024u) /* read whole up to this size */
+#define DYNSTR_MAX 4096u         /* the longest name or search path */
 #define NEEDED_MAX 256u
 
 /* The file offset of [va, va + len) as the loader maps it: inside the file
@@ -395,13 +394,11 @@ static int add_dynstr(const struct src *s, const struct dyn_scan *ds,
 }
 
 static int read_dynamic(const struct src *s, const Elf64_Phdr *ph, unsigned n,
-                        struct tenon__elf *out, char *reason,
-                        size_t reason_len)
+                        struct tenon__elf *out, char *reason, size_t reason_len)
 {
     const Elf64_Phdr *dyn = NULL;
-    struct dyn_scan ds = {.soname = UINT64_MAX,
-                          .rpath = UINT64_MAX,
-                          .runpath = UINT64_MAX};
+    struct dyn_scan ds = {
+        .soname = UINT64_MAX, .rpath = UINT64_MAX, .runpath = UINT64_MAX};
     unsigned char *dtmp = NULL, *ttmp = NULL;
     const unsigned char *d, *tab = NULL;
     uint64_t off, avail, tab_off = 0;
@@ -426,8 +423,8 @@ static int read_dynamic(const struct src *s, const Elf64_Phdr *ph, unsigned n,
     free(dtmp);
     if (rc)
         return rc;
-    if (ds.nneeded == 0 && ds.soname == UINT64_MAX &&
-        ds.rpath == UINT64_MAX && ds.runpath == UINT64_MAX)
+    if (ds.nneeded == 0 && ds.soname == UINT64_MAX && ds.rpath == UINT64_MAX &&
+        ds.runpath == UINT64_MAX)
         return 0;
     if (!ds.have_strtab || !ds.have_strsz ||
         va_to_off(ph, n, ds.strtab, ds.strsz, s->size, &tab_off, &avail) != 0)
@@ -444,8 +441,8 @@ static int read_dynamic(const struct src *s, const Elf64_Phdr *ph, unsigned n,
         rc = add_dynstr(s, &ds, tab_off, tab, ds.needed_tag[i], ds.needed[i],
                         out, &cap, reason, reason_len);
     if (rc == 0 && ds.soname != UINT64_MAX)
-        rc = add_dynstr(s, &ds, tab_off, tab, 'S', ds.soname, out, &cap,
-                        reason, reason_len);
+        rc = add_dynstr(s, &ds, tab_off, tab, 'S', ds.soname, out, &cap, reason,
+                        reason_len);
     if (rc == 0 && ds.rpath != UINT64_MAX)
         rc = add_dynstr(s, &ds, tab_off, tab, 'P', ds.rpath, out, &cap, reason,
                         reason_len);

@@ -85,8 +85,7 @@ int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
 
 /* The same for an open descriptor (pread; the offset is not moved). */
 int tenon__elf_read_fd(int fd, uint64_t file_size, unsigned want,
-                       struct tenon__elf *out, char *reason,
-                       size_t reason_len);
+                       struct tenon__elf *out, char *reason, size_t reason_len);
 
 /* The same for a memory buffer (fuzzing, tests). */
 int tenon__elf_read_mem(const void *data, size_t size, unsigned want,

@@ -158,6 +158,8 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
                    "debug, trace); using warn",
                    env);
     t->no_cache = o.no_cache;
+    t->max_file_size =
+        o.max_file_size ? o.max_file_size : TENON_MAX_FILE_SIZE_DEFAULT;
     t->trust = trust_policy(t, o.trust);
     if (!(rc = plugin_paths(t, &o)) && !(rc = trust_dirs(t, &o)))
         rc = cache_dir(t, &o);

@@ -501,7 +501,8 @@ int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
                     unsigned want, struct tenon__elf *out, char *reason,
                     size_t reason_len)
 {
-    unsigned char head[HEAD_SIZE];
+    unsigned char head[HEAD_SIZE] = {
+        0}; /* gcc cannot see an empty file never reads it */
     Elf64_Ehdr eh;
     size_t have = file_size < sizeof head ? (size_t)file_size : sizeof head;
     int rc;
@@ -590,6 +591,18 @@ int tenon__elf_read_fd(int fd, uint64_t file_size, unsigned want,
 {
     return tenon__elf_read(fd_read_at, &fd, file_size, want, out, reason,
                            reason_len);
+}
+
+int tenon__elf_is_host(int fd)
+{
+    unsigned char id[sizeof(Elf64_Ehdr)];
+    Elf64_Ehdr eh;
+    char why[TENON__REASON_MAX];
+    if (fd_read_at(&fd, id, sizeof id, 0) != 0 ||
+        check_ident(id, sizeof id, why, sizeof why) != 0)
+        return 0;
+    memcpy(&eh, id, sizeof eh);
+    return eh.e_machine == HOST_MACHINE;
 }
 
 int tenon__dyn_split(const char *blob, size_t size, struct tenon__dyn *d)

@@ -87,6 +87,10 @@ int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
 int tenon__elf_read_fd(int fd, uint64_t file_size, unsigned want,
                        struct tenon__elf *out, char *reason, size_t reason_len);
 
+/* Whether `fd` starts with an ELF header the loader of this host would
+ * take (class, byte order, machine). */
+int tenon__elf_is_host(int fd);
+
 /* The same for a memory buffer (fuzzing, tests). */
 int tenon__elf_read_mem(const void *data, size_t size, unsigned want,
                         struct tenon__elf *out, char *reason,
@@ -231,18 +235,86 @@ int tenon__spec_split(const char *spec, char **buf, const char **name,
 int tenon__find_spec(tenon_t *t, const char *name, const char *version,
                      const tenon_plugin_t **out);
 
+/* ---- deps.c: the libraries a plugin brings along ------------------------- */
+
+enum {
+    TENON__DEP_SYSTEM = 1, /* left to the system: loaded by name */
+    TENON__DEP_BUNDLED,    /* found through DT_RPATH or DT_RUNPATH outside
+                              the system library directories */
+    TENON__DEP_LOADED,     /* already loaded under that name (load only) */
+    TENON__DEP_PATH        /* a DT_NEEDED with a '/': opened as a path */
+};
+
+struct tenon__dep {
+    char *name;       /* as DT_NEEDED names it */
+    int kind;         /* TENON__DEP_* */
+    size_t needed_by; /* 0: the plugin; i + 1: deps.v[i] */
+    /* Bundled only: where it was found, how ("DT_RUNPATH '$ORIGIN' of
+     * x.so"), the SHA-256 of its bytes, its dynamic strings, and at load
+     * the sealed copy those describe. */
+    char *path, *via;
+    unsigned char digest[32];
+    char *dyn;
+    size_t dyn_size;
+    struct tenon__dyn dynv;
+    int fd;       /* the sealed copy (TENON__DEPS_LOAD), else -1 */
+    void *handle; /* dlopen handle once loaded, or held (LOADED) */
+};
+
+struct tenon__deps {
+    struct tenon__dep *v;
+    size_t n, cap;
+};
+
+/* For the loader: check what is loaded already, and copy each bundled
+ * dependency into a sealed file, which its digest and dynamic strings then
+ * describe. Without it (the inventory): read the files in place. */
+#define TENON__DEPS_LOAD 1u
+
+/* Find the dependencies of the plugin at `path` whose dynamic strings are
+ * `dyn`, breadth first, as the dynamic loader would search for them: each
+ * DT_NEEDED name in the DT_RPATH of the object that needs it and of the
+ * objects that loaded that one (unless it has a DT_RUNPATH), then in its
+ * DT_RUNPATH, $ORIGIN being the object's directory; found in a system
+ * library directory or not found at all: SYSTEM; found elsewhere:
+ * BUNDLED, hashed, and its own DT_NEEDED followed. A bundled dependency
+ * must have the DT_SONAME the plugin asks for and be at most `max_size`
+ * bytes; otherwise, and on a read error, TENON_EUNAVAIL with a reason
+ * naming the dependency. Runs no code. Free *out with tenon__deps_free()
+ * either way. */
+int tenon__deps_resolve(const char *path, const struct tenon__dyn *dyn,
+                        unsigned flags, uint64_t max_size,
+                        struct tenon__deps *out, char *reason, size_t len);
+/* Close the sealed copies and dlclose the handles, last loaded first. */
+void tenon__deps_free(struct tenon__deps *d);
+
 /* ---- loader.c ------------------------------------------------------------ */
 
 struct tenon__library {
     struct tenon__library *next;
+    unsigned char digest[32]; /* SHA-256 of the bytes loaded */
+    /* The file they were copied from, held open so that its inode number
+     * is not reused while loaded, and its key at load time; racy: it had
+     * changed within a second of the load, so the key proves nothing. */
+    int file_fd;
     dev_t dev;
     ino_t ino;
+    int64_t size, mtime_ns, ctime_ns;
+    int racy;
     char *path;
     void *handle;
-    int fd; /* the descriptor it was loaded from, open while loaded */
+    int fd; /* the sealed copy that was loaded, open while loaded */
     const struct tenon_plugin_entry *entry;
+    struct tenon__deps deps; /* loaded before it, released after it */
     size_t refs;
 };
+
+/* An immutable copy of the file open as `fd` (found at `path`, for
+ * messages): a memory file sealed against every write, shrink and grow.
+ * Returns its descriptor, or -1 with `why` (also when the file grows past
+ * `max` bytes). */
+int tenon__sealed_copy(int fd, const char *path, uint64_t max, char *why,
+                       size_t len);
 
 /* Take a reference to the loaded library of `p`, loading it if needed and
  * checking its entry against the static info. Caller holds t->lock. */
@@ -277,6 +349,7 @@ struct tenon {
     char **trust_dirs; /* where trusted public keys are looked for */
     size_t ntrust_dirs;
     char *cache_dir;            /* NULL when the cache is off or has no home */
+    uint64_t max_file_size;     /* the most bytes hashed or loaded per file */
     pthread_mutex_t trust_lock; /* guards loading the keyring */
     int keyring_state;          /* 0 not loaded, 1 loaded, -1 load failed */
     struct tenon__keyring *keyring;
@@ -566,6 +639,12 @@ int tenon__trust_check_with(const struct tenon__keyring *kr,
  * take t->lock. Never applies the trust policy: that is the caller's. */
 int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
                        char *reason, size_t len);
+
+/* Under a trust policy in force for t, every dependency in `d` that does
+ * not come from the system must be verified: 0, or TENON_EPERM with the
+ * reason naming the dependency. */
+int tenon__trust_deps(tenon_t *t, const struct tenon_plugin *p,
+                      const struct tenon__deps *d, char *reason, size_t len);
 
 /* A parsed .meta. info is the static info as JSON (owned). */
 struct tenon__meta {

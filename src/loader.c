@@ -1,23 +1,28 @@
 /*
  * Loading plugin libraries: dlopen on first use, one refcounted library per
- * file (by device and inode), closed when its last instance is gone.
+ * distinct content, closed when its last instance is gone.
+ *
+ * What runs is always a sealed copy: the file is opened once, checked to be
+ * the inode the scan saw, and its bytes are copied into a memory file that
+ * is then sealed against every write, shrink and grow; the digest, the
+ * static info, the trust check and the dynamic section are all read from
+ * that copy, and the copy is what dlopen maps (as /proc/<pid>/fd/N). So
+ * replacing the file by name, or writing into it, after the check changes
+ * nothing, and cannot pull pages out from under code that is running.
+ *
+ * A library is shared between instances only when the bytes are proven the
+ * same: equal digests, or the very same file (its inode held open by the
+ * library, so the number cannot be reused, and its change time unchanged
+ * since a load that did not race with a write). The checks (availability,
+ * trust, entry) run on every acquisition, before a library is shared.
+ *
+ * Dependencies are found and loaded first (deps.c), so $ORIGIN means the
+ * plugin's directory and a bundled library is verified like the plugin.
  *
  * The entry struct a library exports must describe the same plugin as the
  * static info that the inventory checked: same ABI, name, version and the
  * very same info bytes. A file whose code disagrees with its info is marked
  * unavailable and closed again.
- *
- * The file is opened once, checked to be the inode the scan saw, and loaded
- * from that open descriptor (/proc/<pid>/fd/N), so whatever is checked
- * through the descriptor is what runs: replacing the file by name in between
- * changes nothing. The descriptor stays open while the library is loaded, so
- * the name keeps meaning the same file for debuggers and profilers that
- * read the link map.
- *
- * When a trust policy is in force the bytes are first copied into a sealed
- * memory file, and the digest and signature are checked on that copy: the
- * copy cannot change any more, so even a write into the same inode after
- * the check cannot alter what is loaded.
  */
 #include "internal.h"
 
@@ -31,13 +36,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void (*tenon__before_load_hook)(const char *path);
 
-/* An immutable copy of the file open as `fd`: a memfd sealed against every
- * write, shrink and grow. Returns the new descriptor or -1 with `why`. */
-static int sealed_copy(int fd, const char *path, char *why, size_t len)
+int tenon__sealed_copy(int fd, const char *path, uint64_t max, char *why,
+                       size_t len)
 {
     const char *base = strrchr(path, '/');
     int mfd =
@@ -52,6 +57,14 @@ static int sealed_copy(int fd, const char *path, char *why, size_t len)
         ssize_t n = pread(fd, buf, sizeof buf, off);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n > 0 && (uint64_t)off + (uint64_t)n > max) {
+            snprintf(why, len,
+                     "%s grew past %llu bytes, the most the host checks "
+                     "(max_file_size)",
+                     path, (unsigned long long)max);
+            close(mfd);
+            return -1;
+        }
         if (n < 0 || (n > 0 && write(mfd, buf, (size_t)n) != n)) {
             snprintf(why, len, "copying %s: %s", path, strerror(errno));
             close(mfd);
@@ -101,34 +114,6 @@ static int free_fd_name(int *fd, char *name, size_t len)
                                   "64 are taken by libraries still mapped");
 }
 
-/* Under a trust policy, swap `*fd` for a sealed copy and check the copy's
- * digest and signature. 0 to go on loading; else a negative code. */
-static int verify_for_load(tenon_t *t, const struct tenon_plugin *p, int *fd)
-{
-    char why[TENON__REASON_MAX];
-    const struct tenon__keyring *kr;
-    int policy = tenon__trust_policy(t, &kr), rc;
-    if (policy == TENON_TRUST_OFF)
-        return 0;
-    int mfd = sealed_copy(*fd, p->path, why, sizeof why);
-    if (mfd < 0)
-        return tenon__fail(TENON_EIO, "%s: %s", p->path, why);
-    close(*fd);
-    *fd = mfd;
-    rc = tenon__trust_check_with(kr, p, mfd, why, sizeof why, NULL);
-    if (rc == 0)
-        return 0;
-    if (policy == TENON_TRUST_WARN) {
-        tenon__log(t, TENON_LOG_WARN, "tenon", "loading %s anyway: %s", p->path,
-                   why);
-        return 0;
-    }
-    return tenon__fail(TENON_EPERM,
-                       "%s: not loaded under the require trust "
-                       "policy: %s",
-                       p->path, why);
-}
-
 /* The smallest entry struct this host can use: ABI 1 as first published. */
 #define ENTRY_MIN_SIZE offsetof(struct tenon_plugin_entry, targets)
 
@@ -171,28 +156,238 @@ static void make_unavailable(const struct tenon_plugin *cp, const char *why)
     tenon__plugin_set_reason((struct tenon_plugin *)cp, TENON_UNAVAILABLE, why);
 }
 
+/* What the bytes about to be loaded (the sealed copy `fd`, or a loaded
+ * library's) say, checked: the static info is p's, and under a trust
+ * policy the digest and signature verify. *dyn gets the dynamic strings
+ * (the caller frees them). 0 to go on; else a negative code with the
+ * error set. */
+static int check_bytes(tenon_t *t, const struct tenon_plugin *p, int fd,
+                       const unsigned char digest[32], struct tenon__elf *elf)
+{
+    char why[TENON__REASON_MAX];
+    const struct tenon__keyring *kr;
+    struct tenon__trust_result res;
+    struct stat st;
+    int policy, rc;
+
+    memset(elf, 0, sizeof *elf);
+    if (fstat(fd, &st) != 0)
+        return tenon__fail(TENON_EIO, "%s: cannot stat: %s", p->path,
+                           strerror(errno));
+    if ((rc = tenon__elf_read_fd(fd, (uint64_t)st.st_size,
+                                 TENON__ELF_INFO | TENON__ELF_DYN, elf, why,
+                                 sizeof why)))
+        return tenon__fail(TENON_EUNAVAIL,
+                           "%s changed since it was scanned: %s", p->path, why);
+    if (elf->info_size != p->info.size ||
+        memcmp(elf->info, p->info.raw, p->info.size) != 0)
+        return tenon__fail(TENON_EUNAVAIL,
+                           "%s changed since it was scanned: static info "
+                           "differs from the scanned file's; rescan",
+                           p->path);
+    if ((policy = tenon__trust_policy(t, &kr)) == TENON_TRUST_OFF)
+        return 0;
+    rc = tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
+                                 digest, &res);
+    if (rc == 0)
+        return 0;
+    if (policy == TENON_TRUST_WARN) {
+        tenon__log(t, TENON_LOG_WARN, "tenon", "loading %s anyway: %s: %s",
+                   p->path, p->path, res.reason);
+        return 0;
+    }
+    return tenon__fail(TENON_EPERM,
+                       "%s: not loaded under the require trust policy: %s: %s",
+                       p->path, p->path, res.reason);
+}
+
+/* dlopen the sealed copy `*fd` under a fresh /proc/<pid>/fd name. */
+static void *open_copy(int *fd, char *why, size_t len)
+{
+    char name[64];
+    void *h;
+    if (free_fd_name(fd, name, sizeof name)) {
+        snprintf(why, len, "%s", tenon_last_error());
+        return NULL;
+    }
+    if (!(h = dlopen(name, RTLD_NOW | RTLD_LOCAL))) {
+        const char *err = dlerror();
+        snprintf(why, len, "dlopen failed: %s", err ? err : "?");
+    }
+    return h;
+}
+
+/* A dependency is ready to load when everything it needs is loaded. */
+static int ready(const struct tenon__deps *d, const struct tenon__dep *dep)
+{
+    for (size_t i = 0; i < dep->dynv.nneeded; i++)
+        for (size_t j = 0; j < d->n; j++)
+            if (strcmp(d->v[j].name, dep->dynv.needed[i]) == 0 &&
+                !d->v[j].handle && d->v[j].kind != TENON__DEP_PATH)
+                return 0;
+    return 1;
+}
+
+static int load_one(struct tenon__dep *dep, char *why, size_t len)
+{
+    void *h;
+    if (dep->kind == TENON__DEP_SYSTEM) {
+        if (!(dep->handle = dlopen(dep->name, RTLD_NOW | RTLD_LOCAL))) {
+            const char *err = dlerror();
+            snprintf(why, len, "dependency %s: %s", dep->name,
+                     err ? err : "cannot be loaded");
+            return -1;
+        }
+        return 0;
+    }
+    if (!(dep->handle = open_copy(&dep->fd, why, len)))
+        return -1;
+    /* The plugin asks for it by name: that name must now find this copy. */
+    h = dlopen(dep->name, RTLD_LAZY | RTLD_NOLOAD);
+    if (h)
+        dlclose(h);
+    if (h != dep->handle) {
+        snprintf(why, len,
+                 "dependency %s (%s): the dynamic loader does not match it "
+                 "by its DT_SONAME",
+                 dep->name, dep->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Load what the plugin needs, each after what it needs in turn: when the
+ * loader maps the plugin, or a bundled library, everything it asks for by
+ * name is loaded already, so it searches nothing. */
+static int load_deps(const struct tenon_plugin *p, struct tenon__deps *d)
+{
+    char why[TENON__REASON_MAX];
+    size_t left = 0;
+    for (size_t i = 0; i < d->n; i++)
+        left += !d->v[i].handle && (d->v[i].kind == TENON__DEP_SYSTEM ||
+                                    d->v[i].kind == TENON__DEP_BUNDLED);
+    while (left) {
+        size_t done = 0;
+        for (size_t i = 0; i < d->n; i++) {
+            struct tenon__dep *dep = &d->v[i];
+            if (dep->handle ||
+                (dep->kind != TENON__DEP_SYSTEM &&
+                 dep->kind != TENON__DEP_BUNDLED) ||
+                !ready(d, dep))
+                continue;
+            if (load_one(dep, why, sizeof why))
+                return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
+            done++;
+        }
+        if (!done)
+            return tenon__fail(TENON_EUNAVAIL,
+                               "%s: its bundled libraries need each other in "
+                               "a cycle; Tenon loads them one at a time",
+                               p->path);
+        left -= done;
+    }
+    return 0;
+}
+
+/* The loaded library holding the same bytes as the file open as `fd` (its
+ * fstat `st`): the same inode, which the library keeps open, unchanged
+ * since a load that did not race with a write to it. */
+static struct tenon__library *same_file(tenon_t *t, const struct stat *st)
+{
+    for (struct tenon__library *lib = t->libraries; lib; lib = lib->next)
+        if (!lib->racy && lib->dev == st->st_dev && lib->ino == st->st_ino &&
+            lib->size == (int64_t)st->st_size &&
+            lib->mtime_ns == tenon__mtime_ns(st) &&
+            lib->ctime_ns == tenon__ctime_ns(st))
+            return lib;
+    return NULL;
+}
+
+static struct tenon__library *same_digest(tenon_t *t,
+                                          const unsigned char digest[32])
+{
+    for (struct tenon__library *lib = t->libraries; lib; lib = lib->next)
+        if (memcmp(lib->digest, digest, 32) == 0)
+            return lib;
+    return NULL;
+}
+
+/* Did the file change within a second of `now`? A later write could then
+ * leave the same change time, so the key proves nothing. */
+static int racy(const struct stat *st)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return tenon__ctime_ns(st) > now - 1000000000 ||
+           tenon__mtime_ns(st) > now - 1000000000;
+}
+
+/* Map the checked copy and its dependencies, and check its entry. */
+static int load(tenon_t *t, const struct tenon_plugin *p, int *mfd,
+                const struct tenon__dyn *dyn, struct tenon__library *lib)
+{
+    char why[TENON__REASON_MAX];
+    const struct tenon_plugin_entry *e;
+    int rc;
+
+    if ((rc = tenon__deps_resolve(p->path, dyn, TENON__DEPS_LOAD,
+                                  t->max_file_size, &lib->deps, why,
+                                  sizeof why)) ||
+        (rc = tenon__trust_deps(t, p, &lib->deps, why, sizeof why)))
+        return tenon__fail(rc == TENON_ENOMEM ? rc : TENON_EUNAVAIL, "%s: %s",
+                           p->path, why);
+    if ((rc = load_deps(p, &lib->deps)))
+        return rc;
+    if (tenon__before_load_hook)
+        tenon__before_load_hook(p->path);
+    if (!(lib->handle = open_copy(mfd, why, sizeof why))) {
+        make_unavailable(p, why);
+        return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
+    }
+    e = dlsym(lib->handle, TENON_ENTRY_SYMBOL);
+    if (!e)
+        snprintf(why, sizeof why, "no exported %s symbol", TENON_ENTRY_SYMBOL);
+    if (!e || check_entry(p, e, why, sizeof why) != 0) {
+        make_unavailable(p, why);
+        return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
+    }
+    lib->entry = e;
+    lib->fd = *mfd;
+    *mfd = -1;
+    return 0;
+}
+
+static void lib_free(struct tenon__library *lib)
+{
+    if (lib->handle)
+        dlclose(lib->handle);
+    tenon__deps_free(&lib->deps); /* after the plugin that needs them */
+    if (lib->fd >= 0)
+        close(lib->fd);
+    if (lib->file_fd >= 0)
+        close(lib->file_fd);
+    free(lib->path);
+    free(lib);
+}
+
 int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
                            struct tenon__library **out)
 {
-    struct tenon__library *lib;
+    struct tenon__library *lib = NULL, *shared;
     char why[TENON__REASON_MAX];
-    const struct tenon_plugin_entry *e;
-    void *h;
+    unsigned char digest[32];
+    struct tenon__elf elf = {0};
+    struct stat st;
+    int fd, mfd = -1, rc;
 
-    for (lib = t->libraries; lib; lib = lib->next)
-        if (lib->dev == p->dev && lib->ino == p->ino) {
-            lib->refs++;
-            *out = lib;
-            return 0;
-        }
     if (p->status != TENON_AVAILABLE)
         return tenon__fail(TENON_EUNAVAIL, "%s is unavailable: %s", p->path,
                            p->reason);
-    int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat st;
+    fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0 || fstat(fd, &st) != 0) {
-        int rc = tenon__fail(TENON_EIO, "%s: cannot open for loading: %s",
-                             p->path, strerror(errno));
+        rc = tenon__fail(TENON_EIO, "%s: cannot open for loading: %s", p->path,
+                         strerror(errno));
         if (fd >= 0)
             close(fd);
         return rc;
@@ -204,53 +399,87 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
                            "what it is now",
                            p->path);
     }
-    int rc = verify_for_load(t, p, &fd);
-    if (rc) {
+    if ((uint64_t)st.st_size > t->max_file_size) {
         close(fd);
-        return rc;
+        return tenon__fail(TENON_EUNAVAIL,
+                           "%s is %lld bytes, more than the %llu the host "
+                           "checks and loads (max_file_size)",
+                           p->path, (long long)st.st_size,
+                           (unsigned long long)t->max_file_size);
     }
-    if (tenon__before_load_hook)
-        tenon__before_load_hook(p->path);
-    char fdpath[64];
-    if ((rc = free_fd_name(&fd, fdpath, sizeof fdpath))) {
-        close(fd);
-        return rc;
+    /* The same file as a loaded library: its bytes are known, and checked
+     * again below as if new. Otherwise a sealed copy is what gets checked
+     * and, unless some library holds the same bytes, loaded. */
+    if ((shared = same_file(t, &st)))
+        memcpy(digest, shared->digest, sizeof digest);
+    else if ((mfd = tenon__sealed_copy(fd, p->path, t->max_file_size, why,
+                                       sizeof why)) < 0 ||
+             (rc = tenon__digest_fd(mfd, digest))) {
+        rc = tenon__fail(TENON_EIO, "%s: %s", p->path,
+                         mfd < 0 ? why : "cannot read the sealed copy");
+        goto out;
     }
-    h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *err = dlerror();
-        close(fd);
-        snprintf(why, sizeof why, "dlopen failed: %s", err ? err : "?");
-        make_unavailable(p, why);
-        return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
+    if ((rc = check_bytes(t, p, shared ? fd : mfd, digest, &elf)))
+        goto out;
+    if (shared || (shared = same_digest(t, digest))) {
+        /* Same bytes, so same entry; its dependencies are verified again
+         * against the current trust store. */
+        if ((rc = tenon__trust_deps(t, p, &shared->deps, why, sizeof why))) {
+            rc = tenon__fail(rc, "%s: %s", p->path, why);
+            goto out;
+        }
+        if (check_entry(p, shared->entry, why, sizeof why) != 0) {
+            rc = tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
+            goto out;
+        }
+        shared->refs++;
+        *out = shared;
+        goto out;
     }
-    e = dlsym(h, TENON_ENTRY_SYMBOL);
-    if (!e)
-        snprintf(why, sizeof why, "no exported %s symbol", TENON_ENTRY_SYMBOL);
-    if (!e || check_entry(p, e, why, sizeof why) != 0) {
-        dlclose(h);
-        close(fd);
-        make_unavailable(p, why);
-        return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
+    if (!(lib = calloc(1, sizeof *lib)) ||
+        !(lib->path = tenon__strdup(p->path))) {
+        rc = tenon__fail(TENON_ENOMEM, "out of memory loading %s", p->path);
+        goto out;
     }
-    lib = calloc(1, sizeof *lib);
-    if (!lib || !(lib->path = tenon__strdup(p->path))) {
-        free(lib);
-        dlclose(h);
-        close(fd);
-        return tenon__fail(TENON_ENOMEM, "out of memory loading %s", p->path);
+    lib->fd = -1;
+    lib->file_fd = -1;
+    {
+        struct tenon__dyn dyn;
+        if ((rc = tenon__dyn_split(elf.dyn, elf.dyn_size, &dyn))) {
+            rc = tenon__fail(rc, "out of memory loading %s", p->path);
+            goto out;
+        }
+        rc = load(t, p, &mfd, &dyn, lib);
+        free(dyn.needed);
+        if (rc)
+            goto out;
     }
-    lib->fd = fd;
-    lib->dev = p->dev;
-    lib->ino = p->ino;
-    lib->handle = h;
-    lib->entry = e;
+    memcpy(lib->digest, digest, sizeof digest);
+    lib->file_fd = fd; /* held: the inode stays this file while loaded */
+    fd = -1;
+    lib->dev = st.st_dev;
+    lib->ino = st.st_ino;
+    lib->size = (int64_t)st.st_size;
+    lib->mtime_ns = tenon__mtime_ns(&st);
+    lib->ctime_ns = tenon__ctime_ns(&st);
+    lib->racy = racy(&st);
     lib->refs = 1;
     lib->next = t->libraries;
     t->libraries = lib;
-    tenon__log(t, TENON_LOG_DEBUG, "tenon", "loaded %s", p->path);
+    tenon__log(t, TENON_LOG_DEBUG, "tenon", "loaded %s (%zu dependencies)",
+               p->path, lib->deps.n);
     *out = lib;
-    return 0;
+    lib = NULL;
+out:
+    if (lib)
+        lib_free(lib);
+    free(elf.info);
+    free(elf.dyn);
+    if (mfd >= 0)
+        close(mfd);
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }
 
 void tenon__library_release(tenon_t *t, struct tenon__library *lib)
@@ -263,10 +492,7 @@ void tenon__library_release(tenon_t *t, struct tenon__library *lib)
             break;
         }
     tenon__log(t, TENON_LOG_DEBUG, "tenon", "unloading %s", lib->path);
-    dlclose(lib->handle);
-    close(lib->fd);
-    free(lib->path);
-    free(lib);
+    lib_free(lib);
 }
 
 int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p)
@@ -274,7 +500,9 @@ int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p)
     int loaded = 0;
     pthread_mutex_lock(&t->lock);
     for (struct tenon__library *lib = t->libraries; lib; lib = lib->next)
-        loaded |= lib->dev == p->dev && lib->ino == p->ino;
+        loaded |= lib->dev == p->dev && lib->ino == p->ino &&
+                  lib->size == p->size && lib->mtime_ns == p->mtime_ns &&
+                  lib->ctime_ns == p->ctime_ns;
     pthread_mutex_unlock(&t->lock);
     return loaded;
 }

@@ -626,6 +626,29 @@ int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
     return rc;
 }
 
+int tenon__trust_deps(tenon_t *t, const struct tenon_plugin *p,
+                      const struct tenon__deps *d, char *reason, size_t len)
+{
+    const struct tenon__keyring *kr;
+    if (tenon__trust_policy(t, &kr) == TENON_TRUST_OFF)
+        return 0;
+    (void)p;
+    for (size_t i = 0; i < d->n; i++) {
+        const struct tenon__dep *dep = &d->v[i];
+        if (dep->kind == TENON__DEP_PATH)
+            return tenon__reason(reason, len, TENON_EPERM,
+                                 "DT_NEEDED '%s' is a path, which the loader "
+                                 "would open itself, unverified",
+                                 dep->name);
+        if (dep->kind == TENON__DEP_BUNDLED)
+            return tenon__reason(reason, len, TENON_EPERM,
+                                 "dependency %s (%s, through %s) is not "
+                                 "verified",
+                                 dep->name, dep->path, dep->via);
+    }
+    return 0;
+}
+
 /* ---- public accessors ---------------------------------------------------- */
 
 size_t tenon_trust_dir_count(const tenon_t *t) { return t->ntrust_dirs; }

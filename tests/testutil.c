@@ -223,13 +223,16 @@ json_t *parse_json(const char *text)
 
 int mapped(const char *path)
 {
-    char real[PATH_MAX], line[PATH_MAX + 256];
+    char real[PATH_MAX], line[PATH_MAX + 256], copy[PATH_MAX + 16];
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     FILE *f = fopen("/proc/self/maps", "r");
     int found = 0;
     assert_non_null(realpath(path, real));
     assert_non_null(f);
+    /* Tenon maps a sealed copy named after the file (memfd_create). */
+    snprintf(copy, sizeof copy, "/memfd:%s ", base);
     while (fgets(line, sizeof line, f))
-        if (strstr(line, real))
+        if (strstr(line, real) || strstr(line, copy))
             found = 1;
     fclose(f);
     return found;

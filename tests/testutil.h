@@ -55,8 +55,9 @@ void assert_nstr(const char *got, const char *want);
 /* The parsed document, which the caller frees with json_decref(). */
 json_t *parse_json(const char *text);
 
-/* Is the library at `path` mapped into this process? Tells whether the
- * loader really unloaded a plugin, which its own bookkeeping cannot. */
+/* Is the library at `path` mapped into this process, itself or as the
+ * sealed copy Tenon loads (a memory file named after it)? Tells whether
+ * the loader really unloaded a plugin, which its own bookkeeping cannot. */
 int mapped(const char *path);
 
 /* ---- contexts ------------------------------------------------------------ */

@@ -82,7 +82,13 @@ struct tenon_options {
     const char *cache_dir;
     /* Nonzero: neither read nor write the scan cache. */
     int no_cache;
+    /* The largest plugin or bundled library file the host hashes, copies
+     * and loads, in bytes; a larger one is unavailable with a reason that
+     * names this limit. 0 means TENON_MAX_FILE_SIZE_DEFAULT. */
+    uint64_t max_file_size;
 };
+
+#define TENON_MAX_FILE_SIZE_DEFAULT (256ull << 20)
 
 /* ---- context ------------------------------------------------------------- */
 

@@ -3,6 +3,7 @@
  * the scan is refused until the next scan. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,6 +89,177 @@ static void stale_mapping_is_not_reused(void **state)
     tenon_close(t);
 }
 
+/* ---- a library is shared only for the same bytes ------------------------ */
+
+/* Sign `file` with DIR/keys/dev.key (made on first use). */
+static void sign_file(const char *dir, const char *file)
+{
+    char *keys = path_join(dir, "keys"), *key = path_join(keys, "dev.key");
+    struct run r;
+    if (access(key, F_OK) != 0) {
+        RUN(&r, "keygen", "--out", keys, "--name", "dev");
+        assert_status(&r, 0);
+        run_free(&r);
+    }
+    RUN(&r, "sign", file, "--key", key);
+    assert_status(&r, 0);
+    run_free(&r);
+    free(keys);
+    free(key);
+}
+
+static tenon_t *open_trust(const char *plugins, const char *keys, int trust)
+{
+    const char *dirs[] = {plugins}, *tdirs[] = {keys};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .trust = trust,
+                              .trust_dirs = tdirs,
+                              .trust_dir_count = 1,
+                              .no_cache = 1};
+    tenon_t *t = NULL;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    return t;
+}
+
+/* An instance of basic 1.2.0 lives; its install is removed and 1.10.0
+ * installed in its place, likely on the inode number just freed. Creating
+ * basic must run 1.10.0's code, every time: with the trust policy, the
+ * loader used to close the file and then reuse the library by device and
+ * inode. */
+static void remove_then_install_runs_the_new_code(void **state)
+{
+    char *dir = *state, *src = path_join(dir, "src"),
+         *inst_dir = path_join(dir, "installed"),
+         *keys = path_join(dir, "keys"), *v1 = path_join(src, "v1.so"),
+         *v2 = path_join(src, "v2.so");
+    assert_int_equal(mkdir(src, 0755), 0);
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", v1); /* 1.2.0 */
+    copy_path(TEST_PLUGIN_DIR "/basic_v2.so", v2); /* 1.10.0 */
+    sign_file(dir, v1);
+    sign_file(dir, v2);
+    for (int i = 0; i < 20; i++) {
+        tenon_instance_t *old = NULL, *new = NULL;
+        assert_int_equal(tenon_install(v1, inst_dir, NULL), 0);
+        tenon_t *t = open_trust(inst_dir, keys, TENON_TRUST_REQUIRE);
+        assert_int_equal(tenon_create(t, "basic", NULL, &old), 0);
+        assert_string_equal(version_of(old), "1.2.0");
+        assert_int_equal(tenon_remove("basic", inst_dir, NULL), 0);
+        assert_int_equal(tenon_install(v2, inst_dir, NULL), 0);
+        assert_int_equal(tenon_scan(t), 0);
+        if (tenon_create(t, "basic", NULL, &new) != 0)
+            fail_msg("round %d: %s", i, tenon_last_error());
+        assert_string_equal(version_of(new), "1.10.0");
+        assert_string_equal(version_of(old), "1.2.0");
+        tenon_destroy(new);
+        tenon_destroy(old);
+        tenon_close(t);
+        assert_int_equal(tenon_remove("basic", inst_dir, NULL), 0);
+    }
+    free(src);
+    free(inst_dir);
+    free(keys);
+    free(v1);
+    free(v2);
+}
+
+/* Write `from`'s bytes into `to`, same inode. */
+static void rewrite_in_place(const char *from, const char *to)
+{
+    char buf[65536];
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_TRUNC);
+    ssize_t n;
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+}
+
+/* The file of a loaded plugin rewritten in place (same inode) with other
+ * bytes, and signed again: the next instance runs the new code, and the
+ * live one keeps running the old. Under each policy. */
+static void rewrite_in_place_runs_the_new_code(void **state)
+{
+    static const int policies[] = {TENON_TRUST_OFF, TENON_TRUST_REQUIRE};
+    char *dir = *state, *plugins = path_join(dir, "plugins"),
+         *keys = path_join(dir, "keys"), *so = path_join(plugins, "basic.so");
+    assert_int_equal(mkdir(plugins, 0755), 0);
+    for (int round = 0; round < 10; round++) {
+        int policy = policies[round % 2];
+        tenon_instance_t *old = NULL, *new = NULL;
+        struct stat before, after;
+        copy_path(TEST_PLUGIN_DIR "/basic_v1.so", so);
+        sign_file(dir, so);
+        tenon_t *t = open_trust(plugins, keys, policy);
+        assert_int_equal(tenon_create(t, "basic", NULL, &old), 0);
+        assert_string_equal(version_of(old), "1.2.0");
+        assert_int_equal(stat(so, &before), 0);
+        rewrite_in_place(TEST_PLUGIN_DIR "/basic_v2.so", so);
+        sign_file(dir, so);
+        assert_int_equal(stat(so, &after), 0);
+        assert_true(before.st_ino == after.st_ino);
+        assert_int_equal(tenon_scan(t), 0);
+        if (tenon_create(t, "basic", NULL, &new) != 0)
+            fail_msg("round %d: %s", round, tenon_last_error());
+        assert_string_equal(version_of(new), "1.10.0");
+        assert_string_equal(version_of(old), "1.2.0");
+        tenon_destroy(old);
+        tenon_destroy(new);
+        tenon_close(t);
+        assert_int_equal(unlink(so), 0);
+    }
+    free(plugins);
+    free(keys);
+    free(so);
+}
+
+/* Instances of one unchanged file share one library: through the file's
+ * key when it has not changed lately, through the digest of a fresh copy
+ * when it has (its key then proves nothing). Other bytes, another
+ * library. */
+static void same_bytes_share_one_library(void **state)
+{
+    char *dir = *state, *a = path_join(dir, "a"), *b = path_join(dir, "b");
+    char *fa = path_join(a, "basic.so"), *fb = path_join(b, "basic.so");
+    const char *dirs[] = {a, b};
+    tenon_instance_t *i1 = NULL, *i2 = NULL, *i3 = NULL, *i4 = NULL;
+    assert_int_equal(mkdir(a, 0755), 0);
+    assert_int_equal(mkdir(b, 0755), 0);
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", fa);
+    /* fa's change time more than a second old, fb's just now */
+    struct stat st;
+    struct timespec now;
+    do {
+        usleep(100 * 1000);
+        assert_int_equal(stat(fa, &st), 0);
+        clock_gettime(CLOCK_REALTIME, &now);
+    } while (now.tv_sec - st.st_ctim.tv_sec < 2);
+    copy_path(TEST_PLUGIN_DIR "/basic_v2.so", fb);
+    tenon_t *t = open_scanned(dirs, 2);
+    assert_int_equal(tenon_create(t, "basic@1.2.0", NULL, &i1), 0);
+    assert_false(i1->lib->racy);
+    assert_int_equal(tenon_create(t, "basic@1.2.0", NULL, &i2), 0);
+    assert_ptr_equal(i1->lib, i2->lib);
+    assert_int_equal(tenon_create(t, "basic@1.10.0", NULL, &i3), 0);
+    assert_true(i3->lib->racy); /* just written: shared by digest only */
+    assert_ptr_not_equal(i1->lib, i3->lib);
+    assert_int_equal(tenon_create(t, "basic@1.10.0", NULL, &i4), 0);
+    assert_ptr_equal(i3->lib, i4->lib);
+    assert_int_equal(i3->lib->refs, 2);
+    assert_string_equal(version_of(i4), "1.10.0");
+    tenon_destroy(i4);
+    tenon_destroy(i3);
+    tenon_destroy(i2);
+    tenon_destroy(i1);
+    tenon_close(t);
+    free(a);
+    free(b);
+    free(fa);
+    free(fb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -96,6 +268,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(swap_after_scan_needs_rescan, tmp_setup,
                                         tmp_teardown),
         cmocka_unit_test(stale_mapping_is_not_reused),
+        cmocka_unit_test_setup_teardown(remove_then_install_runs_the_new_code,
+                                        tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(rewrite_in_place_runs_the_new_code,
+                                        tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(same_bytes_share_one_library, tmp_setup,
+                                        tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,13 +63,18 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
     *out = NULL;
     if ((rc = tenon__spec_split(spec, &buf, &name, &version, &args)))
         return rc;
-    if ((rc = tenon__find_spec(t, name, version, &p)) ||
-        (rc = check_input(p, input)))
+    if ((rc = tenon__find_spec(t, name, version, &p)))
         goto out;
+    if ((rc = check_input(p, input))) {
+        tenon__plugin_unuse(p);
+        goto out;
+    }
     if (!(inst = calloc(1, sizeof *inst))) {
+        tenon__plugin_unuse(p);
         rc = tenon__fail(TENON_ENOMEM, "out of memory");
         goto out;
     }
+    inst->plugin = p; /* holds the use taken by the lookup */
     /* Arguments are checked before the library is loaded: a typo never runs
      * plugin code. */
     if ((rc = tenon__args_parse(args, p->info.args, p->info.nargs, p->info.name,
@@ -102,6 +107,7 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
     inst = NULL;
 out:
     if (inst) {
+        tenon__plugin_unuse(inst->plugin);
         tenon__args_free(&inst->args);
         free(inst);
     }
@@ -115,6 +121,7 @@ void tenon_destroy(tenon_instance_t *inst)
         tenon_instance_t *input = inst->input;
         inst->lib->entry->destroy(inst->obj);
         release_lib(inst->t, inst->lib);
+        tenon__plugin_unuse(inst->plugin);
         tenon__args_free(&inst->args);
         free(inst);
         inst = input; /* drop the reference this instance held */

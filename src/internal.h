@@ -214,8 +214,9 @@ struct tenon_plugin {
      * this scan, the cache must learn it. */
     uint64_t verified_by;
     int verdict_new;
-    int digest_new; /* computed in this scan: the cache must learn it */
-    char path[];    /* allocated with the entry */
+    int digest_new;      /* computed in this scan: the cache must learn it */
+    atomic_size_t users; /* instances made from it (tenon__find_spec) */
+    char path[];         /* allocated with the entry */
 };
 
 /* Read and check the file `name` in directory `dirfd` (or AT_FDCWD); always
@@ -231,9 +232,12 @@ void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
 int tenon__spec_split(const char *spec, char **buf, const char **name,
                       const char **version, const char **args);
 
-/* tenon_find() on an already split spec. */
+/* tenon_find() on an already split spec, taking a use of the entry for
+ * an instance (so tenon_release_old_scans() keeps it): drop it with
+ * tenon__plugin_unuse(). */
 int tenon__find_spec(tenon_t *t, const char *name, const char *version,
                      const tenon_plugin_t **out);
+void tenon__plugin_unuse(const tenon_plugin_t *p);
 
 /* ---- deps.c: the libraries a plugin brings along ------------------------- */
 

@@ -796,9 +796,40 @@ int tenon__find_spec(tenon_t *t, const char *name, const char *version,
     if (rc)
         return rc;
     pthread_mutex_lock(&t->lock);
-    rc = find_locked(t, name, version, out);
+    /* Taken under the lock: tenon_release_old_scans() cannot free it
+     * between the lookup and the reference. */
+    if ((rc = find_locked(t, name, version, out)) == 0)
+        atomic_fetch_add(&((struct tenon_plugin *)*out)->users, 1);
     pthread_mutex_unlock(&t->lock);
     return rc;
+}
+
+void tenon__plugin_unuse(const tenon_plugin_t *p)
+{
+    atomic_fetch_sub(&((struct tenon_plugin *)p)->users, 1);
+}
+
+size_t tenon_release_old_scans(tenon_t *t)
+{
+    size_t kept = 0, freed = 0;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->nretired; i++) {
+        struct tenon_plugin *p = t->retired[i];
+        if (atomic_load(&p->users)) {
+            t->retired[kept++] = p;
+            continue;
+        }
+        tenon__plugin_free(p);
+        freed++;
+    }
+    t->nretired = kept;
+    if (!kept) { /* give the array back too: the point is bounded memory */
+        free(t->retired);
+        t->retired = NULL;
+        t->cap_retired = 0;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return freed;
 }
 
 /* ---- accessors ----------------------------------------------------------- */

@@ -131,8 +131,20 @@ const char *tenon_search_path(const tenon_t *t, size_t i);
 /* ---- inventory ----------------------------------------------------------- */
 
 /* (Re)scan the search path. Entries from an earlier scan stay valid until
- * tenon_close(). No plugin code runs. [any-thread] */
+ * tenon_close(), or until tenon_release_old_scans(). No plugin code runs.
+ * [any-thread] */
 int tenon_scan(tenon_t *t);
+
+/* Free the entries of earlier scans that no live instance was made from,
+ * and return how many. Afterwards an entry pointer obtained before the last
+ * tenon_scan() (from tenon_plugin_at(), tenon_find(), or
+ * tenon_instance_plugin() of a destroyed instance) is invalid; those of
+ * live instances stay valid while the instance lives. A host that rescans
+ * for as long as it runs (to see new plugins, or revoked keys) calls this
+ * after each rescan, once it holds no such pointers: memory then stays as
+ * it is after one scan. [any-thread, but not while another thread uses an
+ * entry pointer from an earlier scan] */
+size_t tenon_release_old_scans(tenon_t *t);
 
 /* Every file the scan found, available or not, in search-path order then
  * file name. The entry is owned by `t` and valid until tenon_close().

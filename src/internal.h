@@ -650,24 +650,45 @@ int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
 int tenon__trust_deps(tenon_t *t, const struct tenon_plugin *p,
                       const struct tenon__deps *d, char *reason, size_t len);
 
-/* A parsed .meta. info is the static info as JSON (owned). */
+/* The statements a signature can cover (docs/trust.md). */
+#define TENON__STMT_PLUGIN_V1  "tenon-plugin-signature-v1"
+#define TENON__STMT_PLUGIN_V2  "tenon-plugin-signature-v2"
+#define TENON__STMT_LIBRARY_V1 "tenon-library-signature-v1"
+
+/* A bundled library named in a plugin's .meta. */
+struct tenon__meta_dep {
+    char name[256]; /* the DT_NEEDED name */
+    unsigned char digest[32];
+};
+
+/* A parsed .meta: of a plugin (info set) or of a library (soname set). */
 struct tenon__meta {
     unsigned char digest[32];
     char created_at[TENON__TIME_LEN + 1];
-    int is_signed; /* signature and key_id are set */
+    int is_signed; /* signature, key_id and statement are set */
     unsigned char signature[64];
     char key_id[TENON__KEY_ID_LEN + 1];
-    struct json_t *info;
+    /* The statement the signature covers: TENON__STMT_*; a plugin .meta
+     * signed without naming one has TENON__STMT_PLUGIN_V1. "" unsigned. */
+    char statement[32];
+    struct json_t *info; /* a plugin's static info as JSON (owned) */
+    char *soname;        /* a library's DT_SONAME (malloc'd) */
+    /* Bundled libraries by name, sorted, each once (malloc'd). */
+    struct tenon__meta_dep *deps;
+    size_t ndeps;
 };
 
 /* Parse a .meta document strictly (docs/trust.md): a JSON object with
  * "digest" (64 lowercase hex), "created_at" (YYYY-MM-DDTHH:MM:SSZ, a real
- * date), "info" (object with string "name" and "version"; values strings
- * or non-empty arrays of strings; "arg" an array of objects of strings),
- * and optionally both "signature" (128 lowercase hex) and "key_id" (16
- * lowercase hex). Unknown members are ignored. At most TENON__META_MAX
- * bytes. TENON_EINVAL with "field 'x': expected ..." on failure; *out is
- * then empty (tenon__meta_free() is harmless). */
+ * date), and either "info" (a plugin: an object with string "name" and
+ * "version"; values strings or non-empty arrays of strings; "arg" an array
+ * of objects of strings) or "soname" (a library: a file name); optionally
+ * "deps" (a plugin's bundled libraries: an object of file name -> 64 hex),
+ * and together "signature" (128 lowercase hex), "key_id" (16 lowercase
+ * hex) and, for any statement but the first plugin one, "statement".
+ * Unknown members are ignored. At most TENON__META_MAX bytes. TENON_EINVAL
+ * with "field 'x': expected ..." on failure; *out is then empty
+ * (tenon__meta_free() is harmless). */
 int tenon__meta_parse(const char *data, size_t size, struct tenon__meta *out,
                       char *reason, size_t len);
 /* Read and parse the file; TENON_ENOENT when it does not exist, TENON_EIO

@@ -250,6 +250,124 @@ static int check_info(json_t *info, char *reason, size_t len)
     return 0;
 }
 
+/* A file name as the loader looks one up: no '/', not "." or "..". */
+static int file_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < sizeof((struct tenon__meta_dep *)0)->name &&
+           !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+static int cmp_dep(const void *a, const void *b)
+{
+    return strcmp(((const struct tenon__meta_dep *)a)->name,
+                  ((const struct tenon__meta_dep *)b)->name);
+}
+
+#define DEPS_MAX 256
+
+/* "deps": {"libfoo.so.1": "<sha256 hex>", ...} */
+static int parse_deps(json_t *deps, struct tenon__meta *out, char *reason,
+                      size_t len)
+{
+    const char *k;
+    json_t *v;
+    size_t i = 0;
+    if (!json_is_object(deps))
+        return bad(reason, len, "deps",
+                   "expected an object of library name -> SHA-256, got %s",
+                   type_name(deps));
+    if (json_object_size(deps) > DEPS_MAX)
+        return bad(reason, len, "deps", "%zu libraries; expected at most %d",
+                   json_object_size(deps), DEPS_MAX);
+    if (!json_object_size(deps))
+        return 0;
+    if (!(out->deps = calloc(json_object_size(deps), sizeof *out->deps)))
+        return tenon__reason(reason, len, TENON_ENOMEM, "out of memory");
+    json_object_foreach(deps, k, v)
+    {
+        const char *hex = json_is_string(v) ? json_string_value(v) : "";
+        if (!file_name(k))
+            return bad(reason, len, "deps",
+                       "'%.64s' is not a library file name (no '/', at "
+                       "most 255 bytes)",
+                       k);
+        if (tenon__hex_decode(hex, strlen(hex), out->deps[i].digest, 32))
+            return bad(reason, len, "deps",
+                       "'%.64s': expected 64 lowercase hex digits (a SHA-256)",
+                       k);
+        snprintf(out->deps[i].name, sizeof out->deps[i].name, "%s", k);
+        out->ndeps = ++i;
+    }
+    qsort(out->deps, out->ndeps, sizeof *out->deps, cmp_dep);
+    return 0;
+}
+
+/* What the document describes: a plugin ("info") or a library
+ * ("soname"), and its bundled libraries. */
+static int parse_subject(json_t *root, struct tenon__meta *out, char *reason,
+                         size_t len)
+{
+    json_t *info = json_object_get(root, "info"), *deps;
+    const char *so;
+    int rc;
+    if ((so = get_string(root, "soname", 0, &rc, reason, len))) {
+        if (info)
+            return bad(reason, len, "soname",
+                       "a .meta describes a plugin (\"info\") or a library "
+                       "(\"soname\"), not both");
+        if (!file_name(so))
+            return bad(reason, len, "soname",
+                       "'%.64s' is not a library file name", so);
+        if (!(out->soname = tenon__strdup(so)))
+            return tenon__reason(reason, len, TENON_ENOMEM, "out of memory");
+    } else if (rc) {
+        return rc;
+    } else if ((rc = check_info(info, reason, len))) {
+        return rc;
+    }
+    if ((deps = json_object_get(root, "deps"))) {
+        if (out->soname)
+            return bad(reason, len, "deps",
+                       "only a plugin's .meta names bundled libraries");
+        return parse_deps(deps, out, reason, len);
+    }
+    return 0;
+}
+
+/* Which statement the signature covers. A plugin signature from before
+ * statements were named covers the first one. */
+static int parse_statement(json_t *root, struct tenon__meta *out, char *reason,
+                           size_t len)
+{
+    static const char *const known[] = {
+        TENON__STMT_PLUGIN_V1, TENON__STMT_PLUGIN_V2, TENON__STMT_LIBRARY_V1};
+    int rc;
+    const char *st = get_string(root, "statement", 0, &rc, reason, len);
+    if (rc)
+        return rc;
+    if (st && !out->is_signed)
+        return bad(reason, len, "statement",
+                   "present without \"signature\" and \"key_id\"");
+    if (!out->is_signed)
+        return 0;
+    if (!st)
+        st = out->soname ? "" : TENON__STMT_PLUGIN_V1;
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(st, known[i]) == 0 &&
+            !out->soname == (strncmp(st, "tenon-plugin-", 13) == 0)) {
+            snprintf(out->statement, sizeof out->statement, "%s", st);
+            return 0;
+        }
+    return bad(reason, len, "statement",
+               "'%.64s' is not a statement this version of Tenon verifies "
+               "for a %s; expected %s",
+               st, out->soname ? "library" : "plugin",
+               out->soname ? TENON__STMT_LIBRARY_V1
+                           : TENON__STMT_PLUGIN_V2 " (or " TENON__STMT_PLUGIN_V1
+                                                   ")");
+}
+
 static int parse_root(json_t *root, struct tenon__meta *out, char *reason,
                       size_t len)
 {
@@ -265,7 +383,7 @@ static int parse_root(json_t *root, struct tenon__meta *out, char *reason,
         return bad(reason, len, "created_at",
                    "'%.40s' is not a UTC time YYYY-MM-DDTHH:MM:SSZ", s);
     memcpy(out->created_at, s, TENON__TIME_LEN + 1);
-    if ((rc = check_info(json_object_get(root, "info"), reason, len)))
+    if ((rc = parse_subject(root, out, reason, len)))
         return rc;
     if ((rc = get_hex(root, "signature", 0, out->signature, 64,
                       "an Ed25519 signature", &has_sig, reason, len)))
@@ -285,7 +403,7 @@ static int parse_root(json_t *root, struct tenon__meta *out, char *reason,
         return bad(reason, len, has_sig ? "key_id" : "signature",
                    "missing; \"signature\" and \"key_id\" go together");
     out->is_signed = has_sig;
-    return 0;
+    return parse_statement(root, out, reason, len);
 }
 
 int tenon__meta_parse(const char *data, size_t size, struct tenon__meta *out,
@@ -309,12 +427,12 @@ int tenon__meta_parse(const char *data, size_t size, struct tenon__meta *out,
     if (!json_is_object(root)) {
         rc = tenon__reason(reason, len, TENON_EINVAL,
                            "expected a JSON object, got %s", type_name(root));
-    } else if ((rc = parse_root(root, out, reason, len)) == 0) {
+    } else if ((rc = parse_root(root, out, reason, len)) == 0 && !out->soname) {
         out->info = json_incref(json_object_get(root, "info"));
     }
     json_decref(root);
     if (rc)
-        memset(out, 0, sizeof *out);
+        tenon__meta_free(out);
     return rc;
 }
 
@@ -370,7 +488,9 @@ out:
 void tenon__meta_free(struct tenon__meta *m)
 {
     json_decref(m->info);
-    m->info = NULL;
+    free(m->soname);
+    free(m->deps);
+    memset(m, 0, sizeof *m);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -384,9 +504,24 @@ static char *meta_text(const struct tenon__meta *m)
     tenon__hex_encode(m->digest, 32, hex);
     json_object_set_new(o, "digest", json_string(hex));
     json_object_set_new(o, "created_at", json_string(m->created_at));
-    json_object_set_new(o, "info",
-                        m->info ? json_incref(m->info) : json_object());
+    if (m->soname)
+        json_object_set_new(o, "soname", json_string(m->soname));
+    else
+        json_object_set_new(o, "info",
+                            m->info ? json_incref(m->info) : json_object());
+    if (m->ndeps) {
+        json_t *deps = json_object();
+        for (size_t i = 0; i < m->ndeps; i++) {
+            tenon__hex_encode(m->deps[i].digest, 32, hex);
+            json_object_set_new(deps, m->deps[i].name, json_string(hex));
+        }
+        json_object_set_new(o, "deps", deps);
+    }
     if (m->is_signed) {
+        /* The first plugin statement is not named, so that a .meta of it
+         * reads as it did before statements had names. */
+        if (m->statement[0] && strcmp(m->statement, TENON__STMT_PLUGIN_V1))
+            json_object_set_new(o, "statement", json_string(m->statement));
         tenon__hex_encode(m->signature, 64, hex);
         json_object_set_new(o, "signature", json_string(hex));
         json_object_set_new(o, "key_id", json_string(m->key_id));

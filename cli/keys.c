@@ -233,6 +233,16 @@ static const char trust_usage[] =
     "Exit status: 0 on success, 1 on failure (malformed key, no such key,\n"
     "cannot write), 2 on a usage error.\n";
 
+int tool_keyring(const char *cmd, tenon_t *t, struct tenon__keyring *kr)
+{
+    if (tenon__keyring_load(t, kr)) {
+        tool_error(cmd, "%s", tenon_last_error());
+        return EXIT_FAIL;
+    }
+    tenon__keyring_warn(t, kr);
+    return EXIT_OK;
+}
+
 static int trust_add(tenon_t *t, const char *src)
 {
     char reason[TENON__REASON_MAX];
@@ -249,10 +259,8 @@ static int trust_add(tenon_t *t, const char *src)
         tool_error("trust", "%s", reason);
         return EXIT_FAIL;
     }
-    if (tenon__keyring_load(t, &kr)) {
-        tool_error("trust", "%s", tenon_last_error());
+    if (tool_keyring("trust", t, &kr))
         return EXIT_FAIL;
-    }
     for (size_t i = 0; i < kr.n; i++)
         if (memcmp(kr.keys[i].pk, k.pk, sizeof k.pk) == 0) {
             printf("key %s is already trusted (%s)\n", k.id, kr.keys[i].path);
@@ -282,10 +290,8 @@ static int trust_list(tenon_t *t, int json)
     struct tenon__keyring kr;
     json_t *arr;
 
-    if (tenon__keyring_load(t, &kr)) {
-        tool_error("trust", "%s", tenon_last_error());
+    if (tool_keyring("trust", t, &kr))
         return EXIT_FAIL;
-    }
     if (json) {
         arr = json_array();
         for (size_t i = 0; i < kr.n; i++) {
@@ -335,10 +341,8 @@ static int trust_remove(tenon_t *t, const char *id)
                    id, TENON__KEY_ID_LEN);
         return EXIT_FAIL;
     }
-    if (tenon__keyring_load(t, &kr)) {
-        tool_error("trust", "%s", tenon_last_error());
+    if (tool_keyring("trust", t, &kr))
         return EXIT_FAIL;
-    }
     for (size_t i = 0; i < kr.n; i++) {
         if (strcmp(kr.keys[i].id, id) != 0)
             continue;

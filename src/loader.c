@@ -125,8 +125,8 @@ static int verify_for_load(tenon_t *t, const struct tenon_plugin *p, int *fd)
     }
     return tenon__fail(TENON_EPERM,
                        "%s: not loaded under the require trust "
-                       "policy: %s",
-                       p->path, why);
+                       "policy: %s%s",
+                       p->path, why, tenon__keyring_error(kr));
 }
 
 /* The smallest entry struct this host can use: ABI 1 as first published. */

@@ -234,7 +234,7 @@ static void test_statement_binds_name_and_version(void **state)
 
     assert_int_equal(tenon__key_generate(sec, pub, id, reason, sizeof reason),
                      0);
-    assert_int_equal(tenon__keyring_load_dirs(NULL, dirs, 1, &kr), 0);
+    assert_int_equal(tenon__keyring_load_dirs(dirs, 1, &kr), 0);
     assert_int_equal(kr.n, 1);
     assert_string_equal(kr.keys[0].id, id);
     {
@@ -851,6 +851,66 @@ static void test_trust_add_list_remove(void **state)
     run_free(&r);
 }
 
+/* ---- the problems of a trust store ------------------------------------- */
+
+/* The keyring of the one directory `dir`. */
+static void load_one(const char *dir, struct tenon__keyring *kr)
+{
+    char *dirs[1] = {(char *)dir};
+    assert_int_equal(tenon__keyring_load_dirs(dirs, 1, kr), 0);
+}
+
+/* Load `dir` and expect no key and the one problem `want` about `path`. */
+static void expect_problem(const char *dir, const char *path, const char *want)
+{
+    struct tenon__keyring kr;
+    load_one(dir, &kr);
+    assert_int_equal(kr.n, 0);
+    assert_int_equal(kr.nproblems, 1);
+    assert_string_equal(kr.problems[0].path, path);
+    assert_string_equal(kr.problems[0].reason, want);
+    assert_non_null(strstr(tenon__keyring_error(&kr), want));
+    tenon__keyring_free(&kr);
+}
+
+/* Key files that are not keys: each is a problem naming it, and what a
+ * problem-free directory beside it holds still counts. */
+static void test_bad_key_files(void **state)
+{
+    struct fx *f = *state;
+    char want[1024], *cut = path_join(f->trusted, "cut.pub");
+    char *dir = path_join(f->trusted, "sub.pub");
+    struct tenon__keyring kr;
+
+    assert_int_equal(tenon__mkdirs(f->trusted, 0700, want, sizeof want), 0);
+    write_file(cut, "tenon-ed25519 AAAA", 18);
+    snprintf(want, sizeof want,
+             "key file %s: expected one line 'tenon-ed25519 <base64 key> "
+             "<key id>'",
+             cut);
+    expect_problem(f->trusted, cut, want);
+    assert_int_equal(unlink(cut), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(want, sizeof want, "key file %s: not a regular file", dir);
+    expect_problem(f->trusted, dir, want);
+    /* A trust directory that is a file. */
+    write_file(cut, "x", 1);
+    snprintf(want, sizeof want,
+             "trust directory %s cannot be read: Not a directory", cut);
+    expect_problem(cut, cut, want);
+    /* Three problems (cut.pub is a bad key too): the error counts them. */
+    {
+        char *dirs[2] = {f->trusted, cut};
+        assert_int_equal(tenon__keyring_load_dirs(dirs, 2, &kr), 0);
+        assert_int_equal(kr.nproblems, 3);
+        assert_contains(tenon__keyring_error(&kr),
+                        "; 3 trust store problems, the first: key file ");
+        tenon__keyring_free(&kr);
+    }
+    free(cut);
+    free(dir);
+}
+
 /* ---- tenon__trust_check, as the inventory calls it ------------------------
  */
 
@@ -964,6 +1024,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_trust_check_internal, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_bad_key_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -408,8 +408,9 @@ struct tenon__key {
 };
 
 /* Something of the trust store that was not used: a trust directory or key
- * file that could not be read, or is malformed. `reason` names `path` and
- * what was expected; both malloc'd. */
+ * file that could not be read, is malformed, or breaks the ownership rule
+ * (owned by the caller or root, writable by no one else). `reason` names
+ * `path` and what was expected; both malloc'd. */
 struct tenon__trust_problem {
     char *path;
     char *reason;
@@ -487,9 +488,15 @@ int tenon__mkdirs(const char *dir, mode_t mode, char *reason, size_t rlen);
  * skipped. Anything else that keeps a directory or key file from being
  * used becomes a problem in kr->problems, and that directory or file is
  * ignored: a directory that cannot be opened or read whole (EACCES, EMFILE,
- * not a directory), a key file that cannot be read or is malformed. Logs
+ * not a directory), a key file that cannot be read or is malformed, and
+ * either of them owned by a user other than the caller or root, or
+ * writable by group or others (ssh's StrictModes for authorized_keys).
+ * What is checked is what is read: the directory's descriptor, and each
+ * key file opened through it without following a symbolic link; a linked
+ * key is followed only to a target that passes the same rule. Logs
  * nothing (tenon__keyring_warn() does). Fails only for lack of memory,
  * with nothing left to free. Free with tenon__keyring_free(). */
+
 int tenon__keyring_load_dirs(char *const *dirs, size_t ndirs,
                              struct tenon__keyring *kr);
 /* The same for t->trust_dirs. */

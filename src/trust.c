@@ -475,18 +475,70 @@ static int add_problem(struct tenon__keyring *kr, const char *path,
     return 0;
 }
 
+/* The rule ssh applies to authorized_keys (StrictModes): whoever can write
+ * a trust directory or key file can make their own key trusted, so each
+ * must be owned by the caller or root and writable by no one else. 0 when
+ * `st` passes; else TENON_EPERM with "<what> <path> is ...; expected a
+ * <kind> ..." in `reason`. */
+static int check_owner(const struct stat *st, const char *what,
+                       const char *path, const char *kind, char *reason,
+                       size_t rlen)
+{
+    mode_t w = st->st_mode & (S_IWGRP | S_IWOTH);
+    uid_t me = geteuid();
+
+    if (st->st_uid != me && st->st_uid != 0)
+        return tenon__reason(reason, rlen, TENON_EPERM,
+                             "%s %s is owned by uid %ld; expected a %s "
+                             "owned by you (uid %ld) or root, writable only "
+                             "by its owner",
+                             what, path, (long)st->st_uid, kind, (long)me);
+    if (w)
+        return tenon__reason(reason, rlen, TENON_EPERM,
+                             "%s %s is writable by %s; expected a %s "
+                             "writable only by its owner, owned by you or "
+                             "root",
+                             what, path,
+                             w == (S_IWGRP | S_IWOTH) ? "group and others"
+                             : w == S_IWGRP           ? "group"
+                                                      : "others",
+                             kind);
+    return 0;
+}
+
 /* Open key file `name` of the trust directory open as `dirfd` (`path` for
- * messages). Returns the descriptor, or a negative code with the reason:
- * TENON_ENOENT when the file is gone (removed since the listing). */
+ * messages) and check the descriptor with check_owner(). The name is
+ * opened without following a symbolic link; a link is then followed, and
+ * the target that was opened is what is checked. Returns the descriptor,
+ * or a negative code with the reason: TENON_ENOENT when the file is gone
+ * (removed since the listing). */
 static int open_key(int dirfd, const char *name, const char *path, char *reason,
                     size_t rlen)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    int fd = openat(dirfd, name, flags | O_NOFOLLOW), link = 0, rc;
+    struct stat st;
 
+    if (fd < 0 && errno == ELOOP) {
+        link = 1;
+        fd = openat(dirfd, name, flags);
+    }
     if (fd < 0)
         return tenon__reason(
-            reason, rlen, errno == ENOENT ? TENON_ENOENT : TENON_EIO,
-            "key file %s cannot be opened: %s", path, strerror(errno));
+            reason, rlen, errno == ENOENT && !link ? TENON_ENOENT : TENON_EIO,
+            "key file %s%s cannot be opened: %s", path,
+            link ? ", a symbolic link," : "", strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = tenon__reason(reason, rlen, TENON_EIO,
+                           "key file %s cannot be examined (fstat): %s", path,
+                           strerror(errno));
+    else
+        rc = check_owner(&st, link ? "the target of symbolic link" : "key file",
+                         path, "file", reason, rlen);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
     return fd;
 }
 
@@ -575,17 +627,30 @@ static int load_keys(struct tenon__keyring *kr, DIR *d, const char *dir,
  * stops the load. */
 static int load_dir(struct tenon__keyring *kr, const char *dir, size_t di)
 {
+    char reason[PROBLEM_MAX];
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK), rc;
+    struct stat st;
     DIR *d;
 
     if (fd < 0 && errno == ENOENT)
         return 0; /* no such directory: nothing trusted there */
-    if (fd < 0 || !(d = fdopendir(fd))) {
-        rc = add_problem(kr, dir, "trust directory %s cannot be read: %s", dir,
-                         strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return rc;
+    if (fd < 0)
+        return add_problem(kr, dir, "trust directory %s cannot be read: %s",
+                           dir, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = tenon__reason(reason, sizeof reason, TENON_EIO,
+                           "trust directory %s cannot be examined (fstat): %s",
+                           dir, strerror(errno));
+    else
+        rc = check_owner(&st, "trust directory", dir, "directory", reason,
+                         sizeof reason);
+    if (rc == 0 && !(d = fdopendir(fd)))
+        rc = tenon__reason(reason, sizeof reason, TENON_EIO,
+                           "trust directory %s cannot be read: %s", dir,
+                           strerror(errno));
+    if (rc) {
+        close(fd);
+        return add_problem(kr, dir, "%s", reason);
     }
     rc = load_keys(kr, d, dir, di);
     closedir(d);

@@ -536,6 +536,33 @@ static void truncated_key_file_fails_closed(void **state)
     free(bad);
 }
 
+/* A trust directory that others can write to is ignored: its keys are not
+ * trusted, and the default policy is require. The problem is retried on
+ * every scan without a new keyring each time; fixed, it takes effect. */
+static void group_writable_trust_dir_is_ignored(void **state)
+{
+    struct env *e = *state;
+    const tenon_plugin_t *p;
+    char want[512];
+    assert_int_equal(chmod(e->keys, 0770), 0);
+    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
+    snprintf(want, sizeof want,
+             "; trust store problem: trust directory %s is writable by "
+             "group; expected a directory writable only by its owner, owned "
+             "by you or root",
+             e->keys);
+    expect_refused(t, "basic", "signed by untrusted key", want);
+    expect_refused(t, "required", "unsigned: no ", want);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(keyrings(t), 1);
+    assert_int_equal(chmod(e->keys, 0700), 0);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    assert_int_equal(keyrings(t), 2);
+    tenon_close(t);
+}
+
 /* The loader's own refusal names the trust store's problem too. */
 static void loader_refusal_names_the_trust_store(void **state)
 {
@@ -598,6 +625,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(truncated_key_file_fails_closed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(group_writable_trust_dir_is_ignored,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(loader_refusal_names_the_trust_store,
                                         setup, teardown),
     };

@@ -851,7 +851,7 @@ static void test_trust_add_list_remove(void **state)
     run_free(&r);
 }
 
-/* ---- the problems of a trust store ------------------------------------- */
+/* ---- the ownership rule and the problems of a trust store -------------- */
 
 /* The keyring of the one directory `dir`. */
 static void load_one(const char *dir, struct tenon__keyring *kr)
@@ -871,6 +871,121 @@ static void expect_problem(const char *dir, const char *path, const char *want)
     assert_string_equal(kr.problems[0].reason, want);
     assert_non_null(strstr(tenon__keyring_error(&kr), want));
     tenon__keyring_free(&kr);
+}
+
+static void expect_writable(const char *what, const char *path, const char *dir,
+                            const char *by, const char *kind)
+{
+    char want[1024];
+    snprintf(want, sizeof want,
+             "%s %s is writable by %s; expected a %s writable only by its "
+             "owner, owned by you or root",
+             what, path, by, kind);
+    expect_problem(dir, path, want);
+}
+
+/* As ssh's StrictModes treats authorized_keys: a trust directory or key
+ * file that group or others can write is ignored, with the reason. */
+static void test_writable_by_others(void **state)
+{
+    struct fx *f = *state;
+    char id[17], *pub;
+    struct tenon__keyring kr;
+
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    pub = path_join(f->trusted, "alice.pub");
+    load_one(f->trusted, &kr);
+    assert_int_equal(kr.n, 1);
+    assert_int_equal(kr.nproblems, 0);
+    assert_string_equal(tenon__keyring_error(&kr), "");
+    tenon__keyring_free(&kr);
+
+    assert_int_equal(chmod(f->trusted, 0770), 0);
+    expect_writable("trust directory", f->trusted, f->trusted, "group",
+                    "directory");
+    assert_int_equal(chmod(f->trusted, 0703), 0);
+    expect_writable("trust directory", f->trusted, f->trusted, "others",
+                    "directory");
+    assert_int_equal(chmod(f->trusted, 0777), 0);
+    expect_writable("trust directory", f->trusted, f->trusted,
+                    "group and others", "directory");
+    assert_int_equal(chmod(f->trusted, 0755), 0); /* readable is fine */
+    assert_int_equal(chmod(pub, 0664), 0);
+    expect_writable("key file", pub, f->trusted, "group", "file");
+    assert_int_equal(chmod(pub, 0646), 0);
+    expect_writable("key file", pub, f->trusted, "others", "file");
+    free(pub);
+}
+
+/* Owned by another user than the caller or root: ignored. chown to another
+ * uid needs root (CI runs as root). */
+static void test_owned_by_another_user(void **state)
+{
+    struct fx *f = *state;
+    char id[17], want[1024], *pub;
+    if (geteuid() != 0) {
+        print_message("skipping: giving a file to another user needs "
+                      "root\n");
+        skip();
+    }
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    pub = path_join(f->trusted, "alice.pub");
+    assert_int_equal(chown(pub, 4242, 4242), 0);
+    snprintf(want, sizeof want,
+             "key file %s is owned by uid 4242; expected a file owned by you "
+             "(uid 0) or root, writable only by its owner",
+             pub);
+    expect_problem(f->trusted, pub, want);
+    assert_int_equal(chown(pub, 0, 0), 0);
+    assert_int_equal(chown(f->trusted, 4242, 4242), 0);
+    snprintf(want, sizeof want,
+             "trust directory %s is owned by uid 4242; expected a directory "
+             "owned by you (uid 0) or root, writable only by its owner",
+             f->trusted);
+    expect_problem(f->trusted, f->trusted, want);
+    free(pub);
+}
+
+/* A key that is a symbolic link counts when its target passes the rule
+ * (the link's own mode, always 0777, does not matter), is ignored when the
+ * target does not, and when there is no target. */
+static void test_symlinked_key(void **state)
+{
+    struct fx *f = *state;
+    char id[17], want[1024];
+    char *target = path_join(f->dir, "bob.pub");
+    char *link = path_join(f->trusted, "bob.pub");
+    char *gone = path_join(f->trusted, "gone.pub");
+    struct tenon__keyring kr;
+
+    keygen(f, "bob", id);
+    assert_int_equal(tenon__mkdirs(f->trusted, 0700, want, sizeof want), 0);
+    assert_int_equal(symlink(target, link), 0);
+    load_one(f->trusted, &kr);
+    assert_int_equal(kr.n, 1);
+    assert_string_equal(kr.keys[0].id, id);
+    assert_int_equal(kr.nproblems, 0);
+    tenon__keyring_free(&kr);
+
+    assert_int_equal(chmod(target, 0646), 0);
+    snprintf(want, sizeof want,
+             "the target of symbolic link %s is writable by others; expected "
+             "a file writable only by its owner, owned by you or root",
+             link);
+    expect_problem(f->trusted, link, want);
+    assert_int_equal(unlink(link), 0);
+
+    assert_int_equal(symlink("/nonexistent/x.pub", gone), 0);
+    snprintf(want, sizeof want,
+             "key file %s, a symbolic link, cannot be opened: No such file or "
+             "directory",
+             gone);
+    expect_problem(f->trusted, gone, want);
+    free(target);
+    free(link);
+    free(gone);
 }
 
 /* Key files that are not keys: each is a problem naming it, and what a
@@ -1024,6 +1139,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_trust_check_internal, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_writable_by_others, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_owned_by_another_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_symlinked_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_key_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -802,22 +802,34 @@ static void test_trust_add_list_remove(void **state)
     assert_contains(r.out, "a.pub");
     assert_contains(r.out, b);
     assert_contains(r.out, f->trusted);
-    assert_contains(r.err, "broken.pub");
+    assert_contains(r.out, "\nignored, so the trust store fails closed (the "
+                           "default trust policy is require):\n  key file ");
+    assert_contains(r.out, "/broken.pub: expected one line 'tenon-ed25519 "
+                           "<base64 key> <key id>'\n");
     assert_null(strstr(r.out, "README"));
     run_free(&r);
 
     RUN_ENV(&r, f->env, "trust", "list", "--json");
     assert_status(&r, 0);
     j = parse_json(r.out);
-    assert_int_equal(json_array_size(j), 2);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(j, 0), "id")), a);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(j, 0), "file")),
-        "a.pub");
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(j, 0), "directory")),
-        f->trusted);
+    {
+        json_t *keys = json_object_get(j, "keys"),
+               *k0 = json_array_get(keys, 0);
+        json_t *bad0 = json_array_get(json_object_get(j, "problems"), 0);
+        char *broken = path_join(f->trusted, "broken.pub");
+        assert_int_equal(json_array_size(keys), 2);
+        assert_string_equal(json_string_value(json_object_get(k0, "id")), a);
+        assert_string_equal(json_string_value(json_object_get(k0, "file")),
+                            "a.pub");
+        assert_string_equal(json_string_value(json_object_get(k0, "directory")),
+                            f->trusted);
+        assert_int_equal(json_array_size(json_object_get(j, "problems")), 1);
+        assert_string_equal(json_string_value(json_object_get(bad0, "path")),
+                            broken);
+        assert_contains(json_string_value(json_object_get(bad0, "reason")),
+                        "broken.pub: expected one line");
+        free(broken);
+    }
     json_decref(j);
     run_free(&r);
 
@@ -834,7 +846,7 @@ static void test_trust_add_list_remove(void **state)
     run_free(&r);
     RUN_ENV(&r, f->env, "trust", "list", "--json");
     j = parse_json(r.out);
-    assert_int_equal(json_array_size(j), 1);
+    assert_int_equal(json_array_size(json_object_get(j, "keys")), 1);
     json_decref(j);
     run_free(&r);
 
@@ -1026,6 +1038,56 @@ static void test_bad_key_files(void **state)
     free(dir);
 }
 
+/* The CLI says what is ignored instead of passing over it: trust add
+ * refuses to write into an ignored directory, verify and remove warn. */
+static void test_cli_reports_problems(void **state)
+{
+    struct fx *f = *state;
+    char a[17], b[17], want[1024];
+    char *so = copy_plugin(f, "basic_v1.so", "basic.so");
+    char *pb = path_join(f->dir, "b.pub");
+    struct run r;
+
+    keygen(f, "a", a);
+    keygen(f, "b", b);
+    trust_add(f, "a");
+    sign(f, so, "a");
+    assert_int_equal(chmod(f->trusted, 0775), 0);
+    snprintf(want, sizeof want,
+             "tenon trust: not adding key %s: it would not be trusted, "
+             "because trust directory %s is writable by group; expected a "
+             "directory writable only by its owner, owned by you or root; "
+             "fix that first",
+             b, f->trusted);
+    RUN_ENV(&r, f->env, "trust", "add", pb);
+    assert_status(&r, 1);
+    assert_contains(r.err, want);
+    run_free(&r);
+
+    snprintf(want, sizeof want,
+             "trust directory %s is writable by group; expected a directory "
+             "writable only by its owner, owned by you or root; ignoring it "
+             "(the trust store fails closed)",
+             f->trusted);
+    RUN_ENV(&r, f->env, "verify", so);
+    assert_status(&r, 1);
+    assert_contains(r.out, "FAILED: signed by untrusted key");
+    assert_contains(r.err, want);
+    run_free(&r);
+    RUN_ENV(&r, f->env, "trust", "remove", a);
+    assert_status(&r, 1);
+    assert_contains(r.err, want);
+    assert_contains(r.err, "no trusted key has the id");
+    assert_contains(r.err, "(the trust store has ignored parts, warned about "
+                           "above: remove such a key file by hand)");
+    run_free(&r);
+
+    assert_int_equal(chmod(f->trusted, 0700), 0);
+    verify(f, so, 0, "ok: signed by");
+    free(so);
+    free(pb);
+}
+
 /* ---- tenon__trust_check, as the inventory calls it ------------------------
  */
 
@@ -1145,6 +1207,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_symlinked_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_key_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_reports_problems, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -347,7 +347,10 @@ int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
                        char *why, size_t why_len);
 /* Read <cache_dir>/scan-<arch>.cache into `c`; never fails: a missing or bad
  * cache leaves `c` empty (and dirty when bad), with a debug log line.
- * `c->enabled` is 0 when the context has no cache. */
+ * `c->enabled` is 0 when the context has no cache, and when the cache must
+ * not be used, read or written, as the debug log then says: its file is
+ * owned by another user, or its directory is writable by others without
+ * the sticky bit (tenon__cache_save checks both again before writing). */
 void tenon__cache_load(tenon_t *t, struct tenon__cache *c);
 /* The entry whose key matches `p` (path, dev, ino, size, mtime, and the
  * .meta's size and mtime), or NULL; an entry modified as late as the cache
@@ -496,7 +499,6 @@ int tenon__mkdirs(const char *dir, mode_t mode, char *reason, size_t rlen);
  * key is followed only to a target that passes the same rule. Logs
  * nothing (tenon__keyring_warn() does). Fails only for lack of memory,
  * with nothing left to free. Free with tenon__keyring_free(). */
-
 int tenon__keyring_load_dirs(char *const *dirs, size_t ndirs,
                              struct tenon__keyring *kr);
 /* The same for t->trust_dirs. */

@@ -221,17 +221,43 @@ static const char trust_usage[] =
     "\n"
     "Manage the public keys whose signatures this user trusts. They are the\n"
     "*.pub files of the trust directories: $XDG_CONFIG_HOME/tenon/trusted\n"
-    "(default ~/.config/tenon/trusted), then /etc/tenon/trusted.\n"
+    "(default ~/.config/tenon/trusted), then /etc/tenon/trusted. A directory\n"
+    "or key file that cannot be read, is malformed, is owned by another user\n"
+    "than you or root, or is writable by group or others is ignored, and the\n"
+    "default trust policy is then require (the trust store fails closed).\n"
     "\n"
     "  add KEY.pub     check the key file and copy it into the first trust\n"
     "                  directory (created if missing, mode 0700)\n"
-    "  list            show every trusted key: id, file, directory\n"
+    "  list            show every trusted key (id, file, directory), then\n"
+    "                  what is ignored and why\n"
     "  remove KEY_ID   delete the trusted key file(s) with that id\n"
-    "  --json          list: print a JSON array of objects with id, file,\n"
-    "                  directory\n"
+    "  --json          list: print an object with \"keys\", an array of\n"
+    "                  objects with id, file, directory, and \"problems\",\n"
+    "                  an array of objects with path, reason\n"
     "\n"
     "Exit status: 0 on success, 1 on failure (malformed key, no such key,\n"
     "cannot write), 2 on a usage error.\n";
+
+int tool_keyring(const char *cmd, tenon_t *t, struct tenon__keyring *kr)
+{
+    if (tenon__keyring_load(t, kr)) {
+        tool_error(cmd, "%s", tenon_last_error());
+        return EXIT_FAIL;
+    }
+    tenon__keyring_warn(t, kr);
+    return EXIT_OK;
+}
+
+/* Why the first trust directory, where `trust add` writes, is ignored (a
+ * key written there would not be trusted); NULL when it is not. */
+static const struct tenon__trust_problem *
+first_dir_problem(tenon_t *t, const struct tenon__keyring *kr)
+{
+    for (size_t i = 0; i < kr->nproblems; i++)
+        if (strcmp(kr->problems[i].path, tenon_trust_dir(t, 0)) == 0)
+            return &kr->problems[i];
+    return NULL;
+}
 
 static int trust_add(tenon_t *t, const char *src)
 {
@@ -249,17 +275,23 @@ static int trust_add(tenon_t *t, const char *src)
         tool_error("trust", "%s", reason);
         return EXIT_FAIL;
     }
-    if (tenon__keyring_load(t, &kr)) {
-        tool_error("trust", "%s", tenon_last_error());
+    if (tool_keyring("trust", t, &kr))
         return EXIT_FAIL;
-    }
     for (size_t i = 0; i < kr.n; i++)
         if (memcmp(kr.keys[i].pk, k.pk, sizeof k.pk) == 0) {
             printf("key %s is already trusted (%s)\n", k.id, kr.keys[i].path);
             tenon__keyring_free(&kr);
             return EXIT_OK;
         }
+    const struct tenon__trust_problem *bad = first_dir_problem(t, &kr);
+    if (bad)
+        tool_error("trust",
+                   "not adding key %s: it would not be trusted, because %s; "
+                   "fix that first",
+                   k.id, bad->reason);
     tenon__keyring_free(&kr);
+    if (bad)
+        return EXIT_FAIL;
     rc = tenon__pubkey_install(src, tenon_trust_dir(t, 0), &k, &dest, reason,
                                sizeof reason);
     if (rc) {
@@ -277,29 +309,40 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+static json_t *keyring_json(tenon_t *t, const struct tenon__keyring *kr)
+{
+    json_t *keys = json_array(), *problems = json_array();
+    for (size_t i = 0; i < kr->n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(kr->keys[i].id));
+        json_object_set_new(o, "file",
+                            tool_json_str(base_name(kr->keys[i].path)));
+        json_object_set_new(
+            o, "directory",
+            tool_json_str(tenon_trust_dir(t, kr->keys[i].dir_index)));
+        json_array_append_new(keys, o);
+    }
+    for (size_t i = 0; i < kr->nproblems; i++)
+        json_array_append_new(
+            problems,
+            json_pack("{s:o, s:o}", "path", tool_json_str(kr->problems[i].path),
+                      "reason", tool_json_str(kr->problems[i].reason)));
+    return json_pack("{s:o, s:o}", "keys", keys, "problems", problems);
+}
+
 static int trust_list(tenon_t *t, int json)
 {
     struct tenon__keyring kr;
-    json_t *arr;
 
+    /* Problems are part of the listing here, not warnings. */
     if (tenon__keyring_load(t, &kr)) {
         tool_error("trust", "%s", tenon_last_error());
         return EXIT_FAIL;
     }
     if (json) {
-        arr = json_array();
-        for (size_t i = 0; i < kr.n; i++) {
-            json_t *o = json_object();
-            json_object_set_new(o, "id", json_string(kr.keys[i].id));
-            json_object_set_new(o, "file",
-                                tool_json_str(base_name(kr.keys[i].path)));
-            json_object_set_new(
-                o, "directory",
-                tool_json_str(tenon_trust_dir(t, kr.keys[i].dir_index)));
-            json_array_append_new(arr, o);
-        }
+        json_t *doc = keyring_json(t, &kr);
         tenon__keyring_free(&kr);
-        return tool_print_json(arr);
+        return tool_print_json(doc);
     }
     if (kr.n == 0) {
         printf("no trusted keys in");
@@ -317,6 +360,11 @@ static int trust_list(tenon_t *t, int json)
                    base_name(kr.keys[i].path),
                    tenon_trust_dir(t, kr.keys[i].dir_index));
     }
+    if (kr.nproblems)
+        printf("\nignored, so the trust store fails closed (the default "
+               "trust policy is require):\n");
+    for (size_t i = 0; i < kr.nproblems; i++)
+        printf("  %s\n", kr.problems[i].reason);
     tenon__keyring_free(&kr);
     return EXIT_OK;
 }
@@ -335,10 +383,8 @@ static int trust_remove(tenon_t *t, const char *id)
                    id, TENON__KEY_ID_LEN);
         return EXIT_FAIL;
     }
-    if (tenon__keyring_load(t, &kr)) {
-        tool_error("trust", "%s", tenon_last_error());
+    if (tool_keyring("trust", t, &kr))
         return EXIT_FAIL;
-    }
     for (size_t i = 0; i < kr.n; i++) {
         if (strcmp(kr.keys[i].id, id) != 0)
             continue;
@@ -352,7 +398,11 @@ static int trust_remove(tenon_t *t, const char *id)
         removed++;
     }
     if (!removed && rc == EXIT_OK) {
-        tool_error("trust", "no trusted key has the id %s", id);
+        tool_error("trust", "no trusted key has the id %s%s", id,
+                   kr.nproblems ? " (the trust store has ignored parts, "
+                                  "warned about above: remove such a key "
+                                  "file by hand)"
+                                : "");
         rc = EXIT_FAIL;
     }
     tenon__keyring_free(&kr);

@@ -77,6 +77,13 @@ int tool_take_option(const char *cmd, int *argc, char **argv, const char *name,
  * the open `fd` is that same file. NULL only when out of memory; else the
  * caller frees it with tenon__plugin_free(). */
 struct tenon_plugin *tool_probe(const char *file, int fd);
+struct tenon__keyring;
+/* Load the keyring of t's trust directories into kr and log each of its
+ * problems as a warning (TENON_LOG permitting). EXIT_OK, or EXIT_FAIL with
+ * the error printed as "tenon CMD: ..."; free kr with
+ * tenon__keyring_free() after EXIT_OK. */
+int tool_keyring(const char *cmd, tenon_t *t, struct tenon__keyring *kr);
+
 int cmd_install(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 

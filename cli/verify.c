@@ -118,8 +118,7 @@ int cmd_verify(int argc, char **argv)
     }
     if (!(t = tool_open(&o)))
         return EXIT_FAIL;
-    if (tenon__keyring_load(t, &kr)) {
-        tool_error("verify", "%s", tenon_last_error());
+    if (tool_keyring("verify", t, &kr)) {
         tenon_close(t);
         return EXIT_FAIL;
     }

@@ -39,7 +39,9 @@
  *   144  path, NUL, reason, NUL, raw static info, dynamic strings, padding
  *
  * Everything read back is checked as untrusted input (fuzz/fuzz_cache.c): a
- * cache that fails any check is ignored and rebuilt, never an error. Only
+ * cache that fails any check is ignored and rebuilt, never an error. A cache
+ * file owned by another user, or in a directory others can write to without
+ * the sticky bit, is not used at all: neither read nor replaced. Only
  * probe results are stored: statuses set later (shadowing, the loader) are
  * not, and the static info is re-parsed on load, which is cheap and keeps
  * every pointer of an entry its own.
@@ -54,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -443,12 +446,54 @@ static int read_all(int fd, unsigned char *buf, size_t len)
     return 0;
 }
 
+/* The cache directory, open, if it may hold the cache: one that others can
+ * write to without the sticky bit lets them rename their own file over the
+ * cache, so it is not used (*unfit). -1 with the reason in `why` when it
+ * cannot be used or opened (or does not exist yet). */
+static int open_cache_dir(const tenon_t *t, int *unfit, char *why,
+                          size_t why_len)
+{
+    int fd = open(t->cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    *unfit = 0;
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot open its directory: %s",
+                 strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0)
+        snprintf(why, why_len, "cannot stat %s: %s", t->cache_dir,
+                 strerror(errno));
+    else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+        snprintf(why, why_len,
+                 "%s is writable by others without the sticky bit; expected "
+                 "a directory only you can write to, or a sticky one",
+                 t->cache_dir);
+    else
+        return fd;
+    *unfit = 1;
+    close(fd);
+    return -1;
+}
+
+/* A cache file another user owns is neither read (they chose its bytes)
+ * nor replaced (it is theirs). 0 when `st` is the caller's. */
+static int foreign_owner(const struct stat *st, char *why, size_t why_len)
+{
+    if (st->st_uid == geteuid())
+        return 0;
+    snprintf(why, why_len,
+             "owned by uid %ld; expected a file owned by you (uid %ld)",
+             (long)st->st_uid, (long)geteuid());
+    return 1;
+}
+
 void tenon__cache_load(tenon_t *t, struct tenon__cache *c)
 {
-    char why[TENON__REASON_MAX];
+    char why[TENON__REASON_MAX + PATH_MAX];
     char *path;
     struct stat st;
-    int fd;
+    int dfd, fd, unfit;
 
     memset(c, 0, sizeof *c);
     if (t->no_cache || !t->cache_dir)
@@ -456,15 +501,35 @@ void tenon__cache_load(tenon_t *t, struct tenon__cache *c)
     c->enabled = 1;
     if (!(path = cache_path(t)))
         return;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if ((dfd = open_cache_dir(t, &unfit, why, sizeof why)) < 0) {
+        c->enabled = !unfit;
+        tenon__log(t, TENON_LOG_DEBUG, "tenon", "scan cache %s %s: %s", path,
+                   unfit ? "not used" : "not read", why);
+        free(path);
+        return;
+    }
+    fd = openat(dfd, CACHE_NAME,
+                O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+    close(dfd);
     if (fd < 0) {
         tenon__log(t, TENON_LOG_DEBUG, "tenon", "scan cache %s: %s; rebuilding",
                    path, strerror(errno));
         free(path);
         return;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > FILE_MAX ||
+    if (fstat(fd, &st) != 0) {
+        snprintf(why, sizeof why, "cannot stat it: %s", strerror(errno));
+        goto bad;
+    }
+    if (foreign_owner(&st, why, sizeof why)) {
+        c->enabled = 0;
+        tenon__log(t, TENON_LOG_DEBUG, "tenon", "scan cache %s not used: %s",
+                   path, why);
+        close(fd);
+        free(path);
+        return;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > FILE_MAX ||
         !(c->buf = malloc(st.st_size ? (size_t)st.st_size : 1)) ||
         read_all(fd, c->buf, (size_t)st.st_size) != 0) {
         snprintf(why, sizeof why, "cannot read it whole");
@@ -856,46 +921,75 @@ static int write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
+/* A new file for the next cache, created through the checked directory
+ * descriptor (mkostemp() takes only a path); its name into `name`. */
+static int make_temp(int dfd, char *name, size_t len)
+{
+    static atomic_uint seq;
+    for (int tries = 0; tries < 100; tries++) {
+        struct timespec ts;
+        int fd;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(name, len, CACHE_NAME ".%ld.%lx.%u", (long)getpid(),
+                 (unsigned long)ts.tv_nsec, atomic_fetch_add(&seq, 1));
+        fd = openat(dfd, name,
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
 /* Write the whole file beside the old one and rename it over: a reader sees
  * the old cache or the new one, never half of one. */
 static int write_file(tenon_t *t, const struct out *o)
 {
+    char why[TENON__REASON_MAX + PATH_MAX], tmp[sizeof CACHE_NAME + 48];
     char *dir = tenon__strdup(t->cache_dir), *path = cache_path(t);
-    char *tmp = tenon__asprintf("%s/" CACHE_NAME ".XXXXXX", t->cache_dir);
-    const char *what = "create the directory";
-    int fd = -1, rc = -1;
-    if (!dir || !path || !tmp) {
-        what = "allocate";
+    const char *what = "allocate";
+    int dfd = -1, fd = -1, rc = -1, unfit, named = 0;
+    struct stat st;
+
+    why[0] = '\0';
+    if (!dir || !path)
         goto out;
-    }
+    what = "create the directory";
     if (make_dirs(dir) != 0)
         goto out;
-    what = "create a temporary file";
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+    /* Checked again, through the descriptor all that follows goes through:
+     * the directory may be new, or have changed since the cache was read. */
+    if ((dfd = open_cache_dir(t, &unfit, why, sizeof why)) < 0)
         goto out;
+    if (fstatat(dfd, CACHE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        foreign_owner(&st, why, sizeof why))
+        goto out;
+    what = "create a temporary file";
+    if ((fd = make_temp(dfd, tmp, sizeof tmp)) < 0)
+        goto out;
+    named = 1;
     what = "write";
     if (write_all(fd, o->buf, o->len) != 0 || fsync(fd) != 0)
         goto out;
     what = "close";
     rc = close(fd);
     fd = -1;
-    if (rc == 0 && (rc = rename(tmp, path)) != 0)
+    if (rc == 0 && (rc = renameat(dfd, tmp, dfd, CACHE_NAME)) != 0)
         what = "rename";
 out:
     if (rc != 0) {
-        tenon__log(t, TENON_LOG_DEBUG, "tenon",
-                   "scan cache %s not written: cannot %s: %s",
-                   path ? path : t->cache_dir, what, strerror(errno));
-        if (fd >= 0) {
+        if (!why[0])
+            snprintf(why, sizeof why, "cannot %s: %s", what, strerror(errno));
+        tenon__log(t, TENON_LOG_DEBUG, "tenon", "scan cache %s not written: %s",
+                   path ? path : t->cache_dir, why);
+        if (fd >= 0)
             close(fd);
-            unlink(tmp);
-        } else if (tmp && strcmp(what, "rename") == 0) {
-            unlink(tmp);
-        }
+        if (named)
+            unlinkat(dfd, tmp, 0);
     }
+    if (dfd >= 0)
+        close(dfd);
     free(dir);
     free(path);
-    free(tmp);
     return rc;
 }
 

@@ -315,15 +315,19 @@ static int recently_changed(const struct tenon__dir_stamp *s, size_t n)
     return 0;
 }
 
-/* Load the keyring when it was never loaded or a trust directory changed
- * since (a key added or removed, e.g. by `tenon trust`). The keyring it
- * replaces may be in use by another thread: it is kept until close.
- * Caller holds trust_lock. */
+/* Load the keyring when it was never loaded, when a trust directory changed
+ * since (a key added or removed, e.g. by `tenon trust`), or when the last
+ * load had problems: a passing one (EMFILE) must not stick, and a fixed one
+ * takes effect. A reload that finds what the keyring in use holds keeps
+ * that one, so retrying on every call costs no memory. A keyring replaced
+ * may be in use by another thread: it is kept until close. Caller holds
+ * trust_lock. */
 static void refresh_keyring(tenon_t *t)
 {
     size_t n = t->ntrust_dirs ? t->ntrust_dirs : 1;
     struct tenon__dir_stamp *now = calloc(n, sizeof *now);
     struct tenon__keyring *kr;
+    int loaded = t->keyring_state > 0;
     if (!now) {
         if (t->keyring_state == 0)
             t->keyring_state = -1;
@@ -332,12 +336,13 @@ static void refresh_keyring(tenon_t *t)
     /* Stamped before reading, so a change made while reading is seen by
      * the next call. */
     stamp_trust_dirs(t, now);
-    if (t->keyring_state != 0 && t->trust_stamps && !t->trust_racy &&
-        memcmp(now, t->trust_stamps, n * sizeof *now) == 0) {
+    int same = t->trust_stamps && !t->trust_racy &&
+               memcmp(now, t->trust_stamps, n * sizeof *now) == 0;
+    if (loaded && same && !t->keyring->nproblems) {
         free(now);
         return;
     }
-    if (t->keyring_state != 0)
+    if (loaded && !same)
         tenon__log(t, TENON_LOG_DEBUG, "tenon",
                    "trust directories changed: reloading the trusted keys");
     if (!(kr = calloc(1, sizeof *kr)) || tenon__keyring_load(t, kr) != 0) {
@@ -351,28 +356,43 @@ static void refresh_keyring(tenon_t *t)
         }
         return; /* a loaded keyring stays; the next call tries again */
     }
-    kr->older = t->keyring;
-    t->keyring = kr;
-    t->keyring_state = 1;
+    if (loaded && tenon__keyring_same(kr, t->keyring)) {
+        tenon__keyring_free(kr);
+        free(kr);
+    } else {
+        tenon__keyring_warn(t, kr);
+        kr->older = t->keyring;
+        t->keyring = kr;
+        t->keyring_state = 1;
+    }
     free(t->trust_stamps);
     t->trust_stamps = now;
     t->trust_racy = recently_changed(now, t->ntrust_dirs);
 }
 
+/* The policy in force with keyring `kr`: the host's or TENON_TRUST's, else
+ * require when kr has a key or an error (the trust store fails closed),
+ * else off. */
+static int policy_for(const tenon_t *t, const struct tenon__keyring *kr)
+{
+    if (t->trust != TENON_TRUST_DEFAULT)
+        return t->trust;
+    return kr->n || kr->error ? TENON_TRUST_REQUIRE : TENON_TRUST_OFF;
+}
+
 int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr)
 {
-    static const struct tenon__keyring none = {NULL, 0, 0, 1, NULL};
-    int state;
+    static const struct tenon__keyring none = {.fingerprint = 1};
+    static const struct tenon__keyring failed = {
+        .fingerprint = 1,
+        .error = "; trust store problem: the trusted keys could not be "
+                 "loaded (out of memory)"};
     *kr = &none;
     if (t->trust == TENON_TRUST_OFF)
         return TENON_TRUST_OFF;
     pthread_mutex_lock(&t->trust_lock);
     refresh_keyring(t);
-    state = t->keyring_state;
-    if (state > 0)
-        *kr = t->keyring;
+    *kr = t->keyring_state > 0 ? t->keyring : &failed;
     pthread_mutex_unlock(&t->trust_lock);
-    if (t->trust != TENON_TRUST_DEFAULT)
-        return t->trust;
-    return state < 0 || (*kr)->n ? TENON_TRUST_REQUIRE : TENON_TRUST_OFF;
+    return policy_for(t, *kr);
 }

@@ -355,8 +355,8 @@ struct tenon {
     char *cache_dir;            /* NULL when the cache is off or has no home */
     uint64_t max_file_size;     /* the most bytes hashed or loaded per file */
     pthread_mutex_t trust_lock; /* guards loading the keyring */
-    int keyring_state;          /* 0 not loaded, 1 loaded, -1 load failed */
-    struct tenon__keyring *keyring;
+    int keyring_state;          /* 0 not loaded, 1 loaded, -1 out of memory */
+    struct tenon__keyring *keyring; /* the newest; older ones chained */
     /* The trust directories as they were when the keyring was loaded: a key
      * added or removed changes them, and the keyring is loaded again. */
     struct tenon__dir_stamp *trust_stamps;
@@ -458,7 +458,10 @@ int tenon__cache_parse(const void *data, size_t size, struct tenon__cache *c,
                        char *why, size_t why_len);
 /* Read <cache_dir>/scan-<arch>.cache into `c`; never fails: a missing or bad
  * cache leaves `c` empty (and dirty when bad), with a debug log line.
- * `c->enabled` is 0 when the context has no cache. */
+ * `c->enabled` is 0 when the context has no cache, and when the cache must
+ * not be used, read or written, as the debug log then says: its file is
+ * owned by another user, or its directory is writable by others without
+ * the sticky bit (tenon__cache_save checks both again before writing). */
 void tenon__cache_load(tenon_t *t, struct tenon__cache *c);
 /* The entry whose key matches `p` (path, dev, ino, size, mtime, and the
  * .meta's size and mtime), or NULL; an entry modified as late as the cache
@@ -518,9 +521,24 @@ struct tenon__key {
     size_t dir_index;
 };
 
+/* Something of the trust store that was not used: a trust directory or key
+ * file that could not be read, is malformed, or breaks the ownership rule
+ * (owned by the caller or root, writable by no one else). `reason` names
+ * `path` and what was expected; both malloc'd. */
+struct tenon__trust_problem {
+    char *path;
+    char *reason;
+};
+
 struct tenon__keyring {
     struct tenon__key *keys;
     size_t n, cap;
+    /* What was ignored. Any problem makes the default policy require: the
+     * trust store fails closed. */
+    struct tenon__trust_problem *problems;
+    size_t nproblems, cap_problems;
+    /* NULL without problems, else the text tenon__keyring_error() gives. */
+    char *error;
     /* Never 0: a hash of the keys in order. A verdict "signed by a trusted
      * key" holds for the keyring of this fingerprint (the scan cache keeps
      * such verdicts under it). */
@@ -580,15 +598,33 @@ int tenon__pubkey_install(const char *src, const char *dir,
 int tenon__mkdirs(const char *dir, mode_t mode, char *reason, size_t rlen);
 
 /* Every valid *.pub file (not starting with '.') of the trust directories,
- * in directory order then file name. Missing directories are skipped;
- * malformed files are skipped with a warning naming them, logged through
- * `t` (which may be NULL: no log). Fails only for lack of memory. Free with
- * tenon__keyring_free(). */
-int tenon__keyring_load_dirs(const tenon_t *t, char *const *dirs, size_t ndirs,
+ * in directory order then file name (byte order). Missing directories are
+ * skipped. Anything else that keeps a directory or key file from being
+ * used becomes a problem in kr->problems, and that directory or file is
+ * ignored: a directory that cannot be opened or read whole (EACCES, EMFILE,
+ * not a directory), a key file that cannot be read or is malformed, and
+ * either of them owned by a user other than the caller or root, or
+ * writable by group or others (ssh's StrictModes for authorized_keys).
+ * What is checked is what is read: the directory's descriptor, and each
+ * key file opened through it without following a symbolic link; a linked
+ * key is followed only to a target that passes the same rule. Logs
+ * nothing (tenon__keyring_warn() does). Fails only for lack of memory,
+ * with nothing left to free. Free with tenon__keyring_free(). */
+int tenon__keyring_load_dirs(char *const *dirs, size_t ndirs,
                              struct tenon__keyring *kr);
 /* The same for t->trust_dirs. */
 int tenon__keyring_load(const tenon_t *t, struct tenon__keyring *kr);
 void tenon__keyring_free(struct tenon__keyring *kr);
+/* Log each problem of kr at warn level. */
+void tenon__keyring_warn(const tenon_t *t, const struct tenon__keyring *kr);
+/* Whether a and b hold the same keys from the same files, and the same
+ * problems: a reload that found nothing new. */
+int tenon__keyring_same(const struct tenon__keyring *a,
+                        const struct tenon__keyring *b);
+/* The trust store's problems as a suffix for the reason of a refusal: ""
+ * when there are none, else "; trust store problem: <the first reason>"
+ * (with how many more when there are). Lives as long as kr. [any-thread] */
+const char *tenon__keyring_error(const struct tenon__keyring *kr);
 
 /* What a trust check found. */
 enum {
@@ -639,8 +675,8 @@ int tenon__trust_check_with(const struct tenon__keyring *kr,
                             size_t len, int *verdict);
 
 /* tenon__trust_check_with() with the keyring of t's trust directories,
- * loaded for this one call (malformed key files logged at warn). Does not
- * take t->lock. Never applies the trust policy: that is the caller's. */
+ * loaded for this one call (its problems logged at warn). Does not take
+ * t->lock. Never applies the trust policy: that is the caller's. */
 int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
                        char *reason, size_t len);
 
@@ -713,12 +749,16 @@ int tenon__rfc3339_valid(const char *s);
 /* ---- context.c: the trust policy in force ------------------------------- */
 
 /* The policy for this context (never TENON_TRUST_DEFAULT: that becomes
- * require when a trusted key exists, else off), and in *kr the keyring,
- * loaded from the trust directories on first use and kept for the life of
- * the context (start a new context to see a changed trust store). A keyring
- * that could not be loaded leaves the default policy at require with no
- * keys: failing closed. Takes only its own lock, so the loader may call it
- * while holding t->lock. [any-thread] */
+ * require when a trusted key exists or the trust store has a problem, else
+ * off), and in *kr the keyring, which stays valid until tenon_close(). The
+ * keyring is loaded from the trust directories on first use and again when
+ * one of them changed (its inode, mtime or ctime). One with problems is
+ * read again on every call, so a passing error (EMFILE) or a fixed
+ * directory takes effect at the next scan or load; a reload that finds the
+ * same keys and problems keeps the keyring in use. A keyring that could
+ * not be loaded at all (out of memory) leaves the default policy at
+ * require with no keys: failing closed. Takes only its own lock, so the
+ * loader may call it while holding t->lock. [any-thread] */
 int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr);
 
 #endif /* TENON_INTERNAL_H */

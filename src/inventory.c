@@ -561,27 +561,31 @@ static int mark_shadowed(struct list *l)
 #define TRUST_PARALLEL_MIN 8
 
 /* Under require, a plugin whose digest or signature does not check out is
- * unavailable with that reason; under warn it stays, with a warning. */
-static void apply_trust(tenon_t *t, struct list *l, int policy)
+ * unavailable with that reason; under warn it stays, with a warning. Either
+ * names what went wrong with the trust store, which may be why. */
+static void apply_trust(tenon_t *t, struct list *l, int policy,
+                        const struct tenon__keyring *kr)
 {
-    char reason[TENON__REASON_MAX + 64];
+    const char *store = tenon__keyring_error(kr);
     for (size_t i = 0; i < l->n; i++) {
         struct tenon_plugin *p = l->v[i];
+        const char *why = p->trust_reason ? p->trust_reason : "out of memory";
+        char *reason;
         if (p->status != TENON_AVAILABLE || p->trust_rc == 0)
             continue;
         if (policy == TENON_TRUST_WARN) {
             tenon__log(t, TENON_LOG_WARN, "tenon",
-                       "%s: %s (trust policy "
-                       "warn: still available)",
-                       p->path,
-                       p->trust_reason ? p->trust_reason : "out of memory");
+                       "%s: %s%s (trust policy warn: still available)", p->path,
+                       why, store);
             continue;
         }
-        snprintf(reason, sizeof reason,
-                 "refused by the require trust "
-                 "policy: %s",
-                 p->trust_reason ? p->trust_reason : "out of memory");
-        tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
+        reason = tenon__asprintf("refused by the require trust policy: %s%s",
+                                 why, store);
+        tenon__plugin_set_reason(p, TENON_UNAVAILABLE,
+                                 reason ? reason
+                                        : "refused by the require trust "
+                                          "policy (out of memory)");
+        free(reason);
     }
 }
 
@@ -613,7 +617,7 @@ int tenon_scan(tenon_t *t)
     tenon__cache_free(&cache);
     free(stamps);
     if (rc == 0 && policy != TENON_TRUST_OFF)
-        apply_trust(t, &l, policy);
+        apply_trust(t, &l, policy, kr);
     if (rc == 0)
         rc = mark_shadowed(&l);
     if (rc) {

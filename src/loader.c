@@ -192,13 +192,14 @@ static int check_bytes(tenon_t *t, const struct tenon_plugin *p, int fd,
     if (rc == 0)
         return 0;
     if (policy == TENON_TRUST_WARN) {
-        tenon__log(t, TENON_LOG_WARN, "tenon", "loading %s anyway: %s: %s",
-                   p->path, p->path, res.reason);
+        tenon__log(t, TENON_LOG_WARN, "tenon", "loading %s anyway: %s: %s%s",
+                   p->path, p->path, res.reason, tenon__keyring_error(kr));
         return 0;
     }
     return tenon__fail(TENON_EPERM,
-                       "%s: not loaded under the require trust policy: %s: %s",
-                       p->path, p->path, res.reason);
+                       "%s: not loaded under the require trust policy: %s: "
+                       "%s%s",
+                       p->path, p->path, res.reason, tenon__keyring_error(kr));
 }
 
 /* dlopen the sealed copy `*fd` under a fresh /proc/<pid>/fd name. */

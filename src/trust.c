@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h> /* PATH_MAX */
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -155,41 +156,46 @@ int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
 
 /* ---- key files ----------------------------------------------------------- */
 
-/* The contents of a small text file, NUL-terminated, into buf. */
-static int read_small(const char *path, char *buf, size_t cap, char *reason,
-                      size_t rlen)
+/* The contents of the small text file open as `fd` (found at `path`),
+ * NUL-terminated, into buf. */
+static int read_fd(int fd, const char *path, char *buf, size_t cap,
+                   char *reason, size_t rlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
     size_t got = 0;
     ssize_t n;
 
-    if (fd < 0)
-        return tenon__reason(reason, rlen,
-                             errno == ENOENT ? TENON_ENOENT : TENON_EIO,
-                             "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return tenon__reason(reason, rlen, TENON_EINVAL,
                              "%s: not a regular file", path);
-    }
     while (got < cap && (n = read(fd, buf + got, cap - got)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            close(fd);
+        if (n < 0)
             return tenon__reason(reason, rlen, TENON_EIO, "%s: cannot read: %s",
                                  path, strerror(errno));
-        }
         got += (size_t)n;
     }
-    close(fd);
     if (got == cap)
         return tenon__reason(reason, rlen, TENON_EINVAL,
                              "%s: larger than %zu bytes; expected one line",
                              path, cap - 1);
     buf[got] = '\0';
     return 0;
+}
+
+static int read_small(const char *path, char *buf, size_t cap, char *reason,
+                      size_t rlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), rc;
+
+    if (fd < 0)
+        return tenon__reason(reason, rlen,
+                             errno == ENOENT ? TENON_ENOENT : TENON_EIO,
+                             "%s: cannot open: %s", path, strerror(errno));
+    rc = read_fd(fd, path, buf, cap, reason, rlen);
+    close(fd);
+    return rc;
 }
 
 /* Split "TAG BASE64 ID\n" and decode the 32 bytes of BASE64. */
@@ -231,14 +237,14 @@ bad_line:
                          path, tag);
 }
 
-int tenon__pubkey_read(const char *path, struct tenon__key *out, char *reason,
-                       size_t rlen)
+/* The public key in `buf`, the contents of `path`. */
+static int pubkey_parse(const char *path, char *buf, struct tenon__key *out,
+                        char *reason, size_t rlen)
 {
-    char buf[KEYFILE_MAX], id[17];
-    int rc = read_small(path, buf, sizeof buf, reason, rlen);
+    char id[17];
+    int rc = parse_key_line(path, buf, PUB_TAG, out->pk, id, reason, rlen);
 
-    if (rc ||
-        (rc = parse_key_line(path, buf, PUB_TAG, out->pk, id, reason, rlen)))
+    if (rc)
         return rc;
     tenon__key_id(out->pk, out->id);
     if (strcmp(id, out->id) != 0)
@@ -247,6 +253,15 @@ int tenon__pubkey_read(const char *path, struct tenon__key *out, char *reason,
                              "is %s",
                              path, id, out->id);
     return 0;
+}
+
+int tenon__pubkey_read(const char *path, struct tenon__key *out, char *reason,
+                       size_t rlen)
+{
+    char buf[KEYFILE_MAX];
+    int rc = read_small(path, buf, sizeof buf, reason, rlen);
+
+    return rc ? rc : pubkey_parse(path, buf, out, reason, rlen);
 }
 
 int tenon__seckey_read(const char *path, unsigned char sk[64],
@@ -407,6 +422,9 @@ int tenon__mkdirs(const char *dir, mode_t mode, char *reason, size_t rlen)
 
 /* ---- the keyring --------------------------------------------------------- */
 
+/* A problem's reason names a path, which may be as long as PATH_MAX. */
+#define PROBLEM_MAX (PATH_MAX + 256)
+
 static int is_pub_name(const char *name)
 {
     size_t n = strlen(name);
@@ -428,43 +446,240 @@ static int add_key(struct tenon__keyring *kr, const struct tenon__key *k,
     return 0;
 }
 
-int tenon__keyring_load_dirs(const tenon_t *t, char *const *dirs, size_t ndirs,
+static int add_problem(struct tenon__keyring *kr, const char *path,
+                       const char *fmt, ...) TENON_PRINTF(3, 4);
+
+/* Record that `path` is not used, and why; 0 or TENON_ENOMEM. */
+static int add_problem(struct tenon__keyring *kr, const char *path,
+                       const char *fmt, ...)
+{
+    struct tenon__trust_problem *slot;
+    char reason[PROBLEM_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    if (tenon__grow(&kr->problems, &kr->cap_problems, kr->nproblems + 1,
+                    sizeof *kr->problems))
+        return TENON_ENOMEM;
+    slot = &kr->problems[kr->nproblems];
+    slot->path = tenon__strdup(path);
+    slot->reason = tenon__strdup(reason);
+    if (!slot->path || !slot->reason) {
+        free(slot->path);
+        free(slot->reason);
+        return TENON_ENOMEM;
+    }
+    kr->nproblems++;
+    return 0;
+}
+
+/* The rule ssh applies to authorized_keys (StrictModes): whoever can write
+ * a trust directory or key file can make their own key trusted, so each
+ * must be owned by the caller or root and writable by no one else. 0 when
+ * `st` passes; else TENON_EPERM with "<what> <path> is ...; expected a
+ * <kind> ..." in `reason`. */
+static int check_owner(const struct stat *st, const char *what,
+                       const char *path, const char *kind, char *reason,
+                       size_t rlen)
+{
+    mode_t w = st->st_mode & (S_IWGRP | S_IWOTH);
+    uid_t me = geteuid();
+
+    if (st->st_uid != me && st->st_uid != 0)
+        return tenon__reason(reason, rlen, TENON_EPERM,
+                             "%s %s is owned by uid %ld; expected a %s "
+                             "owned by you (uid %ld) or root, writable only "
+                             "by its owner",
+                             what, path, (long)st->st_uid, kind, (long)me);
+    if (w)
+        return tenon__reason(reason, rlen, TENON_EPERM,
+                             "%s %s is writable by %s; expected a %s "
+                             "writable only by its owner, owned by you or "
+                             "root",
+                             what, path,
+                             w == (S_IWGRP | S_IWOTH) ? "group and others"
+                             : w == S_IWGRP           ? "group"
+                                                      : "others",
+                             kind);
+    return 0;
+}
+
+/* Open key file `name` of the trust directory open as `dirfd` (`path` for
+ * messages) and check the descriptor with check_owner(). The name is
+ * opened without following a symbolic link; a link is then followed, and
+ * the target that was opened is what is checked. Returns the descriptor,
+ * or a negative code with the reason: TENON_ENOENT when the file is gone
+ * (removed since the listing). */
+static int open_key(int dirfd, const char *name, const char *path, char *reason,
+                    size_t rlen)
+{
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    int fd = openat(dirfd, name, flags | O_NOFOLLOW), link = 0, rc;
+    struct stat st;
+
+    if (fd < 0 && errno == ELOOP) {
+        link = 1;
+        fd = openat(dirfd, name, flags);
+    }
+    if (fd < 0)
+        return tenon__reason(
+            reason, rlen, errno == ENOENT && !link ? TENON_ENOENT : TENON_EIO,
+            "key file %s%s cannot be opened: %s", path,
+            link ? ", a symbolic link," : "", strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = tenon__reason(reason, rlen, TENON_EIO,
+                           "key file %s cannot be examined (fstat): %s", path,
+                           strerror(errno));
+    else
+        rc = check_owner(&st, link ? "the target of symbolic link" : "key file",
+                         path, "file", reason, rlen);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* Read key file `name` (see open_key) into k: 0, TENON_ENOENT when it is
+ * gone, or another negative code with the reason. */
+static int read_key(int dirfd, const char *name, const char *path,
+                    struct tenon__key *k, char *reason, size_t rlen)
+{
+    char buf[KEYFILE_MAX], why[PROBLEM_MAX];
+    int fd = open_key(dirfd, name, path, reason, rlen), rc;
+
+    if (fd < 0)
+        return fd;
+    rc = read_fd(fd, path, buf, sizeof buf, why, sizeof why);
+    close(fd);
+    if (rc == 0)
+        rc = pubkey_parse(path, buf, k, why, sizeof why);
+    return rc ? tenon__reason(reason, rlen, rc, "key file %s", why) : 0;
+}
+
+struct pub_names {
+    char **v;
+    size_t n, cap;
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.pub names of `d`, sorted: 0, TENON_ENOMEM, or TENON_EIO with errno
+ * set when readdir failed part way. */
+static int list_pub(DIR *d, struct pub_names *nm)
+{
+    struct dirent *e;
+    for (errno = 0; (e = readdir(d)); errno = 0) {
+        if (!is_pub_name(e->d_name))
+            continue;
+        if (tenon__grow(&nm->v, &nm->cap, nm->n + 1, sizeof *nm->v) ||
+            !(nm->v[nm->n] = tenon__strdup(e->d_name)))
+            return TENON_ENOMEM;
+        nm->n++;
+    }
+    if (errno)
+        return TENON_EIO;
+    if (nm->n) /* nm->v is NULL without names */
+        qsort(nm->v, nm->n, sizeof *nm->v, cmp_name);
+    return 0;
+}
+
+/* The keys of the directory listed as `d`, each read through it. */
+static int load_keys(struct tenon__keyring *kr, DIR *d, const char *dir,
+                     size_t di)
+{
+    char reason[PROBLEM_MAX];
+    struct pub_names nm = {0};
+    int rc = list_pub(d, &nm);
+
+    if (rc == TENON_EIO)
+        rc = add_problem(kr, dir, "trust directory %s cannot be read whole: %s",
+                         dir, strerror(errno));
+    else
+        for (size_t i = 0; rc == 0 && i < nm.n; i++) {
+            char *path = tenon__asprintf("%s/%s", dir, nm.v[i]);
+            struct tenon__key k;
+            int krc;
+            if (!path) {
+                rc = TENON_ENOMEM;
+                break;
+            }
+            krc = read_key(dirfd(d), nm.v[i], path, &k, reason, sizeof reason);
+            if (krc == 0)
+                rc = add_key(kr, &k, path, di);
+            else if (krc != TENON_ENOENT)
+                rc = add_problem(kr, path, "%s", reason);
+            free(path);
+        }
+    for (size_t i = 0; i < nm.n; i++)
+        free(nm.v[i]);
+    free(nm.v);
+    return rc;
+}
+
+/* Add the keys of trust directory `dir` (number di) to kr, or the problem
+ * that keeps it or one of its files from being used. Only TENON_ENOMEM
+ * stops the load. */
+static int load_dir(struct tenon__keyring *kr, const char *dir, size_t di)
+{
+    char reason[PROBLEM_MAX];
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK), rc;
+    struct stat st;
+    DIR *d;
+
+    if (fd < 0 && errno == ENOENT)
+        return 0; /* no such directory: nothing trusted there */
+    if (fd < 0)
+        return add_problem(kr, dir, "trust directory %s cannot be read: %s",
+                           dir, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = tenon__reason(reason, sizeof reason, TENON_EIO,
+                           "trust directory %s cannot be examined (fstat): %s",
+                           dir, strerror(errno));
+    else
+        rc = check_owner(&st, "trust directory", dir, "directory", reason,
+                         sizeof reason);
+    if (rc == 0 && !(d = fdopendir(fd)))
+        rc = tenon__reason(reason, sizeof reason, TENON_EIO,
+                           "trust directory %s cannot be read: %s", dir,
+                           strerror(errno));
+    if (rc) {
+        close(fd);
+        return add_problem(kr, dir, "%s", reason);
+    }
+    rc = load_keys(kr, d, dir, di);
+    closedir(d);
+    return rc;
+}
+
+int tenon__keyring_load_dirs(char *const *dirs, size_t ndirs,
                              struct tenon__keyring *kr)
 {
+    int rc = 0;
+
     memset(kr, 0, sizeof *kr);
-    for (size_t d = 0; d < ndirs; d++) {
-        struct dirent **names = NULL;
-        int n = scandir(dirs[d], &names, NULL, alphasort), rc = 0;
-        if (n < 0) {
-            if (t && errno != ENOENT)
-                tenon__log(t, TENON_LOG_WARN, "tenon",
-                           "cannot read trust directory %s: %s", dirs[d],
-                           strerror(errno));
-            continue;
-        }
-        for (int i = 0; i < n; i++) {
-            char reason[TENON__REASON_MAX];
-            struct tenon__key k;
-            char *path = NULL;
-            if (rc == 0 && is_pub_name(names[i]->d_name)) {
-                if (!(path =
-                          tenon__asprintf("%s/%s", dirs[d], names[i]->d_name)))
-                    rc = TENON_ENOMEM;
-                else if (tenon__pubkey_read(path, &k, reason, sizeof reason)) {
-                    if (t)
-                        tenon__log(t, TENON_LOG_WARN, "tenon",
-                                   "ignoring trusted key %s", reason);
-                } else
-                    rc = add_key(kr, &k, path, d);
-            }
-            free(path);
-            free(names[i]);
-        }
-        free(names);
-        if (rc) {
-            tenon__keyring_free(kr);
-            return tenon__fail(rc, "out of memory");
-        }
+    for (size_t d = 0; d < ndirs && rc == 0; d++)
+        rc = load_dir(kr, dirs[d], d);
+    if (rc == 0 && kr->nproblems == 1)
+        rc = (kr->error = tenon__asprintf("; trust store problem: %s",
+                                          kr->problems[0].reason))
+                 ? 0
+                 : TENON_ENOMEM;
+    else if (rc == 0 && kr->nproblems > 1)
+        rc =
+            (kr->error = tenon__asprintf("; %zu trust store problems, the "
+                                         "first: %s",
+                                         kr->nproblems, kr->problems[0].reason))
+                ? 0
+                : TENON_ENOMEM;
+    if (rc) {
+        tenon__keyring_free(kr);
+        return tenon__fail(rc, "out of memory");
     }
     kr->fingerprint = (uint64_t)kr->n + 1;
     for (size_t i = 0; i < kr->n; i++)
@@ -476,15 +691,51 @@ int tenon__keyring_load_dirs(const tenon_t *t, char *const *dirs, size_t ndirs,
 
 int tenon__keyring_load(const tenon_t *t, struct tenon__keyring *kr)
 {
-    return tenon__keyring_load_dirs(t, t->trust_dirs, t->ntrust_dirs, kr);
+    return tenon__keyring_load_dirs(t->trust_dirs, t->ntrust_dirs, kr);
 }
 
 void tenon__keyring_free(struct tenon__keyring *kr)
 {
     for (size_t i = 0; i < kr->n; i++)
         free(kr->keys[i].path);
+    for (size_t i = 0; i < kr->nproblems; i++) {
+        free(kr->problems[i].path);
+        free(kr->problems[i].reason);
+    }
     free(kr->keys);
+    free(kr->problems);
+    free(kr->error);
     memset(kr, 0, sizeof *kr);
+}
+
+void tenon__keyring_warn(const tenon_t *t, const struct tenon__keyring *kr)
+{
+    for (size_t i = 0; i < kr->nproblems; i++)
+        tenon__log(t, TENON_LOG_WARN, "tenon",
+                   "%s; ignoring it (the trust store fails closed)",
+                   kr->problems[i].reason);
+}
+
+int tenon__keyring_same(const struct tenon__keyring *a,
+                        const struct tenon__keyring *b)
+{
+    if (a->n != b->n || a->nproblems != b->nproblems)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (memcmp(a->keys[i].pk, b->keys[i].pk, sizeof a->keys[i].pk) != 0 ||
+            a->keys[i].dir_index != b->keys[i].dir_index ||
+            strcmp(a->keys[i].path, b->keys[i].path) != 0)
+            return 0;
+    for (size_t i = 0; i < a->nproblems; i++)
+        if (strcmp(a->problems[i].path, b->problems[i].path) != 0 ||
+            strcmp(a->problems[i].reason, b->problems[i].reason) != 0)
+            return 0;
+    return 1;
+}
+
+const char *tenon__keyring_error(const struct tenon__keyring *kr)
+{
+    return kr->error ? kr->error : "";
 }
 
 /* ---- checking a plugin file ---------------------------------------------- */
@@ -621,6 +872,7 @@ int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
     int rc = tenon__keyring_load(t, &kr);
     if (rc)
         return tenon__reason(reason, len, rc, "out of memory");
+    tenon__keyring_warn(t, &kr);
     rc = tenon__trust_check_with(&kr, p, fd, reason, len, NULL);
     tenon__keyring_free(&kr);
     return rc;

@@ -83,6 +83,7 @@ struct counts {
     int rewrote;               /* "; rewriting it" */
     int ignored;               /* "scan cache ... ignored" */
     char why[512];             /* the whole of that line */
+    char unused[512];          /* "scan cache ... not used|written: ..." */
 };
 
 static void on_log(void *ud, int level, const char *origin, const char *msg)
@@ -98,6 +99,9 @@ static void on_log(void *ud, int level, const char *origin, const char *msg)
         c->ignored = 1;
         snprintf(c->why, sizeof c->why, "%s", msg);
     }
+    if (strncmp(msg, "scan cache ", 11) == 0 &&
+        (strstr(msg, " not used: ") || strstr(msg, " not written: ")))
+        snprintf(c->unused, sizeof c->unused, "%s", msg);
 }
 
 /* Every entry of a scan, one line each. */
@@ -578,6 +582,112 @@ static void test_unwritable_dir(void **state)
     permissions_restore();
 }
 
+/* The cache file as it is: which file, and when it was last written. */
+static void cache_stat(const struct env *e, struct stat *st)
+{
+    assert_int_equal(lstat(e->cache_file, st), 0);
+}
+
+static void assert_same_file(const struct stat *a, const struct stat *b)
+{
+    assert_true(a->st_ino == b->st_ino);
+    assert_true(a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+                a->st_mtim.tv_nsec == b->st_mtim.tv_nsec);
+    assert_true(a->st_uid == b->st_uid);
+}
+
+/* A scan that must not use the cache at all: it says why at debug level,
+ * reports what a scan without cache reports, and neither reads the cache
+ * (no "scan cache: N reused" line) nor writes it. */
+static void expect_unused(struct env *e, const char *why)
+{
+    const char *dirs[] = {e->plugins};
+    struct counts c, nc;
+    char *got = scan(e, &c), *want = scan2(dirs, 1, NULL, 1, &nc);
+    assert_string_equal(got, want);
+    assert_int_equal(c.reused, -1);
+    assert_contains(c.unused, why);
+    free(got);
+    free(want);
+}
+
+/* Give the cache file (or the link in its place) to another user: two
+ * scans then say it is not `verb` ("used", "written") and leave it as it
+ * is. The counts of the last scan into *c. */
+static void give_away(struct env *e, const char *verb, struct counts *c)
+{
+    struct stat before, after;
+    char want[1024];
+    assert_int_equal(lchown(e->cache_file, 4242, 4242), 0);
+    cache_stat(e, &before);
+    snprintf(want, sizeof want,
+             "scan cache %s not %s: owned by uid 4242; expected a file owned "
+             "by you (uid 0)",
+             e->cache_file, verb);
+    for (int i = 0; i < 2; i++) {
+        free(scan(e, c));
+        assert_contains(c->unused, want);
+    }
+    cache_stat(e, &after);
+    assert_same_file(&before, &after);
+}
+
+/* Another user's cache file: they chose its bytes, and it is theirs, so it
+ * is neither read nor replaced. Giving a file away needs root. */
+static void test_cache_file_of_another_user(void **state)
+{
+    struct env *e = *state;
+    const char *dirs[] = {e->plugins};
+    struct counts c, nc;
+    if (geteuid() != 0) {
+        print_message("skipping: giving a file to another user needs "
+                      "root\n");
+        skip();
+    }
+    warm(e);
+    give_away(e, "used", &c);
+    assert_int_equal(c.reused, -1); /* the scan had no cache */
+    char *got = scan(e, &c), *want = scan2(dirs, 1, NULL, 1, &nc);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    /* A symbolic link of theirs in its place is not followed, and not
+     * replaced either: the writer checks the name again. */
+    assert_int_equal(unlink(e->cache_file), 0);
+    assert_int_equal(symlink("/nonexistent", e->cache_file), 0);
+    give_away(e, "written", &c);
+}
+
+/* A cache directory anyone can write to lets anyone swap the cache: not
+ * used unless it has the sticky bit, as /tmp has. */
+static void test_cache_dir_writable_by_others(void **state)
+{
+    struct env *e = *state;
+    struct stat before, after;
+    struct counts c;
+    char want[1024];
+    warm(e);
+    assert_int_equal(chmod(e->cache, 0777), 0);
+    cache_stat(e, &before);
+    snprintf(want, sizeof want,
+             "scan cache %s not used: %s is writable by others without the "
+             "sticky bit; expected a directory only you can write to, or a "
+             "sticky one",
+             e->cache_file, e->cache);
+    expect_unused(e, want);
+    cache_stat(e, &after);
+    assert_same_file(&before, &after);
+    assert_int_equal(unlink(e->cache_file), 0);
+    expect_unused(e, want);
+    assert_false(exists(e->cache_file)); /* not written either */
+    /* sticky: others cannot rename over or remove our file */
+    assert_int_equal(chmod(e->cache, 01777), 0);
+    free(scan(e, &c));
+    assert_true(exists(e->cache_file));
+    free(scan(e, &c));
+    assert_int_equal(c.reused, 2);
+}
+
 /* The cache dir is a file: nothing can be written, nothing goes wrong. */
 static void test_cache_dir_is_a_file(void **state)
 {
@@ -782,6 +892,8 @@ int main(void)
         T(test_duplicate_records),
         T(test_garbage_cache),
         T(test_unwritable_dir),
+        T(test_cache_file_of_another_user),
+        T(test_cache_dir_writable_by_others),
         T(test_cache_dir_is_a_file),
         T(test_shadowed_not_cached),
         T(test_other_dirs_kept),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,9 +67,11 @@ static void keep_warning(void *ud, int level, const char *origin,
         snprintf(last_warning, sizeof last_warning, "%s", msg);
 }
 
-static tenon_t *open_policy(const struct env *e, int trust, const char *keys)
+/* A context without cache whose trust directories are `tdirs`. */
+static tenon_t *open_trust_dirs(const struct env *e, int trust,
+                                const char *const *tdirs, size_t n)
 {
-    const char *dirs[] = {e->plugins}, *tdirs[] = {keys};
+    const char *dirs[] = {e->plugins};
     struct tenon_options o = {.struct_size = sizeof o,
                               .plugin_paths = dirs,
                               .plugin_path_count = 1,
@@ -76,11 +79,17 @@ static tenon_t *open_policy(const struct env *e, int trust, const char *keys)
                               .log_fn = keep_warning,
                               .trust = trust,
                               .trust_dirs = tdirs,
-                              .trust_dir_count = 1,
+                              .trust_dir_count = n,
                               .no_cache = 1};
     tenon_t *t;
     assert_int_equal(tenon_open(&t, &o), 0);
     return t;
+}
+
+static tenon_t *open_policy(const struct env *e, int trust, const char *keys)
+{
+    const char *tdirs[] = {keys};
+    return open_trust_dirs(e, trust, tdirs, 1);
 }
 
 static void require_loads_only_verified(void **state)
@@ -397,6 +406,198 @@ static void meta_rewritten_in_place_is_checked(void **state)
     free(cache);
 }
 
+/* ---- a trust store that cannot be used fails closed ---------------------- */
+
+/* The reason tenon_find() gives for `name`, which must be unavailable. */
+static void expect_refused(tenon_t *t, const char *name, const char *why,
+                           const char *store)
+{
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_find(t, name, &p), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "refused by the require trust policy");
+    assert_contains(tenon_last_error(), why);
+    assert_contains(tenon_last_error(), store);
+}
+
+/* How many keyrings the context has loaded that differ from each other. */
+static size_t keyrings(const tenon_t *t)
+{
+    size_t n = 0;
+    for (const struct tenon__keyring *kr = t->keyring; kr; kr = kr->older)
+        n++;
+    return n;
+}
+
+/* The trust directory exists and cannot be read: no key is known, so
+ * without failing closed the default policy would be off and unsigned code
+ * would run. It is require, and the refusal says why. */
+static void unreadable_trust_dir_fails_closed(void **state)
+{
+    struct env *e = *state;
+    char want[512];
+    assert_int_equal(chmod(e->keys, 0), 0);
+    if (permissions_enforce() != 0 ||
+        faccessat(AT_FDCWD, e->keys, R_OK, AT_EACCESS) == 0) {
+        permissions_restore();
+        chmod(e->keys, 0700);
+        skip(); /* the mode bits cannot be made to bind here */
+    }
+    last_warning[0] = '\0';
+    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
+    int rc = tenon_scan(t);
+    permissions_restore();
+    assert_int_equal(chmod(e->keys, 0700), 0);
+    assert_int_equal(rc, 0);
+    snprintf(want, sizeof want,
+             "; trust store problem: trust directory %s cannot be read: "
+             "Permission denied",
+             e->keys);
+    expect_refused(t, "required", "unsigned: no ", want);
+    expect_refused(t, "basic", "signed by untrusted key", want);
+    assert_contains(last_warning, "cannot be read: Permission denied; "
+                                  "ignoring it (the trust store fails closed)");
+    /* readable again: the next scan reads the keys */
+    assert_int_equal(tenon_scan(t), 0);
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    tenon_close(t);
+}
+
+/* Out of descriptors while the keyring is first read: the policy is
+ * require while it lasts, retrying gives the same result without keeping
+ * another keyring, and once descriptors are back the next scan reads the
+ * keys, so the signed plugin becomes available. */
+static void descriptor_exhaustion_is_retried(void **state)
+{
+    struct env *e = *state;
+    const struct tenon__keyring *kr, *again;
+    struct rlimit was, low;
+    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
+    int lowest = open("/dev/null", O_RDONLY), scan_rc, policy, again_policy;
+    assert_true(lowest >= 0);
+    close(lowest);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+    low = was;
+    low.rlim_cur = (rlim_t)lowest; /* the next open fails with EMFILE */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    scan_rc = tenon_scan(t);
+    policy = tenon__trust_policy(t, &kr);
+    again_policy = tenon__trust_policy(t, &again);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+
+    assert_int_equal(scan_rc, 0);
+    assert_int_equal(policy, TENON_TRUST_REQUIRE);
+    assert_int_equal(again_policy, TENON_TRUST_REQUIRE);
+    assert_int_equal(kr->n, 0);
+    assert_contains(tenon__keyring_error(kr), e->keys);
+    assert_contains(tenon__keyring_error(kr), "cannot be read: Too many open "
+                                              "files");
+    assert_ptr_equal(again, kr); /* same result: kept, not chained */
+    assert_int_equal(keyrings(t), 1);
+
+    assert_int_equal(tenon_scan(t), 0);
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    assert_int_equal(tenon_find(t, "required", &p), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "unsigned: no ");
+    assert_null(strstr(tenon_last_error(), "trust store"));
+    assert_int_equal(keyrings(t), 2);
+    tenon_close(t);
+}
+
+/* A trust directory of one key file cut short: that key is not trusted and
+ * the policy still fails closed, naming the file. */
+static void truncated_key_file_fails_closed(void **state)
+{
+    struct env *e = *state;
+    char *cut = path_join(e->root, "cut"), *pub = path_join(e->keys, "dev.pub");
+    char *bad = path_join(cut, "dev.pub"), line[256], want[512];
+    FILE *f = fopen(pub, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_int_equal(mkdir(cut, 0700), 0);
+    f = fopen(bad, "w");
+    assert_non_null(f);
+    fwrite(line, 1, strlen(line) / 2, f);
+    fclose(f);
+    last_warning[0] = '\0';
+    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, cut);
+    snprintf(want, sizeof want,
+             "; trust store problem: key file %s: expected one line "
+             "'tenon-ed25519 <base64 key> <key id>'",
+             bad);
+    expect_refused(t, "required", "unsigned: no ", want);
+    expect_refused(t, "basic", "signed by untrusted key", want);
+    assert_contains(last_warning, bad);
+    tenon_close(t);
+    free(cut);
+    free(pub);
+    free(bad);
+}
+
+/* A trust directory that others can write to is ignored: its keys are not
+ * trusted, and the default policy is require. The problem is retried on
+ * every scan without a new keyring each time; fixed, it takes effect. */
+static void group_writable_trust_dir_is_ignored(void **state)
+{
+    struct env *e = *state;
+    const tenon_plugin_t *p;
+    char want[512];
+    assert_int_equal(chmod(e->keys, 0770), 0);
+    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
+    snprintf(want, sizeof want,
+             "; trust store problem: trust directory %s is writable by "
+             "group; expected a directory writable only by its owner, owned "
+             "by you or root",
+             e->keys);
+    expect_refused(t, "basic", "signed by untrusted key", want);
+    expect_refused(t, "required", "unsigned: no ", want);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(keyrings(t), 1);
+    assert_int_equal(chmod(e->keys, 0700), 0);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    assert_int_equal(keyrings(t), 2);
+    tenon_close(t);
+}
+
+/* The loader's own refusal names the trust store's problem too. */
+static void loader_refusal_names_the_trust_store(void **state)
+{
+    struct env *e = *state;
+    char *odd = path_join(e->root, "odd"), *bad = path_join(odd, "bad.pub");
+    char *so = path_join(e->plugins, "basic.so");
+    const char *tdirs[] = {e->keys, odd};
+    tenon_instance_t *inst = NULL;
+    char want[512];
+    assert_int_equal(mkdir(odd, 0700), 0);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("garbage\n", f);
+    fclose(f);
+    tenon_t *t = open_trust_dirs(e, TENON_TRUST_DEFAULT, tdirs, 2);
+    assert_int_equal(tenon_scan(t), 0); /* basic is signed by a trusted key */
+    f = fopen(so, "ab");
+    assert_non_null(f);
+    fputc(0, f);
+    fclose(f);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), TENON_EPERM);
+    snprintf(want, sizeof want,
+             "; trust store problem: key file %s: expected one line "
+             "'tenon-ed25519 <base64 key> <key id>'",
+             bad);
+    assert_contains(tenon_last_error(), "not loaded under the require trust "
+                                        "policy");
+    assert_contains(tenon_last_error(), "digest mismatch");
+    assert_contains(tenon_last_error(), want);
+    tenon_close(t);
+    free(odd);
+    free(bad);
+    free(so);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +618,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             removed_key_takes_effect_without_reopening, setup, teardown),
         cmocka_unit_test_setup_teardown(meta_rewritten_in_place_is_checked,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(unreadable_trust_dir_fails_closed,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(descriptor_exhaustion_is_retried, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(truncated_key_file_fails_closed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(group_writable_trust_dir_is_ignored,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(loader_refusal_names_the_trust_store,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -234,7 +234,7 @@ static void test_statement_binds_name_and_version(void **state)
 
     assert_int_equal(tenon__key_generate(sec, pub, id, reason, sizeof reason),
                      0);
-    assert_int_equal(tenon__keyring_load_dirs(NULL, dirs, 1, &kr), 0);
+    assert_int_equal(tenon__keyring_load_dirs(dirs, 1, &kr), 0);
     assert_int_equal(kr.n, 1);
     assert_string_equal(kr.keys[0].id, id);
     {
@@ -802,22 +802,34 @@ static void test_trust_add_list_remove(void **state)
     assert_contains(r.out, "a.pub");
     assert_contains(r.out, b);
     assert_contains(r.out, f->trusted);
-    assert_contains(r.err, "broken.pub");
+    assert_contains(r.out, "\nignored, so the trust store fails closed (the "
+                           "default trust policy is require):\n  key file ");
+    assert_contains(r.out, "/broken.pub: expected one line 'tenon-ed25519 "
+                           "<base64 key> <key id>'\n");
     assert_null(strstr(r.out, "README"));
     run_free(&r);
 
     RUN_ENV(&r, f->env, "trust", "list", "--json");
     assert_status(&r, 0);
     j = parse_json(r.out);
-    assert_int_equal(json_array_size(j), 2);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(j, 0), "id")), a);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(j, 0), "file")),
-        "a.pub");
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(j, 0), "directory")),
-        f->trusted);
+    {
+        json_t *keys = json_object_get(j, "keys"),
+               *k0 = json_array_get(keys, 0);
+        json_t *bad0 = json_array_get(json_object_get(j, "problems"), 0);
+        char *broken = path_join(f->trusted, "broken.pub");
+        assert_int_equal(json_array_size(keys), 2);
+        assert_string_equal(json_string_value(json_object_get(k0, "id")), a);
+        assert_string_equal(json_string_value(json_object_get(k0, "file")),
+                            "a.pub");
+        assert_string_equal(json_string_value(json_object_get(k0, "directory")),
+                            f->trusted);
+        assert_int_equal(json_array_size(json_object_get(j, "problems")), 1);
+        assert_string_equal(json_string_value(json_object_get(bad0, "path")),
+                            broken);
+        assert_contains(json_string_value(json_object_get(bad0, "reason")),
+                        "broken.pub: expected one line");
+        free(broken);
+    }
     json_decref(j);
     run_free(&r);
 
@@ -834,7 +846,7 @@ static void test_trust_add_list_remove(void **state)
     run_free(&r);
     RUN_ENV(&r, f->env, "trust", "list", "--json");
     j = parse_json(r.out);
-    assert_int_equal(json_array_size(j), 1);
+    assert_int_equal(json_array_size(json_object_get(j, "keys")), 1);
     json_decref(j);
     run_free(&r);
 
@@ -849,6 +861,231 @@ static void test_trust_add_list_remove(void **state)
     assert_status(&r, 0);
     assert_contains(r.out, "tenon trust add KEY.pub");
     run_free(&r);
+}
+
+/* ---- the ownership rule and the problems of a trust store -------------- */
+
+/* The keyring of the one directory `dir`. */
+static void load_one(const char *dir, struct tenon__keyring *kr)
+{
+    char *dirs[1] = {(char *)dir};
+    assert_int_equal(tenon__keyring_load_dirs(dirs, 1, kr), 0);
+}
+
+/* Load `dir` and expect no key and the one problem `want` about `path`. */
+static void expect_problem(const char *dir, const char *path, const char *want)
+{
+    struct tenon__keyring kr;
+    load_one(dir, &kr);
+    assert_int_equal(kr.n, 0);
+    assert_int_equal(kr.nproblems, 1);
+    assert_string_equal(kr.problems[0].path, path);
+    assert_string_equal(kr.problems[0].reason, want);
+    assert_non_null(strstr(tenon__keyring_error(&kr), want));
+    tenon__keyring_free(&kr);
+}
+
+static void expect_writable(const char *what, const char *path, const char *dir,
+                            const char *by, const char *kind)
+{
+    char want[1024];
+    snprintf(want, sizeof want,
+             "%s %s is writable by %s; expected a %s writable only by its "
+             "owner, owned by you or root",
+             what, path, by, kind);
+    expect_problem(dir, path, want);
+}
+
+/* As ssh's StrictModes treats authorized_keys: a trust directory or key
+ * file that group or others can write is ignored, with the reason. */
+static void test_writable_by_others(void **state)
+{
+    struct fx *f = *state;
+    char id[17], *pub;
+    struct tenon__keyring kr;
+
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    pub = path_join(f->trusted, "alice.pub");
+    load_one(f->trusted, &kr);
+    assert_int_equal(kr.n, 1);
+    assert_int_equal(kr.nproblems, 0);
+    assert_string_equal(tenon__keyring_error(&kr), "");
+    tenon__keyring_free(&kr);
+
+    assert_int_equal(chmod(f->trusted, 0770), 0);
+    expect_writable("trust directory", f->trusted, f->trusted, "group",
+                    "directory");
+    assert_int_equal(chmod(f->trusted, 0703), 0);
+    expect_writable("trust directory", f->trusted, f->trusted, "others",
+                    "directory");
+    assert_int_equal(chmod(f->trusted, 0777), 0);
+    expect_writable("trust directory", f->trusted, f->trusted,
+                    "group and others", "directory");
+    assert_int_equal(chmod(f->trusted, 0755), 0); /* readable is fine */
+    assert_int_equal(chmod(pub, 0664), 0);
+    expect_writable("key file", pub, f->trusted, "group", "file");
+    assert_int_equal(chmod(pub, 0646), 0);
+    expect_writable("key file", pub, f->trusted, "others", "file");
+    free(pub);
+}
+
+/* Owned by another user than the caller or root: ignored. chown to another
+ * uid needs root (CI runs as root). */
+static void test_owned_by_another_user(void **state)
+{
+    struct fx *f = *state;
+    char id[17], want[1024], *pub;
+    if (geteuid() != 0) {
+        print_message("skipping: giving a file to another user needs "
+                      "root\n");
+        skip();
+    }
+    keygen(f, "alice", id);
+    trust_add(f, "alice");
+    pub = path_join(f->trusted, "alice.pub");
+    assert_int_equal(chown(pub, 4242, 4242), 0);
+    snprintf(want, sizeof want,
+             "key file %s is owned by uid 4242; expected a file owned by you "
+             "(uid 0) or root, writable only by its owner",
+             pub);
+    expect_problem(f->trusted, pub, want);
+    assert_int_equal(chown(pub, 0, 0), 0);
+    assert_int_equal(chown(f->trusted, 4242, 4242), 0);
+    snprintf(want, sizeof want,
+             "trust directory %s is owned by uid 4242; expected a directory "
+             "owned by you (uid 0) or root, writable only by its owner",
+             f->trusted);
+    expect_problem(f->trusted, f->trusted, want);
+    free(pub);
+}
+
+/* A key that is a symbolic link counts when its target passes the rule
+ * (the link's own mode, always 0777, does not matter), is ignored when the
+ * target does not, and when there is no target. */
+static void test_symlinked_key(void **state)
+{
+    struct fx *f = *state;
+    char id[17], want[1024];
+    char *target = path_join(f->dir, "bob.pub");
+    char *link = path_join(f->trusted, "bob.pub");
+    char *gone = path_join(f->trusted, "gone.pub");
+    struct tenon__keyring kr;
+
+    keygen(f, "bob", id);
+    assert_int_equal(tenon__mkdirs(f->trusted, 0700, want, sizeof want), 0);
+    assert_int_equal(symlink(target, link), 0);
+    load_one(f->trusted, &kr);
+    assert_int_equal(kr.n, 1);
+    assert_string_equal(kr.keys[0].id, id);
+    assert_int_equal(kr.nproblems, 0);
+    tenon__keyring_free(&kr);
+
+    assert_int_equal(chmod(target, 0646), 0);
+    snprintf(want, sizeof want,
+             "the target of symbolic link %s is writable by others; expected "
+             "a file writable only by its owner, owned by you or root",
+             link);
+    expect_problem(f->trusted, link, want);
+    assert_int_equal(unlink(link), 0);
+
+    assert_int_equal(symlink("/nonexistent/x.pub", gone), 0);
+    snprintf(want, sizeof want,
+             "key file %s, a symbolic link, cannot be opened: No such file or "
+             "directory",
+             gone);
+    expect_problem(f->trusted, gone, want);
+    free(target);
+    free(link);
+    free(gone);
+}
+
+/* Key files that are not keys: each is a problem naming it, and what a
+ * problem-free directory beside it holds still counts. */
+static void test_bad_key_files(void **state)
+{
+    struct fx *f = *state;
+    char want[1024], *cut = path_join(f->trusted, "cut.pub");
+    char *dir = path_join(f->trusted, "sub.pub");
+    struct tenon__keyring kr;
+
+    assert_int_equal(tenon__mkdirs(f->trusted, 0700, want, sizeof want), 0);
+    write_file(cut, "tenon-ed25519 AAAA", 18);
+    snprintf(want, sizeof want,
+             "key file %s: expected one line 'tenon-ed25519 <base64 key> "
+             "<key id>'",
+             cut);
+    expect_problem(f->trusted, cut, want);
+    assert_int_equal(unlink(cut), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(want, sizeof want, "key file %s: not a regular file", dir);
+    expect_problem(f->trusted, dir, want);
+    /* A trust directory that is a file. */
+    write_file(cut, "x", 1);
+    snprintf(want, sizeof want,
+             "trust directory %s cannot be read: Not a directory", cut);
+    expect_problem(cut, cut, want);
+    /* Three problems (cut.pub is a bad key too): the error counts them. */
+    {
+        char *dirs[2] = {f->trusted, cut};
+        assert_int_equal(tenon__keyring_load_dirs(dirs, 2, &kr), 0);
+        assert_int_equal(kr.nproblems, 3);
+        assert_contains(tenon__keyring_error(&kr),
+                        "; 3 trust store problems, the first: key file ");
+        tenon__keyring_free(&kr);
+    }
+    free(cut);
+    free(dir);
+}
+
+/* The CLI says what is ignored instead of passing over it: trust add
+ * refuses to write into an ignored directory, verify and remove warn. */
+static void test_cli_reports_problems(void **state)
+{
+    struct fx *f = *state;
+    char a[17], b[17], want[1024];
+    char *so = copy_plugin(f, "basic_v1.so", "basic.so");
+    char *pb = path_join(f->dir, "b.pub");
+    struct run r;
+
+    keygen(f, "a", a);
+    keygen(f, "b", b);
+    trust_add(f, "a");
+    sign(f, so, "a");
+    assert_int_equal(chmod(f->trusted, 0775), 0);
+    snprintf(want, sizeof want,
+             "tenon trust: not adding key %s: it would not be trusted, "
+             "because trust directory %s is writable by group; expected a "
+             "directory writable only by its owner, owned by you or root; "
+             "fix that first",
+             b, f->trusted);
+    RUN_ENV(&r, f->env, "trust", "add", pb);
+    assert_status(&r, 1);
+    assert_contains(r.err, want);
+    run_free(&r);
+
+    snprintf(want, sizeof want,
+             "trust directory %s is writable by group; expected a directory "
+             "writable only by its owner, owned by you or root; ignoring it "
+             "(the trust store fails closed)",
+             f->trusted);
+    RUN_ENV(&r, f->env, "verify", so);
+    assert_status(&r, 1);
+    assert_contains(r.out, "FAILED: signed by untrusted key");
+    assert_contains(r.err, want);
+    run_free(&r);
+    RUN_ENV(&r, f->env, "trust", "remove", a);
+    assert_status(&r, 1);
+    assert_contains(r.err, want);
+    assert_contains(r.err, "no trusted key has the id");
+    assert_contains(r.err, "(the trust store has ignored parts, warned about "
+                           "above: remove such a key file by hand)");
+    run_free(&r);
+
+    assert_int_equal(chmod(f->trusted, 0700), 0);
+    verify(f, so, 0, "ok: signed by");
+    free(so);
+    free(pb);
 }
 
 /* ---- tenon__trust_check, as the inventory calls it ------------------------
@@ -963,6 +1200,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trust_add_list_remove, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_trust_check_internal, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_writable_by_others, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_owned_by_another_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_symlinked_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_key_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_reports_problems, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -329,10 +329,12 @@ const char *version_of(tenon_instance_t *inst)
     return vt->version(obj);
 }
 
-/* Raw capget/capset: one capability does not justify libcap. Capabilities
- * are per thread, and only the effective set changes. */
+/* Raw capget/capset: two capabilities do not justify libcap. Capabilities
+ * are per thread, and only the effective set changes. CAP_DAC_READ_SEARCH
+ * goes too: it alone lets root read and list what the mode bits forbid. */
 static int dac_override(int on)
 {
+    const unsigned dac = 1u << CAP_DAC_OVERRIDE | 1u << CAP_DAC_READ_SEARCH;
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
     if (syscall(SYS_capget, &h, d) != 0)
@@ -340,9 +342,9 @@ static int dac_override(int on)
     if (!(d[0].permitted & (1u << CAP_DAC_OVERRIDE)))
         return on ? -1 : 0; /* not root-like: permissions bind already */
     if (on)
-        d[0].effective |= 1u << CAP_DAC_OVERRIDE;
+        d[0].effective |= d[0].permitted & dac;
     else
-        d[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
+        d[0].effective &= ~dac;
     return syscall(SYS_capset, &h, d) == 0 ? 0 : -1;
 }
 

@@ -90,9 +90,10 @@ char *make_tmpdir(void);
 void remove_tree(char *dir);
 
 /* Make permission bits bind this thread even when it runs as root: drop
- * CAP_DAC_OVERRIDE from the effective set (kept in the permitted set, so
- * permissions_restore() raises it again). Returns 0, or -1 when the
- * capabilities cannot be changed here. Threads created meanwhile inherit it. */
+ * CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the effective set (kept in
+ * the permitted set, so permissions_restore() raises them again). Returns
+ * 0, or -1 when the capabilities cannot be changed here. Threads created
+ * meanwhile inherit it. */
 int permissions_enforce(void);
 void permissions_restore(void);
 

@@ -1,18 +1,146 @@
 /* Option parsing, context set-up and JSON output shared by the commands. */
 #include "tool.h"
 
+#include "internal.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-void tool_error(const char *cmd, const char *fmt, ...)
+/* ---- text output ----------------------------------------------------------
+ *
+ * Everything the commands print as text goes through tool_printf(), whose
+ * strings are escaped by tenon__esc_char() (src/util.c, which also escapes
+ * the reasons the library keeps): no file name, static-info value or message
+ * quoting one can move the cursor, recolour the terminal or start a line of
+ * its own. docs/cli.md, "Escaping", describes the scheme for users.
+ */
+
+/* Columns taken by the escaped form of the first `max` bytes of `s` (all of
+ * it when max is negative). */
+static size_t esc_width(const char *s, int max)
+{
+    size_t cols = 0, len;
+    char buf[TENON__ESC_MAX];
+    for (const char *p = s; *p && (max < 0 || p - s < max);) {
+        p += tenon__esc_char(p, buf, &len);
+        cols += buf[0] == '\\' ? len : 1; /* an escape, or one character */
+    }
+    return cols;
+}
+
+static void esc_put(FILE *f, const char *s, int max)
+{
+    size_t len;
+    char buf[TENON__ESC_MAX];
+    for (const char *p = s; *p && (max < 0 || p - s < max);) {
+        p += tenon__esc_char(p, buf, &len);
+        fwrite(buf, 1, len, f);
+    }
+}
+
+int tool_width(const char *s) { return s ? (int)esc_width(s, -1) : 6; }
+
+/* One conversion of tool_vprintf: `s` (escaped unless `raw`) padded to
+ * `width` columns. */
+static void put_padded(FILE *f, const char *s, int raw, int left, int width,
+                       int prec)
+{
+    int cols = raw ? (int)strlen(s) : (int)esc_width(s, prec);
+    if (!left)
+        for (int i = cols; i < width; i++)
+            putc(' ', f);
+    if (raw)
+        fputs(s, f);
+    else
+        esc_put(f, s, prec);
+    if (left)
+        for (int i = cols; i < width; i++)
+            putc(' ', f);
+}
+
+void tool_vprintf(FILE *f, const char *fmt, va_list ap)
+{
+    for (const char *p = fmt; *p; p++) {
+        int left = 0, width = 0, prec = -1, size = 0;
+        char num[32];
+        const char *s;
+        if (*p != '%' || *++p == '%') {
+            putc(*p, f);
+            continue;
+        }
+        if (*p == '-')
+            left = 1, p++;
+        if (*p == '*')
+            width = va_arg(ap, int), p++;
+        for (; *p >= '0' && *p <= '9'; p++)
+            width = width * 10 + (*p - '0');
+        if (*p == '.' && p[1] == '*')
+            prec = va_arg(ap, int), p += 2;
+        else if (*p == '.')
+            for (prec = 0, p++; *p >= '0' && *p <= '9'; p++)
+                prec = prec * 10 + (*p - '0');
+        if (*p == 'z' || *p == 'l')
+            size = *p++;
+        switch (*p) {
+        case 's':
+            s = va_arg(ap, const char *);
+            put_padded(f, s ? s : "(null)", 0, left, width, prec);
+            continue;
+        case 'c': snprintf(num, sizeof num, "%c", va_arg(ap, int)); break;
+        case 'd':
+            if (size == 'l')
+                snprintf(num, sizeof num, "%ld", va_arg(ap, long));
+            else
+                snprintf(num, sizeof num, "%d", va_arg(ap, int));
+            break;
+        case 'u':
+            if (size == 'z')
+                snprintf(num, sizeof num, "%zu", va_arg(ap, size_t));
+            else
+                snprintf(num, sizeof num, "%u", va_arg(ap, unsigned));
+            break;
+        default: abort(); /* a conversion this printf does not have */
+        }
+        put_padded(f, num, *p != 'c', left, width, -1);
+    }
+}
+
+void tool_printf(FILE *f, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "tenon %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    tool_vprintf(f, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+}
+
+void tool_error(const char *cmd, const char *fmt, ...)
+{
+    char small[512], *msg = small;
+    va_list ap, ap2;
+    int n;
+
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)))
+        vsnprintf(msg, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    va_end(ap);
+    /* The message goes where the command's output went so far, after it:
+     * stdout may be a buffered pipe. */
+    fflush(stdout);
+    tool_printf(stderr, "tenon %s: %s\n", cmd, msg ? msg : small);
+    if (msg != small)
+        free(msg);
+}
+
+void tool_log(void *ud, int level, const char *origin, const char *msg)
+{
+    (void)ud;
+    fflush(stdout);
+    tool_printf(stderr, "%s: %s: %s\n", origin, tenon_log_level_name(level),
+                msg);
 }
 
 static int add_path(const char *cmd, struct tool_opts *o, const char *dir)
@@ -87,13 +215,15 @@ tenon_t *tool_open(const struct tool_opts *o)
     memset(&opts, 0, sizeof opts);
     opts.struct_size = sizeof opts;
     opts.log_level = -1; /* TENON_LOG from the environment */
+    opts.log_fn = tool_log;
     opts.no_cache = o->no_cache;
     if (o->npaths) {
         opts.plugin_paths = o->paths;
         opts.plugin_path_count = o->npaths;
     }
     if (tenon_open(&t, &opts) != 0) {
-        fprintf(stderr, "tenon: %s\n", tenon_last_error());
+        fflush(stdout);
+        tool_printf(stderr, "tenon: %s\n", tenon_last_error());
         return NULL;
     }
     return t;

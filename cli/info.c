@@ -40,18 +40,19 @@ static int is_known(const char *key)
 
 static void print_field(const char *label, const char *value)
 {
-    printf("%-12s %s\n", label, value && *value ? value : "-");
+    tool_printf(stdout, "%-12s %s\n", label, value && *value ? value : "-");
 }
 
+/* Each line of `text` indented by two spaces; the line breaks are the
+ * text's own, everything else is escaped. */
 static void print_indented(const char *text)
 {
-    printf("  ");
-    for (const char *c = text; *c; c++) {
-        putchar(*c);
-        if (*c == '\n' && c[1])
-            printf("  ");
+    for (const char *l = text; *l;) {
+        const char *nl = strchr(l, '\n');
+        int len = nl ? (int)(nl - l) : (int)strlen(l);
+        tool_printf(stdout, "  %.*s\n", len, l);
+        l += len + (nl != NULL);
     }
-    putchar('\n');
 }
 
 static void print_args(const tenon_plugin_t *p)
@@ -60,24 +61,26 @@ static void print_args(const tenon_plugin_t *p)
     printf("arguments:%s\n", n ? "" : "  none");
     for (size_t i = 0; i < n; i++) {
         const struct tenon_arg_decl *d = tenon_plugin_arg(p, i);
-        printf("  %s%s  %s", d->name, i == 0 ? " (bare value)" : "",
-               tenon_arg_type_name(d->type));
+        tool_printf(stdout, "  %s%s  %s", d->name,
+                    i == 0 ? " (bare value)" : "",
+                    tenon_arg_type_name(d->type));
         if (d->choices)
-            printf(" (%s)", d->choices);
+            tool_printf(stdout, " (%s)", d->choices);
         if (d->required)
             printf(", required");
         else if (d->default_value)
-            printf(", default \"%s\"", d->default_value);
+            tool_printf(stdout, ", default \"%s\"", d->default_value);
         else
             printf(", optional");
-        printf("\n      %s\n", d->help && *d->help ? d->help : "-");
+        tool_printf(stdout, "\n      %s\n",
+                    d->help && *d->help ? d->help : "-");
     }
 }
 
 static void emit_text(void *ud, const char *name, const char *description)
 {
     (void)ud;
-    printf("  %s  %s\n", name, description ? description : "");
+    tool_printf(stdout, "  %s  %s\n", name, description ? description : "");
 }
 
 static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
@@ -99,7 +102,7 @@ static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
         print_field("contact:", tenon_plugin_get(p, "contact"));
     printf("%-12s", "provides:");
     for (size_t i = 0; i < n; i++)
-        printf(" %s", tenon_plugin_provides(p, i));
+        tool_printf(stdout, " %s", tenon_plugin_provides(p, i));
     printf("%s\n", n ? "" : " -");
     print_field("accepts:", tenon_plugin_get(p, "accepts"));
     print_args(p);
@@ -114,7 +117,7 @@ static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
             continue;
         if (!other++)
             printf("other info:\n");
-        printf("  %s=%s\n", k, v);
+        tool_printf(stdout, "  %s=%s\n", k, v);
     }
     if (targets) {
         char spec[256];

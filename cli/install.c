@@ -61,7 +61,7 @@ int cmd_install(int argc, char **argv)
             json_object_set_new(e, "installed", tool_json_str(dst));
             json_array_append_new(arr, e);
         } else {
-            printf("installed %s as %s\n", o.positional[i], dst);
+            tool_printf(stdout, "installed %s as %s\n", o.positional[i], dst);
         }
         free(dst);
     }
@@ -91,8 +91,8 @@ int cmd_remove(int argc, char **argv)
             rc = EXIT_FAIL;
             continue;
         }
-        printf("removed %zu file%s for %s\n", n, n == 1 ? "" : "s",
-               o.positional[i]);
+        tool_printf(stdout, "removed %zu file%s for %s\n", n, n == 1 ? "" : "s",
+                    o.positional[i]);
     }
     return rc;
 }

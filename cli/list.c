@@ -38,7 +38,7 @@ static const char *provides_text(const tenon_plugin_t *p, char *buf, size_t len)
 
 static int width(int w, const char *s)
 {
-    int n = (int)strlen(s);
+    int n = tool_width(s);
     return n > w ? n : w;
 }
 
@@ -50,11 +50,12 @@ static void list_unavailable(tenon_t *t, size_t n)
         int st = tenon_plugin_status(p);
         if (st == TENON_AVAILABLE)
             continue;
-        printf("  %s", tenon_plugin_path(p));
+        tool_printf(stdout, "  %s", tenon_plugin_path(p));
         if (tenon_plugin_name(p) && tenon_plugin_version(p))
-            printf(" (%s %s)", tenon_plugin_name(p), tenon_plugin_version(p));
-        printf("\n    %s: %s\n", tenon_plugin_status_name(st),
-               tenon_plugin_reason(p));
+            tool_printf(stdout, " (%s %s)", tenon_plugin_name(p),
+                        tenon_plugin_version(p));
+        tool_printf(stdout, "\n    %s: %s\n", tenon_plugin_status_name(st),
+                    tenon_plugin_reason(p));
     }
 }
 
@@ -81,9 +82,9 @@ static int list_text(tenon_t *t, int all)
         if (!shown++)
             printf("%-*s  %-*s  %-*s  %s\n", wname, "NAME", wver, "VERSION",
                    wprov, "PROVIDES", "PATH");
-        printf("%-*s  %-*s  %-*s  %s\n", wname, tenon_plugin_name(p), wver,
-               tenon_plugin_version(p), wprov,
-               provides_text(p, prov, sizeof prov), tenon_plugin_path(p));
+        tool_printf(stdout, "%-*s  %-*s  %-*s  %s\n", wname,
+                    tenon_plugin_name(p), wver, tenon_plugin_version(p), wprov,
+                    provides_text(p, prov, sizeof prov), tenon_plugin_path(p));
     }
     if (!shown)
         printf("no plugins found in %zu director%s\n",

@@ -65,15 +65,15 @@ int main(int argc, char **argv)
             return EXIT_OK;
         }
         if (!(c = find(argv[2]))) {
-            fprintf(stderr, "tenon: unknown command '%s'\n", argv[2]);
+            tool_printf(stderr, "tenon: unknown command '%s'\n", argv[2]);
             return EXIT_USAGE;
         }
         char *help_argv[] = {(char *)c->name, "--help", NULL};
         return c->run(2, help_argv);
     }
     if (!(c = find(argv[1]))) {
-        fprintf(stderr, "tenon: unknown command '%s'; see 'tenon --help'\n",
-                argv[1]);
+        tool_printf(stderr, "tenon: unknown command '%s'; see 'tenon --help'\n",
+                    argv[1]);
         return EXIT_USAGE;
     }
     return c->run(argc - 1, argv + 1);

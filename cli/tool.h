@@ -5,6 +5,7 @@
 #include <tenon/host.h>
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 /* Exit statuses. */
@@ -44,9 +45,28 @@ int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
  * returns NULL on failure. */
 tenon_t *tool_open(const struct tool_opts *o);
 
-/* Print an error as "tenon CMD: message". */
+/* Print an error as "tenon CMD: message", the message escaped as
+ * tool_printf() escapes strings, after flushing stdout. */
 void tool_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* fprintf for text output: every %s argument is written escaped (control
+ * characters, bytes that are not UTF-8 and bidirectional controls become
+ * \n, \t, \033 ...; see common.c and docs/cli.md, "Escaping"), and a
+ * width counts the columns of the escaped form. Supports %s, %c, %d, %ld,
+ * %u and %zu with the flag '-', a width or '*', and a precision on %s (the
+ * bytes of the argument to use), and %%. Any other conversion aborts. */
+void tool_printf(FILE *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tool_vprintf(FILE *f, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* The columns tool_printf() gives `s`. */
+int tool_width(const char *s);
+
+/* A tenon_log_fn writing "ORIGIN: LEVEL: MESSAGE" to stderr, escaped: the
+ * library's messages quote file names. tool_open() installs it. */
+void tool_log(void *ud, int level, const char *origin, const char *msg);
 
 /* Write `v` (taken over) as indented JSON to stdout. */
 int tool_print_json(json_t *v);

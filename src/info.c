@@ -64,35 +64,11 @@ static int valid_key(const char *k, size_t len)
  * can be printed to a terminal and written to JSON as it is. */
 static int valid_text(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p, n;
-        uint32_t cp;
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
-                return 0;
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            n = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-            n = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-            n = 3, cp = c & 0x07;
-        else
+    uint32_t cp;
+    for (size_t n; *s; s += n)
+        if (!(n = tenon__utf8_next(s, &cp)) ||
+            (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f)
             return 0;
-        for (unsigned i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        p += n + 1;
-    }
     return 1;
 }
 
@@ -376,6 +352,10 @@ static int interpret(struct tenon__info *info, const char **single,
             if (kind != K_PROVIDES && single[kind])
                 return BAD("key '%s' appears more than once; expected once", k);
             single[kind] = v;
+            /* `tenon info` shows it on its label's line */
+            if (kind == K_DESCRIPTION && strchr(v, '\n'))
+                return BAD("description has a line break; expected one line "
+                           "(longer text belongs in help)");
             if ((kind == K_PROVIDES || kind == K_ACCEPTS) &&
                 !tenon__valid_interface_id(v))
                 return BAD("%s '%s' is not an interface id; expected "

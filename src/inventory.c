@@ -23,11 +23,7 @@ void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
 {
     p->status = status;
     free(p->reason);
-    p->reason = tenon__strdup(reason);
-    if (p->reason)
-        for (char *c = p->reason; *c; c++)
-            if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-                *c = '?';
+    p->reason = tenon__escape(reason);
 }
 
 static const char *open_error(int err)

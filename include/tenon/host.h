@@ -153,8 +153,10 @@ const char *tenon_plugin_name(const tenon_plugin_t *p);
 const char *tenon_plugin_version(const tenon_plugin_t *p);
 int tenon_plugin_status(const tenon_plugin_t *p);
 const char *tenon_plugin_status_name(int status);
-const char *
-tenon_plugin_reason(const tenon_plugin_t *p);  /* NULL if available */
+/* Why the file cannot be used; NULL if available. Safe to print: control
+ * characters and bytes that are not UTF-8 in the file names and values it
+ * quotes are escaped as \n, \t, \033 (docs/cli.md, "Escaping"). */
+const char *tenon_plugin_reason(const tenon_plugin_t *p);
 int tenon_plugin_abi(const tenon_plugin_t *p); /* -1 if unknown */
 /* First value of a static info key ("description", "license", "help",
  * "accepts", "url", "contact", ...), or NULL. [any-thread] */

@@ -143,6 +143,55 @@ void tool_log(void *ud, int level, const char *origin, const char *msg)
                 msg);
 }
 
+/* ---- suggestions ----------------------------------------------------------
+ */
+
+/* Optimal string alignment distance: insertions, deletions, substitutions
+ * and swaps of neighbours ("lsit" is one from "list"), each costing one;
+ * anything above `cap` counts as cap + 1. */
+static size_t distance(const char *a, const char *b, size_t cap)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t rows[3][64], *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    if (la >= 64 || lb >= 64 || (la > lb ? la - lb : lb - la) > cap)
+        return cap + 1;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1], d = prev[j - 1] + cost;
+            if (prev[j] + 1 < d)
+                d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d)
+                d = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < d)
+                d = prev2[j - 2] + 1;
+            cur[j] = d;
+        }
+        size_t *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb] > cap ? cap + 1 : prev[lb];
+}
+
+const char *tool_nearest(const char *typed, const char *const *names, size_t n)
+{
+    /* One mistake per three characters, at least one: "lsit" finds "list",
+     * "frobnicate" finds nothing. */
+    size_t cap = strlen(typed) / 3 ? strlen(typed) / 3 : 1, best = cap + 1;
+    const char *near = NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = distance(typed, names[i], cap);
+        if (d < best)
+            best = d, near = names[i];
+    }
+    return near;
+}
+
 static int add_path(const char *cmd, struct tool_opts *o, const char *dir)
 {
     if (!dir || !*dir) {
@@ -155,6 +204,29 @@ static int add_path(const char *cmd, struct tool_opts *o, const char *dir)
     }
     o->paths[o->npaths++] = dir;
     return 0;
+}
+
+static void unknown_option(const char *cmd, const char *opt, unsigned flags)
+{
+    static const struct {
+        unsigned flag;
+        const char *name;
+    } known[] = {{0, "--help"},
+                 {0, "--plugin-path"},
+                 {OPT_JSON, "--json"},
+                 {OPT_ALL, "--all"},
+                 {OPT_TARGETS, "--targets"},
+                 {OPT_DIR, "--dir"},
+                 {OPT_NO_CACHE, "--no-cache"}};
+    const char *names[sizeof known / sizeof *known], *near;
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (!known[i].flag || (flags & known[i].flag))
+            names[n++] = known[i].name;
+    if ((near = tool_nearest(opt, names, n)))
+        tool_error(cmd, "unknown option '%s'; did you mean '%s'?", opt, near);
+    else
+        tool_error(cmd, "unknown option '%s'; see 'tenon %s --help'", opt, cmd);
 }
 
 int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
@@ -196,8 +268,7 @@ int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
             }
             o->dir = argv[++i];
         } else {
-            tool_error(cmd, "unknown option '%s'; see 'tenon %s --help'", a,
-                       cmd);
+            unknown_option(cmd, a, flags);
             return EXIT_USAGE;
         }
     }

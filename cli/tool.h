@@ -41,6 +41,11 @@ enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4, OPT_DIR = 8 };
 int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
                unsigned flags, int max_positional, struct tool_opts *o);
 
+/* The entry of `names` nearest to `typed` when one is close enough to be a
+ * typing mistake (edit distance, a swap of two neighbours counting as one),
+ * else NULL. */
+const char *tool_nearest(const char *typed, const char *const *names, size_t n);
+
 /* Open a context with the search path the options give. Prints the error and
  * returns NULL on failure. */
 tenon_t *tool_open(const struct tool_opts *o);

@@ -61,7 +61,7 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
     int rc;
 
     *out = NULL;
-    if ((rc = tenon__spec_split(spec, &buf, &name, &version, &args)))
+    if ((rc = tenon__spec_split(spec, 1, &buf, &name, &version, &args)))
         return rc;
     if ((rc = tenon__find_spec(t, name, version, &p)) ||
         (rc = check_input(p, input)))

@@ -210,9 +210,12 @@ void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
                               const char *reason);
 
 /* Split "name[@version][:args]"; the returned pointers are into a copy the
- * caller frees (*buf). *args is NULL when no ':' was given. */
-int tenon__spec_split(const char *spec, char **buf, const char **name,
-                      const char **version, const char **args);
+ * caller frees (*buf). *args is NULL when no ':' was given. A caller that
+ * takes no arguments passes with_args 0: a ':' is then an error, and the
+ * messages describe name[@version] only. */
+int tenon__spec_split(const char *spec, int with_args, char **buf,
+                      const char **name, const char **version,
+                      const char **args);
 
 /* tenon_find() on an already split spec. */
 int tenon__find_spec(tenon_t *t, const char *name, const char *version,

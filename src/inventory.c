@@ -665,13 +665,22 @@ const tenon_plugin_t *tenon_plugin_at(tenon_t *t, size_t i)
 
 /* ---- lookup -------------------------------------------------------------- */
 
-int tenon__spec_split(const char *spec, char **buf, const char **name,
-                      const char **version, const char **args)
+int tenon__spec_split(const char *spec, int with_args, char **buf,
+                      const char **name, const char **version,
+                      const char **args)
 {
+    const char *form = with_args ? "name[@version][:args]" : "name[@version]";
     char *b = tenon__strdup(spec ? spec : "");
     char *colon, *at;
     if (!b)
         return tenon__fail(TENON_ENOMEM, "out of memory");
+    if (!with_args && strchr(b, ':')) {
+        free(b);
+        *buf = NULL;
+        return tenon__fail(TENON_EINVAL,
+                           "'%s' carries arguments; expected name[@version]",
+                           spec);
+    }
     *name = b;
     *version = NULL;
     *args = NULL;
@@ -689,10 +698,9 @@ int tenon__spec_split(const char *spec, char **buf, const char **name,
         free(b);
         *buf = NULL;
         return tenon__fail(TENON_EINVAL,
-                           "'%s' is not a plugin name; expected "
-                           "name[@version][:args] with a name of "
-                           "[a-z0-9][a-z0-9_-]*",
-                           spec ? spec : "");
+                           "'%s' is not a plugin name; expected %s with a "
+                           "name of [a-z0-9][a-z0-9_-]*",
+                           spec ? spec : "", form);
     }
     if (*version && tenon__semver_parse(*version, &v) != 0) {
         int rc = tenon__fail(TENON_EINVAL,
@@ -761,17 +769,11 @@ int tenon_find(tenon_t *t, const char *spec, const tenon_plugin_t **out)
 
     *out = NULL;
     if ((rc = tenon__ensure_scanned(t)) ||
-        (rc = tenon__spec_split(spec, &buf, &name, &version, &args)))
+        (rc = tenon__spec_split(spec, 0, &buf, &name, &version, &args)))
         return rc;
-    if (args)
-        rc = tenon__fail(TENON_EINVAL,
-                         "'%s' carries arguments; expected name[@version]",
-                         spec);
-    else {
-        pthread_mutex_lock(&t->lock);
-        rc = find_locked(t, name, version, out);
-        pthread_mutex_unlock(&t->lock);
-    }
+    pthread_mutex_lock(&t->lock);
+    rc = find_locked(t, name, version, out);
+    pthread_mutex_unlock(&t->lock);
     free(buf);
     return rc;
 }

@@ -41,6 +41,26 @@ static size_t fields(char *line, char **f, size_t max)
 
 /* ---- version, help, usage errors ----------------------------------------- */
 
+/* The commands `tenon help` lists, malloc'd, into cmds; how many. */
+static size_t listed_commands(char **cmds, size_t max)
+{
+    struct run r;
+    const char *at;
+    size_t n = 0;
+    RUN(&r, "help");
+    assert_status(&r, 0);
+    at = strstr(r.out, "\ncommands:\n");
+    assert_non_null(at);
+    for (at += 11; strncmp(at, "  ", 2) == 0 && n < max;) {
+        size_t len = strcspn(at + 2, " \n");
+        cmds[n] = strndup(at + 2, len);
+        assert_non_null(cmds[n++]);
+        at = strchr(at, '\n') + 1;
+    }
+    run_free(&r);
+    return n;
+}
+
 static void test_version(void **state)
 {
     struct run r;
@@ -75,27 +95,103 @@ static void test_help(void **state)
     run_free(&b);
     run_free(&a);
 
-    /* Each command's help, reached either way, is the same text. */
-    static const char *const cmds[] = {"list", "info"};
-    for (size_t i = 0; i < 2; i++) {
+    /* Each command's help, reached either way, is the same text; the
+     * commands are the ones `tenon help` lists, help itself included. */
+    char *cmds[32];
+    size_t ncmds = listed_commands(cmds, 32);
+    assert_true(ncmds >= 10);
+    for (size_t i = 0; i < ncmds; i++) {
         char want[64];
         snprintf(want, sizeof want, "usage: tenon %s", cmds[i]);
         RUN(&a, "help", cmds[i]);
         assert_status(&a, 0);
         assert_contains(a.out, want);
-        assert_contains(a.out, "--plugin-path");
         assert_string_equal(a.err, "");
         RUN(&b, cmds[i], "--help");
         assert_status(&b, 0);
         assert_string_equal(b.out, a.out);
         run_free(&b);
-        /* --help wins over the rest of the line, which is not acted on. */
-        RUN(&b, cmds[i], "--json", "--help", "--plugin-path", "/nonexistent");
+        RUN(&b, cmds[i], "-h");
+        assert_status(&b, 0);
+        assert_string_equal(b.out, a.out);
+        run_free(&b);
+        run_free(&a);
+        free(cmds[i]);
+    }
+    /* --help wins over the rest of the line, which is not acted on. */
+    static const char *const scanning[] = {"list", "info"};
+    for (size_t i = 0; i < 2; i++) {
+        RUN(&a, scanning[i], "--help");
+        assert_contains(a.out, "--plugin-path");
+        RUN(&b, scanning[i], "--json", "--help", "--plugin-path",
+            "/nonexistent");
         assert_status(&b, 0);
         assert_string_equal(b.out, a.out);
         run_free(&b);
         run_free(&a);
     }
+}
+
+/* A mistyped command or option: the nearest one is suggested. */
+static void test_suggestions(void **state)
+{
+    static const struct {
+        const char *a, *b, *want;
+    } cases[] = {
+        {"lsit", NULL, "unknown command 'lsit'; did you mean 'list'?"},
+        {"help", "lsit", "unknown command 'lsit'; did you mean 'list'?"},
+        {"inf", NULL, "did you mean 'info'?"},
+        {"instal", NULL, "did you mean 'install'?"},
+        {"--verison", NULL, "did you mean '--version'?"},
+        {"list", "--jsno", "unknown option '--jsno'; did you mean '--json'?"},
+        {"info", "--target", "did you mean '--targets'?"},
+        {"list", "--plugin-pth", "did you mean '--plugin-path'?"},
+    };
+    struct run r;
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (cases[i].b)
+            RUN(&r, cases[i].a, cases[i].b);
+        else
+            RUN(&r, cases[i].a);
+        assert_status(&r, 2);
+        assert_contains(r.err, cases[i].want);
+        assert_string_equal(r.out, "");
+        run_free(&r);
+    }
+    /* Nothing near: no guess. --targets is info's, not list's. */
+    RUN(&r, "frobnicate");
+    assert_status(&r, 2);
+    assert_null(strstr(r.err, "did you mean"));
+    assert_contains(r.err, "see 'tenon --help'");
+    run_free(&r);
+    RUN(&r, "list", "--targets");
+    assert_status(&r, 2);
+    assert_null(strstr(r.err, "did you mean"));
+    run_free(&r);
+}
+
+/* Commands that take NAME[@VERSION] do not suggest ':args' in their
+ * errors; check, which takes them, does. */
+static void test_spec_hints(void **state)
+{
+    struct run r;
+    (void)state;
+    RUN(&r, "info", "hello:Bonjour", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "'hello:Bonjour' carries arguments; expected "
+                           "name[@version]\n");
+    run_free(&r);
+    RUN(&r, "info", "Hello", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "expected name[@version] with a name of");
+    assert_null(strstr(r.err, ":args"));
+    run_free(&r);
+    RUN(&r, "remove", "Bad!", "--dir", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "'Bad!' is not a plugin name; expected "
+                           "name[@version] with");
+    run_free(&r);
 }
 
 static void test_usage_errors(void **state)
@@ -743,6 +839,8 @@ int main(void)
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_spec_hints),
         cmocka_unit_test(test_info_not_found),
         cmocka_unit_test(test_list_text),
         cmocka_unit_test(test_list_text_unavailable),

@@ -12,6 +12,7 @@ static const struct command {
 } commands[] = {
     {"list", cmd_list, "list the plugins on the search path"},
     {"info", cmd_info, "show everything a plugin's static info says"},
+    {"check", cmd_check, "check NAME[@VERSION][:ARGS] without loading it"},
     {"install", cmd_install, "check a plugin file and copy it into place"},
     {"remove", cmd_remove, "delete an installed plugin"},
     {"verify", cmd_verify, "check plugin files' digests and signatures"},

@@ -104,5 +104,6 @@ int tool_take_option(const char *cmd, int *argc, char **argv, const char *name,
 struct tenon_plugin *tool_probe(const char *file, int fd);
 int cmd_install(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

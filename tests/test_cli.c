@@ -99,7 +99,7 @@ static void test_help(void **state)
      * commands are the ones `tenon help` lists, help itself included. */
     char *cmds[32];
     size_t ncmds = listed_commands(cmds, 32);
-    assert_true(ncmds >= 10);
+    assert_true(ncmds >= 11);
     for (size_t i = 0; i < ncmds; i++) {
         char want[64];
         snprintf(want, sizeof want, "usage: tenon %s", cmds[i]);
@@ -119,8 +119,8 @@ static void test_help(void **state)
         free(cmds[i]);
     }
     /* --help wins over the rest of the line, which is not acted on. */
-    static const char *const scanning[] = {"list", "info"};
-    for (size_t i = 0; i < 2; i++) {
+    static const char *const scanning[] = {"list", "info", "check"};
+    for (size_t i = 0; i < 3; i++) {
         RUN(&a, scanning[i], "--help");
         assert_contains(a.out, "--plugin-path");
         RUN(&b, scanning[i], "--json", "--help", "--plugin-path",
@@ -142,6 +142,7 @@ static void test_suggestions(void **state)
         {"help", "lsit", "unknown command 'lsit'; did you mean 'list'?"},
         {"inf", NULL, "did you mean 'info'?"},
         {"instal", NULL, "did you mean 'install'?"},
+        {"chekc", NULL, "did you mean 'check'?"},
         {"--verison", NULL, "did you mean '--version'?"},
         {"list", "--jsno", "unknown option '--jsno'; did you mean '--json'?"},
         {"info", "--target", "did you mean '--targets'?"},
@@ -191,6 +192,89 @@ static void test_spec_hints(void **state)
     assert_status(&r, 1);
     assert_contains(r.err, "'Bad!' is not a plugin name; expected "
                            "name[@version] with");
+    run_free(&r);
+    RUN(&r, "check", "Bad!", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "expected name[@version][:args] with");
+    run_free(&r);
+}
+
+/* ---- check --------------------------------------------------------------- */
+
+static void test_check(void **state)
+{
+    static const char *const bad[][2] = {
+        {"hello:times=lots", "plugin 'hello', argument 'times': expected int"},
+        {"hello:colour=red", "plugin 'hello' has no argument 'colour'"},
+        {"hello:Hi,Hey", "more than one value without a key ('Hey')"},
+        {"hello@2.0.0", "plugin 'hello' has no version 2.0.0"},
+        {"nosuch", "no plugin named 'nosuch'"},
+    };
+    struct run r;
+    json_t *o;
+    (void)state;
+
+    RUN(&r, "check", "hello:Bonjour,times=2", "--plugin-path",
+        TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    assert_string_equal(r.out,
+                        "ok: hello 1.0.0 (" TEST_EXAMPLE_DIR "/hello.so)\n");
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        RUN(&r, "check", bad[i][0], "--plugin-path", TEST_EXAMPLE_DIR);
+        assert_status(&r, 1);
+        assert_string_equal(r.out, "");
+        assert_contains(r.err, "tenon check: ");
+        assert_contains(r.err, bad[i][1]);
+        run_free(&r);
+    }
+    /* An unusable file is not one to create instances from. */
+    RUN(&r, "check", "badver", "--plugin-path", TEST_BAD_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "is unavailable: version '1.0'");
+    run_free(&r);
+
+    RUN(&r, "check", "hello:times=lots", "--json", "--plugin-path",
+        TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_string_equal(r.err, "");
+    o = parse_json(r.out);
+    assert_true(json_is_false(json_object_get(o, "ok")));
+    assert_string_equal(json_string_value(json_object_get(o, "spec")),
+                        "hello:times=lots");
+    assert_contains(json_string_value(json_object_get(o, "error")),
+                    "expected int");
+    assert_string_equal(json_string_value(json_object_get(o, "name")), "hello");
+    assert_string_equal(json_string_value(json_object_get(o, "path")),
+                        TEST_EXAMPLE_DIR "/hello.so");
+    json_decref(o);
+    run_free(&r);
+
+    RUN(&r, "check", "hello", "--json", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    o = parse_json(r.out);
+    assert_true(json_is_true(json_object_get(o, "ok")));
+    assert_true(json_is_null(json_object_get(o, "error")));
+    assert_string_equal(json_string_value(json_object_get(o, "version")),
+                        "1.0.0");
+    json_decref(o);
+    run_free(&r);
+
+    RUN(&r, "check", "nosuch", "--json", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    o = parse_json(r.out);
+    assert_true(json_is_null(json_object_get(o, "name")));
+    assert_true(json_is_null(json_object_get(o, "path")));
+    json_decref(o);
+    run_free(&r);
+
+    RUN(&r, "check", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "expected NAME[@VERSION][:ARGS]");
+    run_free(&r);
+    RUN(&r, "check", "hello", "hello", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 2);
     run_free(&r);
 }
 
@@ -841,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_spec_hints),
+        cmocka_unit_test(test_check),
         cmocka_unit_test(test_info_not_found),
         cmocka_unit_test(test_list_text),
         cmocka_unit_test(test_list_text_unavailable),

@@ -197,6 +197,16 @@ const char *tenon_arg_type_name(int type);
 int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
                  tenon_instance_t **out);
 
+/* Check "name[@version][:args]" as tenon_create() would before loading
+ * anything: the form of the string, that the plugin exists and is available
+ * (under the trust policy), and the arguments against its declarations
+ * (names, types, choices, ranges, required ones). Runs no plugin code and
+ * loads no library; does not check an input instance, which the string does
+ * not name. Returns 0, or the code and message tenon_create() would give.
+ * *plugin (may be NULL) gets the entry the string names, also when only its
+ * arguments are wrong, else NULL; it is owned by `t`. [any-thread] */
+int tenon_check(tenon_t *t, const char *spec, const tenon_plugin_t **plugin);
+
 /* Drop the caller's reference. The plugin's destroy() runs, and the library
  * is closed if this was its last instance, once no dependent instance holds
  * a reference either. NULL is ignored. [any-thread] */

@@ -66,6 +66,11 @@ static void print_args(const tenon_plugin_t *p)
                     tenon_arg_type_name(d->type));
         if (d->choices)
             tool_printf(stdout, " (%s)", d->choices);
+        if (d->has_min && d->has_max)
+            printf(" (%lld..%lld)", (long long)d->min, (long long)d->max);
+        else if (d->has_min || d->has_max)
+            printf(" (%s %lld)", d->has_min ? ">=" : "<=",
+                   (long long)(d->has_min ? d->min : d->max));
         if (d->required)
             printf(", required");
         else if (d->default_value)
@@ -152,6 +157,10 @@ static json_t *args_json(const tenon_plugin_t *p)
         json_object_set_new(o, "required", json_boolean(d->required));
         json_object_set_new(o, "default", tool_json_str(d->default_value));
         json_object_set_new(o, "help", tool_json_str(d->help));
+        json_object_set_new(o, "min",
+                            d->has_min ? json_integer(d->min) : json_null());
+        json_object_set_new(o, "max",
+                            d->has_max ? json_integer(d->max) : json_null());
         if (d->choices) {
             json_t *c = json_array();
             const char *s = d->choices;

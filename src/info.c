@@ -261,6 +261,8 @@ enum key_kind {
     K_ARG_DEFAULT,
     K_ARG_CHOICES,
     K_ARG_REQUIRED,
+    K_ARG_MIN,
+    K_ARG_MAX,
     K_ARG_OTHER,
     K_COUNT
 };
@@ -272,12 +274,15 @@ enum key_kind {
 static const struct {
     const char *name;
     size_t len;
-} key_names[K_COUNT] = {
-    {NULL, 0},          KEY("abi"),          KEY("name"),
-    KEY("version"),     KEY("description"),  KEY("license"),
-    KEY("accepts"),     KEY("provides"),     KEY("arg"),
-    KEY("arg.type"),    KEY("arg.help"),     KEY("arg.default"),
-    KEY("arg.choices"), KEY("arg.required"), {NULL, 0}};
+} key_names[K_COUNT] = {{NULL, 0},          KEY("abi"),
+                        KEY("name"),        KEY("version"),
+                        KEY("description"), KEY("license"),
+                        KEY("accepts"),     KEY("provides"),
+                        KEY("arg"),         KEY("arg.type"),
+                        KEY("arg.help"),    KEY("arg.default"),
+                        KEY("arg.choices"), KEY("arg.required"),
+                        KEY("arg.min"),     KEY("arg.max"),
+                        {NULL, 0}};
 #undef KEY
 
 /* Lengths first: most keys are told apart without comparing a byte. */
@@ -289,12 +294,35 @@ static int classify(const char *k, size_t len)
     return len >= 4 && memcmp(k, "arg.", 4) == 0 ? K_ARG_OTHER : K_OTHER;
 }
 
-/* Check the argument just completed by an arg= group. */
-static int finish_arg(struct tenon_arg_decl *d, const char *type, char *reason,
-                      size_t reason_len)
+/* The texts of an argument's keys that are checked once the group is
+ * complete, when its type is known. */
+struct pending_arg {
+    const char *type, *min, *max;
+};
+
+/* arg.min or arg.max of the int argument `d` into *v. */
+static int parse_bound(const struct tenon_arg_decl *d, const char *key,
+                       const char *text, int64_t *v, char *reason,
+                       size_t reason_len)
 {
     char why[160];
+    if (d->type != TENON_ARG_INT)
+        return BAD("argument '%s' has %s but is of type %s; only int "
+                   "arguments take a range",
+                   d->name, key, tenon_arg_type_name(d->type));
+    if (tenon__arg_convert(d, text, v, why, sizeof why) != 0)
+        return BAD("%s of argument '%s': %s", key, d->name, why);
+    return 0;
+}
+
+/* Check the argument just completed by an arg= group. */
+static int finish_arg(struct tenon_arg_decl *d, const struct pending_arg *pa,
+                      char *reason, size_t reason_len)
+{
+    const char *type = pa->type;
+    char why[160];
     int64_t dummy;
+    int rc;
     if (!type)
         return BAD("argument '%s' has no arg.type", d->name);
     if ((d->type = parse_type(type)) < 0)
@@ -305,8 +333,20 @@ static int finish_arg(struct tenon_arg_decl *d, const char *type, char *reason,
         return BAD("enum argument '%s' has no arg.choices", d->name);
     if (d->required && d->default_value)
         return BAD("argument '%s' is required and has a default", d->name);
+    if ((pa->min && (rc = parse_bound(d, "arg.min", pa->min, &d->min, reason,
+                                      reason_len))) ||
+        (pa->max && (rc = parse_bound(d, "arg.max", pa->max, &d->max, reason,
+                                      reason_len))))
+        return rc;
+    d->has_min = pa->min != NULL;
+    d->has_max = pa->max != NULL;
+    if (d->has_min && d->has_max && d->min > d->max)
+        return BAD("argument '%s' has arg.min %s above arg.max %s; expected "
+                   "min <= max",
+                   d->name, pa->min, pa->max);
     if (d->default_value &&
-        tenon__arg_convert(d, d->default_value, &dummy, why, sizeof why) != 0)
+        (tenon__arg_convert(d, d->default_value, &dummy, why, sizeof why) ||
+         tenon__arg_in_range(d, dummy, d->default_value, why, sizeof why)))
         return BAD("default of argument '%s': %s", d->name, why);
     return 0;
 }
@@ -332,7 +372,7 @@ static int start_arg(struct tenon__info *info, const char *name, char *reason,
 static int interpret(struct tenon__info *info, const char **single,
                      char *reason, size_t reason_len)
 {
-    const char *type = NULL;
+    struct pending_arg pa = {NULL, NULL, NULL};
     int rc;
     for (size_t i = 0; i < info->nkv; i++) {
         int kind = info->kv[i].kind;
@@ -365,12 +405,14 @@ static int interpret(struct tenon__info *info, const char **single,
                 info->provides[info->nprovides++] = v;
             break;
         case K_ARG:
-            if ((d && (rc = finish_arg(d, type, reason, reason_len))) ||
+            if ((d && (rc = finish_arg(d, &pa, reason, reason_len))) ||
                 (rc = start_arg(info, v, reason, reason_len)))
                 return rc;
-            type = NULL;
+            pa = (struct pending_arg){NULL, NULL, NULL};
             break;
-        case K_ARG_TYPE: type = v; break;
+        case K_ARG_TYPE: pa.type = v; break;
+        case K_ARG_MIN: pa.min = v; break;
+        case K_ARG_MAX: pa.max = v; break;
         case K_ARG_HELP: d->help = v; break;
         case K_ARG_DEFAULT: d->default_value = v; break;
         case K_ARG_CHOICES: d->choices = v; break;
@@ -379,7 +421,7 @@ static int interpret(struct tenon__info *info, const char **single,
         }
     }
     if (info->nargs)
-        return finish_arg(&info->args[info->nargs - 1], type, reason,
+        return finish_arg(&info->args[info->nargs - 1], &pa, reason,
                           reason_len);
     return 0;
 }

@@ -163,6 +163,11 @@ void tenon__args_free(struct tenon__args *a);
 /* Convert one value of `type`; used by args and by `tenon info`. */
 int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
                        int64_t *out, char *why, size_t why_len);
+/* 0 when `v` (converted from `text`) is inside the declared range of an int
+ * argument (or it has none); else TENON_ERANGE with "expected an int from
+ * MIN to MAX, got 'TEXT'" (or "of at least MIN", "of at most MAX"). */
+int tenon__arg_in_range(const struct tenon_arg_decl *d, int64_t v,
+                        const char *text, char *why, size_t why_len);
 
 /* ---- inventory.c --------------------------------------------------------- */
 

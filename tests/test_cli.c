@@ -768,6 +768,8 @@ static void test_info_json(void **state)
         assert_nstr(json_string_value(json_object_get(a, "default")),
                     d->default_value);
         assert_nstr(json_string_value(json_object_get(a, "help")), d->help);
+        assert_true(json_is_null(json_object_get(a, "min")));
+        assert_true(json_is_null(json_object_get(a, "max")));
         choices = json_object_get(a, "choices");
         if (!d->choices) {
             assert_null(choices);
@@ -803,6 +805,61 @@ static void test_info_json(void **state)
     /* No --targets: the plugin was not loaded to ask. */
     assert_null(json_object_get(o, "targets"));
     json_decref(o);
+    run_free(&r);
+    tenon_close(t);
+}
+
+/* An int argument's range, in text and JSON, from the example plugin. */
+static void test_info_ranges(void **state)
+{
+    const char *dirs[] = {TEST_EXAMPLE_DIR};
+    tenon_t *t = open_scanned(dirs, 1);
+    const tenon_plugin_t *p;
+    const struct tenon_arg_decl *d;
+    struct run r;
+    json_t *o, *times;
+    (void)state;
+
+    assert_int_equal(tenon_find(t, "hello", &p), 0);
+    d = tenon_plugin_arg(p, 1);
+    assert_string_equal(d->name, "times");
+    assert_true(d->has_min && d->has_max);
+    assert_int_equal(d->min, 1);
+    assert_int_equal(d->max, 10);
+    assert_false(tenon_plugin_arg(p, 0)->has_min);
+
+    RUN(&r, "info", "hello", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    assert_contains(r.out, "\n  times  int (1..10), default \"1\"\n");
+    run_free(&r);
+
+    RUN(&r, "info", "hello", "--json", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    o = parse_json(r.out);
+    times = json_array_get(json_object_get(o, "arguments"), 1);
+    assert_int_equal(json_integer_value(json_object_get(times, "min")), 1);
+    assert_int_equal(json_integer_value(json_object_get(times, "max")), 10);
+    assert_true(json_is_null(json_object_get(
+        json_array_get(json_object_get(o, "arguments"), 0), "min")));
+    json_decref(o);
+    run_free(&r);
+
+    RUN(&r, "check", "hello:times=11", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "plugin 'hello', argument 'times': expected an int "
+                           "from 1 to 10, got '11'");
+    run_free(&r);
+
+    /* a file whose range is broken is listed with the reason */
+    RUN(&r, "list", "--all", "--plugin-path", TEST_BADINFO_DIR);
+    assert_status(&r, 0);
+    assert_contains(r.out, "/badrange_order.so (range-order 1.0.0)\n    "
+                           "unavailable: argument 'n' has arg.min 10 above "
+                           "arg.max 1; expected min <= max\n");
+    assert_contains(r.out, "default of argument 'n': expected an int from 1 "
+                           "to 10, got '11'");
+    assert_contains(r.out, "arg.min of argument 'n': expected int");
+    assert_contains(r.out, "argument 's' has arg.min but is of type string");
     run_free(&r);
     tenon_close(t);
 }
@@ -933,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_list_all_json),
         cmocka_unit_test(test_info_text),
         cmocka_unit_test(test_info_json),
+        cmocka_unit_test(test_info_ranges),
         cmocka_unit_test(test_info_targets),
         cmocka_unit_test(test_log_env),
     };

@@ -217,7 +217,8 @@ static void unknown_option(const char *cmd, const char *opt, unsigned flags)
                  {OPT_ALL, "--all"},
                  {OPT_TARGETS, "--targets"},
                  {OPT_DIR, "--dir"},
-                 {OPT_NO_CACHE, "--no-cache"}};
+                 {OPT_NO_CACHE, "--no-cache"},
+                 {OPT_PROVIDES, "--provides"}};
     const char *names[sizeof known / sizeof *known], *near;
     size_t n = 0;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
@@ -227,6 +228,27 @@ static void unknown_option(const char *cmd, const char *opt, unsigned flags)
         tool_error(cmd, "unknown option '%s'; did you mean '%s'?", opt, near);
     else
         tool_error(cmd, "unknown option '%s'; see 'tenon %s --help'", opt, cmd);
+}
+
+/* Is `a` the option `name`, as "NAME" or "NAME=VALUE"? */
+static int is_option(const char *a, const char *name)
+{
+    size_t len = strlen(name);
+    return strncmp(a, name, len) == 0 && (a[len] == '\0' || a[len] == '=');
+}
+
+/* The value of the option at argv[*i]: after its '=', else the next
+ * argument (*i moves past it). NULL, after saying so, when there is none. */
+static const char *option_value(const char *cmd, const char *name,
+                                const char *what, int argc, char **argv, int *i)
+{
+    const char *eq = strchr(argv[*i], '=');
+    const char *v = eq ? eq + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+    if (!v || !*v) {
+        tool_error(cmd, "%s needs %s; see 'tenon %s --help'", name, what, cmd);
+        return NULL;
+    }
+    return v;
 }
 
 int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
@@ -261,12 +283,14 @@ int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
             o->targets = 1;
         } else if ((flags & OPT_NO_CACHE) && strcmp(a, "--no-cache") == 0) {
             o->no_cache = 1;
-        } else if ((flags & OPT_DIR) && strcmp(a, "--dir") == 0) {
-            if (i + 1 >= argc || !*argv[i + 1]) {
-                tool_error(cmd, "--dir needs a directory");
+        } else if ((flags & OPT_DIR) && is_option(a, "--dir")) {
+            if (!(o->dir = option_value(cmd, "--dir", "a directory", argc, argv,
+                                        &i)))
                 return EXIT_USAGE;
-            }
-            o->dir = argv[++i];
+        } else if ((flags & OPT_PROVIDES) && is_option(a, "--provides")) {
+            if (!(o->provides = option_value(
+                      cmd, "--provides", "an interface id", argc, argv, &i)))
+                return EXIT_USAGE;
         } else {
             unknown_option(cmd, a, flags);
             return EXIT_USAGE;

@@ -1,21 +1,30 @@
 /* tenon info: everything the static info of one plugin says. */
 #include "tool.h"
 
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: tenon info NAME[@VERSION] [--json] [--targets] [--no-cache]\n"
     "                  [--plugin-path DIR]...\n"
+    "       tenon info FILE [--json]\n"
     "\n"
     "Show a plugin's static info: version, file, ABI, description, license,\n"
-    "the interfaces it provides and accepts, its arguments (type, default,\n"
-    "whether required, help) and its help text. NAME picks the highest\n"
-    "version; NAME@VERSION exactly that one. No plugin code runs, unless\n"
-    "--targets is given.\n"
+    "the interfaces it provides and accepts, its arguments (type, range,\n"
+    "default, whether required, help) and its help text. NAME picks the\n"
+    "highest version on the search path; NAME@VERSION exactly that one. An\n"
+    "operand with a '/' or ending in .so is a FILE, read where it is (the\n"
+    "search path and the trust policy play no part; see 'tenon verify').\n"
+    "No plugin code runs, unless --targets is given.\n"
     "\n"
     "  --json              print one JSON object (see 'tenon list --help';\n"
     "                      adds license, help, arguments, info, targets)\n"
     "  --targets           load the plugin and list what it can attach to\n"
+    "                      (NAME only)\n"
     "  --no-cache          probe every file; neither read nor write the scan\n"
     "                      cache\n"
     "  --plugin-path DIR   search only DIR (repeatable)\n"
@@ -216,6 +225,37 @@ static int info_json(tenon_t *t, const tenon_plugin_t *p, int targets)
     return rc;
 }
 
+/* An operand that names a file rather than a plugin. */
+static int is_file(const char *s)
+{
+    size_t len = strlen(s);
+    return strchr(s, '/') || (len >= 3 && strcmp(s + len - 3, ".so") == 0);
+}
+
+/* tenon info FILE: the file probed as a scan would, nothing loaded. */
+static int info_file(const char *file, int json)
+{
+    struct tenon_plugin *p = NULL;
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), rc;
+
+    if (fd < 0) {
+        tool_error("info", "%s: cannot open: %s", file, strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (!(p = tool_probe(file, fd))) {
+        tool_error("info", "out of memory");
+        rc = EXIT_FAIL;
+    } else if (p->status != TENON_AVAILABLE) {
+        tool_error("info", "%s is not a usable plugin: %s", file, p->reason);
+        rc = EXIT_FAIL;
+    } else {
+        rc = json ? info_json(NULL, p, 0) : info_text(NULL, p, 0);
+    }
+    tenon__plugin_free(p);
+    close(fd);
+    return rc;
+}
+
 int cmd_info(int argc, char **argv)
 {
     struct tool_opts o = {0};
@@ -226,8 +266,19 @@ int cmd_info(int argc, char **argv)
     if (rc)
         return rc == TOOL_DONE ? EXIT_OK : rc;
     if (o.npositional != 1) {
-        tool_error("info", "expected a plugin name; see 'tenon info --help'");
+        tool_error("info", "expected a plugin name or file; see 'tenon info "
+                           "--help'");
         return EXIT_USAGE;
+    }
+    if (is_file(o.positional[0])) {
+        if (o.targets) {
+            tool_error("info",
+                       "--targets loads the plugin, so it takes NAME[@VERSION] "
+                       "from the search path, not the file '%s'",
+                       o.positional[0]);
+            return EXIT_USAGE;
+        }
+        return info_file(o.positional[0], o.json);
     }
     if (!(t = tool_open(&o)))
         return EXIT_FAIL;

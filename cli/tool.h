@@ -23,6 +23,7 @@ struct tool_opts {
     int json, all, help, targets;
     int no_cache;    /* --no-cache: neither read nor write the scan cache */
     const char *dir; /* --dir */
+    const char *provides; /* --provides */
     const char *positional[TOOL_MAX_OPERANDS];
     int npositional;
 };
@@ -30,6 +31,7 @@ struct tool_opts {
 /* Flags a command accepts besides --plugin-path and --help. */
 enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4, OPT_DIR = 8 };
 #define OPT_NO_CACHE 0x100 /* --no-cache, for the commands that scan */
+#define OPT_PROVIDES 0x200 /* --provides ID (list) */
 
 /* Returned by tool_parse() when it printed the usage for --help: the command
  * is done and exits 0. */

@@ -26,11 +26,15 @@ void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
     p->reason = tenon__escape(reason);
 }
 
-static const char *open_error(int err)
+static const char *open_error(int err, int dirfd, const char *name)
 {
+    struct stat st;
     switch (err) {
     case ELOOP: return "symbolic link loop";
-    case ENOENT: return "dangling symbolic link";
+    case ENOENT: /* a listed name is a link; a name given may be a typo */
+        return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+                   ? "dangling symbolic link"
+                   : "no such file";
     case EACCES: return "permission denied";
     default: return strerror(err);
     }
@@ -47,7 +51,8 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
 
     p->info.abi = -1;
     if (fd < 0) {
-        snprintf(reason, sizeof reason, "cannot open: %s", open_error(errno));
+        snprintf(reason, sizeof reason, "cannot open: %s",
+                 open_error(errno, dirfd, name));
         tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
         return;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testapi.h"
 #include "testutil.h"
@@ -809,6 +810,135 @@ static void test_info_json(void **state)
     tenon_close(t);
 }
 
+/* An operand with a '/' or ending in .so is a file: read where it is, the
+ * same output as by name, and nothing loaded. */
+static void test_info_file(void **state)
+{
+    static const char *const forms[][2] = {{"", ""}, {"--json", ""}};
+    char *marker = path_join(*state, "marker"), env_marker[4200];
+    const char *env[] = {env_marker, NULL};
+    struct run a, b;
+
+    for (size_t i = 0; i < 2; i++) {
+        if (*forms[i][0]) {
+            RUN(&a, "info", TEST_PLUGIN_DIR "/basic_v1.so", forms[i][0]);
+            RUN(&b, "info", "basic@1.2.0", forms[i][0], "--plugin-path",
+                TEST_PLUGIN_DIR);
+        } else {
+            RUN(&a, "info", TEST_PLUGIN_DIR "/basic_v1.so");
+            RUN(&b, "info", "basic@1.2.0", "--plugin-path", TEST_PLUGIN_DIR);
+        }
+        assert_status(&a, 0);
+        assert_status(&b, 0);
+        assert_string_equal(a.out, b.out);
+        assert_string_equal(a.err, "");
+        run_free(&a);
+        run_free(&b);
+    }
+
+    /* its directory need not be on the search path, and no code runs */
+    snprintf(env_marker, sizeof env_marker, "TENON_TEST_MARKER=%s", marker);
+    RUN_ENV(&a, env, "info", TEST_PLUGIN_DIR "/marker.so", "--plugin-path",
+            TEST_BAD_DIR);
+    assert_status(&a, 0);
+    assert_contains(a.out, "name:        marker\n");
+    assert_int_equal(access(marker, F_OK), -1);
+    run_free(&a);
+
+    /* ends in .so: a file, not a (bad) plugin name */
+    RUN(&a, "info", "nosuch.so");
+    assert_status(&a, 1);
+    assert_contains(a.err, "tenon info: nosuch.so: cannot open: No such file");
+    run_free(&a);
+    RUN(&a, "info", TEST_BAD_DIR "/badver.so");
+    assert_status(&a, 1);
+    assert_contains(a.err, "/badver.so is not a usable plugin: version '1.0' "
+                           "is not a semantic version");
+    assert_string_equal(a.out, "");
+    run_free(&a);
+    RUN(&a, "info", TEST_PLUGIN_DIR "/basic_v1.so", "--targets");
+    assert_status(&a, 2);
+    assert_contains(a.err, "--targets loads the plugin, so it takes "
+                           "NAME[@VERSION] from the search path");
+    run_free(&a);
+    free(marker);
+}
+
+/* --provides ID keeps the plugins whose static info lists ID. */
+static void test_list_provides(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR, TEST_EXAMPLE_DIR};
+    tenon_t *t = open_scanned(dirs, 2);
+    char *copy = path_join(*state, "basic_v1.so"), want[256];
+    size_t basics = 0, rows = 0;
+    struct run r;
+    json_t *arr;
+
+    for (size_t i = 0; i < tenon_plugin_count(t); i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        for (size_t k = 0; k < tenon_plugin_provides_count(p); k++)
+            basics += strcmp(tenon_plugin_provides(p, k), TEST_BASIC_ID) == 0;
+    }
+    assert_int_equal(basics, 3);
+
+    RUN(&r, "list", "--provides", TEST_BASIC_ID, "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    for (const char *l = strchr(r.out, '\n') + 1; *l;
+         l = strchr(l, '\n') + 1, rows++)
+        assert_int_equal(strncmp(l, "basic ", 6), 0);
+    assert_int_equal(rows, basics);
+    assert_null(strstr(r.out, "hello"));
+    run_free(&r);
+
+    RUN(&r, "list", "--provides=example.greeter/1", "--json", "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(arr, 0), "name")),
+        "hello");
+    json_decref(arr);
+    run_free(&r);
+
+    RUN(&r, "list", "--provides", "x.nothing/1", "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    assert_string_equal(r.out, "no plugins providing x.nothing/1 found in 2 "
+                               "directories\n");
+    run_free(&r);
+
+    /* Unusable files count only when their info lists the id: a shadowed
+     * copy of basic does, the broken files of TEST_BAD_DIR do not. */
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", copy);
+    RUN(&r, "list", "--provides", TEST_BASIC_ID, "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", *state, "--plugin-path",
+        TEST_BAD_DIR);
+    assert_status(&r, 0);
+    assert_contains(r.out, "(1 unavailable file not shown; use --all)");
+    run_free(&r);
+    RUN(&r, "list", "--all", "--provides", TEST_BASIC_ID, "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", *state, "--plugin-path",
+        TEST_BAD_DIR);
+    snprintf(want, sizeof want, "\nunavailable:\n  %s (basic 1.2.0)\n", copy);
+    assert_contains(r.out, want);
+    assert_null(strstr(r.out, "badver"));
+    run_free(&r);
+
+    RUN(&r, "list", "--provides", "not-an-id");
+    assert_status(&r, 2);
+    assert_contains(r.err, "--provides 'not-an-id': expected an interface id "
+                           "namespace.name/major");
+    run_free(&r);
+    RUN(&r, "list", "--provides");
+    assert_status(&r, 2);
+    assert_contains(r.err, "--provides needs an interface id");
+    run_free(&r);
+    free(copy);
+    tenon_close(t);
+}
+
 /* An int argument's range, in text and JSON, from the example plugin. */
 static void test_info_ranges(void **state)
 {
@@ -991,6 +1121,10 @@ int main(void)
         cmocka_unit_test(test_info_text),
         cmocka_unit_test(test_info_json),
         cmocka_unit_test(test_info_ranges),
+        cmocka_unit_test_setup_teardown(test_info_file, tmp_setup,
+                                        tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_list_provides, tmp_setup,
+                                        tmp_teardown),
         cmocka_unit_test(test_info_targets),
         cmocka_unit_test(test_log_env),
     };

@@ -155,6 +155,11 @@ static void cli(void **state)
     RUN(&r, "install", "--dir", dir);
     assert_status(&r, 2);
     run_free(&r);
+    RUN(&r, "install", "nosuch.so", "--dir", dir);
+    assert_status(&r, 1);
+    assert_contains(r.err, "nosuch.so is not an installable plugin: cannot "
+                           "open: no such file");
+    run_free(&r);
     RUN(&r, "remove", "required", "--dir", dir);
     assert_status(&r, 0);
     assert_contains(r.out, "removed 1 file for required");

@@ -101,10 +101,13 @@ fuzz: deps
 
 # The prefix is compiled in (the default plugin directory is
 # <prefix>/lib/tenon) and written to tenon.pc, so reconfigure with it.
+# DESTDIR, for packaging, is put in front of every installed path and is not
+# compiled in: make install PREFIX=/usr DESTDIR=/tmp/stage fills
+# /tmp/stage/usr for a program that will run from /usr.
 install: deps
 	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
-	cmake --install $(BUILD)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

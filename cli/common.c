@@ -212,7 +212,7 @@ static void unknown_option(const char *cmd, const char *opt, unsigned flags)
         unsigned flag;
         const char *name;
     } known[] = {{0, "--help"},
-                 {0, "--plugin-path"},
+                 {OPT_PATH, "--plugin-path"},
                  {OPT_JSON, "--json"},
                  {OPT_ALL, "--all"},
                  {OPT_TARGETS, "--targets"},
@@ -269,10 +269,11 @@ int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
             only_operands = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             o->help = 1;
-        } else if (strcmp(a, "--plugin-path") == 0) {
+        } else if ((flags & OPT_PATH) && strcmp(a, "--plugin-path") == 0) {
             if (add_path(cmd, o, i + 1 < argc ? argv[++i] : NULL))
                 return EXIT_USAGE;
-        } else if (strncmp(a, "--plugin-path=", 14) == 0) {
+        } else if ((flags & OPT_PATH) &&
+                   strncmp(a, "--plugin-path=", 14) == 0) {
             if (add_path(cmd, o, a + 14))
                 return EXIT_USAGE;
         } else if ((flags & OPT_JSON) && strcmp(a, "--json") == 0) {

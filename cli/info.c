@@ -261,8 +261,9 @@ int cmd_info(int argc, char **argv)
     struct tool_opts o = {0};
     const tenon_plugin_t *p;
     tenon_t *t;
-    int rc = tool_parse("info", usage, argc, argv,
-                        OPT_JSON | OPT_TARGETS | OPT_NO_CACHE, 1, &o);
+    int rc =
+        tool_parse("info", usage, argc, argv,
+                   OPT_JSON | OPT_TARGETS | OPT_NO_CACHE | OPT_PATH, 1, &o);
     if (rc)
         return rc == TOOL_DONE ? EXIT_OK : rc;
     if (o.npositional != 1) {

@@ -149,9 +149,9 @@ int cmd_list(int argc, char **argv)
     struct selection s;
     const char *id;
     tenon_t *t;
-    int rc =
-        tool_parse("list", usage, argc, argv,
-                   OPT_JSON | OPT_ALL | OPT_NO_CACHE | OPT_PROVIDES, 0, &o);
+    int rc = tool_parse(
+        "list", usage, argc, argv,
+        OPT_JSON | OPT_ALL | OPT_NO_CACHE | OPT_PROVIDES | OPT_PATH, 0, &o);
     if (rc)
         return rc == TOOL_DONE ? EXIT_OK : rc;
     id = o.provides;

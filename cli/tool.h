@@ -28,10 +28,11 @@ struct tool_opts {
     int npositional;
 };
 
-/* Flags a command accepts besides --plugin-path and --help. */
+/* Flags a command accepts besides --help. */
 enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4, OPT_DIR = 8 };
 #define OPT_NO_CACHE 0x100 /* --no-cache, for the commands that scan */
 #define OPT_PROVIDES 0x200 /* --provides ID (list) */
+#define OPT_PATH     0x400 /* --plugin-path DIR, for the commands that scan */
 
 /* Returned by tool_parse() when it printed the usage for --help: the command
  * is done and exits 0. */

@@ -338,6 +338,15 @@ static void test_usage_errors(void **state)
     assert_contains(r.err, "--plugin-path");
     run_free(&r);
 
+    /* Commands that do not scan take no search path. */
+    RUN(&r, "cache", "clear", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "unknown option '--plugin-path'");
+    run_free(&r);
+    RUN(&r, "verify", TEST_PLUGIN_DIR "/basic_v1.so", "--plugin-path=x");
+    assert_status(&r, 2);
+    run_free(&r);
+
     RUN(&r, "info");
     assert_status(&r, 2);
     assert_contains(r.err, "plugin name");

@@ -80,29 +80,22 @@ void tool_vprintf(FILE *f, const char *fmt, va_list ap)
         else if (*p == '.')
             for (prec = 0, p++; *p >= '0' && *p <= '9'; p++)
                 prec = prec * 10 + (*p - '0');
-        if (*p == 'z' || *p == 'l')
+        if (*p == 'z')
             size = *p++;
         switch (*p) {
         case 's':
             s = va_arg(ap, const char *);
             put_padded(f, s ? s : "(null)", 0, left, width, prec);
             continue;
-        case 'c': snprintf(num, sizeof num, "%c", va_arg(ap, int)); break;
-        case 'd':
-            if (size == 'l')
-                snprintf(num, sizeof num, "%ld", va_arg(ap, long));
-            else
-                snprintf(num, sizeof num, "%d", va_arg(ap, int));
-            break;
+        case 'd': snprintf(num, sizeof num, "%d", va_arg(ap, int)); break;
         case 'u':
-            if (size == 'z')
-                snprintf(num, sizeof num, "%zu", va_arg(ap, size_t));
-            else
-                snprintf(num, sizeof num, "%u", va_arg(ap, unsigned));
+            if (size != 'z')
+                abort();
+            snprintf(num, sizeof num, "%zu", va_arg(ap, size_t));
             break;
         default: abort(); /* a conversion this printf does not have */
         }
-        put_padded(f, num, *p != 'c', left, width, -1);
+        put_padded(f, num, 1, left, width, -1);
     }
 }
 

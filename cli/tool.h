@@ -61,9 +61,9 @@ void tool_error(const char *cmd, const char *fmt, ...)
 /* fprintf for text output: every %s argument is written escaped (control
  * characters, bytes that are not UTF-8 and bidirectional controls become
  * \n, \t, \033 ...; see common.c and docs/cli.md, "Escaping"), and a
- * width counts the columns of the escaped form. Supports %s, %c, %d, %ld,
- * %u and %zu with the flag '-', a width or '*', and a precision on %s (the
- * bytes of the argument to use), and %%. Any other conversion aborts. */
+ * width counts the columns of the escaped form. Supports %s, %d and %zu
+ * with the flag '-', a width or '*', and a precision on %s (the bytes of
+ * the argument to use), and %%. Any other conversion aborts. */
 void tool_printf(FILE *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void tool_vprintf(FILE *f, const char *fmt, va_list ap)

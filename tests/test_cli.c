@@ -338,6 +338,15 @@ static void test_usage_errors(void **state)
     assert_contains(r.err, "--plugin-path");
     run_free(&r);
 
+    RUN(&r, "help", "list", "extra");
+    assert_status(&r, 2);
+    assert_contains(r.err, "tenon help: unexpected operand 'extra'");
+    run_free(&r);
+    RUN(&r, "install", "x.so", "--dir=");
+    assert_status(&r, 2);
+    assert_contains(r.err, "tenon install: --dir needs a directory");
+    run_free(&r);
+
     /* Commands that do not scan take no search path. */
     RUN(&r, "cache", "clear", "--plugin-path", TEST_PLUGIN_DIR);
     assert_status(&r, 2);

@@ -238,6 +238,8 @@ static void other_commands(void **state)
     assert_status(&r, 0);
     assert_clean(r.out);
     assert_contains(r.out, "  k\\033.pub  ");
+    /* the column is as wide as the escaped name, not its 6 bytes */
+    assert_contains(r.out, "  FILE       DIRECTORY\n");
     run_free(&r);
 
     RUN_ENV(&r, env, "verify", red);

@@ -16,8 +16,9 @@ CMAKE_FLAGS ?=
 #   clang                         libFuzzer targets (-fsanitize=fuzzer)
 #   binutils                      readelf, which the demo uses to show the info
 #   clang-format                  the style check (make check-format)
+#   bsdutils                      script(1): the docs' samples in a terminal
 DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libsodium-dev \
-               libcmocka-dev clang binutils clang-format
+               libcmocka-dev clang binutils clang-format bsdutils
 
 # Every C source and header of ours, for the style check.
 C_FILES = $(wildcard src/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \

@@ -136,8 +136,7 @@ void tool_log(void *ud, int level, const char *origin, const char *msg)
                 msg);
 }
 
-/* ---- suggestions ----------------------------------------------------------
- */
+/* ---- suggestions --------------------------------------------------------- */
 
 /* Optimal string alignment distance: insertions, deletions, substitutions
  * and swaps of neighbours ("lsit" is one from "list"), each costing one;

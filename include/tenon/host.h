@@ -181,9 +181,9 @@ struct tenon_arg_decl {
     const char *default_value; /* NULL when none */
     const char *help;
     const char *choices; /* TENON_ARG_ENUM: "a|b|c"; else NULL */
-    /* Appended in 0.1: the range of an int argument (arg.min, arg.max, as
-     * TENON_ARG_INT_RANGE writes them), inclusive; each bound holds only
-     * when its has_ flag is nonzero. */
+    /* Appended after the members above (docs/abi.md): the range of an int
+     * argument (arg.min, arg.max, as TENON_ARG_INT_RANGE writes them),
+     * inclusive; each bound holds only when its has_ flag is nonzero. */
     int has_min, has_max;
     int64_t min, max;
 };

@@ -16,8 +16,9 @@ CMAKE_FLAGS ?=
 #   clang                         libFuzzer targets (-fsanitize=fuzzer)
 #   binutils                      readelf, which the demo uses to show the info
 #   clang-format                  the style check (make check-format)
+#   bsdutils                      script(1): the docs' samples in a terminal
 DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libsodium-dev \
-               libcmocka-dev clang binutils clang-format
+               libcmocka-dev clang binutils clang-format bsdutils
 
 # Every C source and header of ours, for the style check.
 C_FILES = $(wildcard src/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \
@@ -101,10 +102,13 @@ fuzz: deps
 
 # The prefix is compiled in (the default plugin directory is
 # <prefix>/lib/tenon) and written to tenon.pc, so reconfigure with it.
+# DESTDIR, for packaging, is put in front of every installed path and is not
+# compiled in: make install PREFIX=/usr DESTDIR=/tmp/stage fills
+# /tmp/stage/usr for a program that will run from /usr.
 install: deps
 	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
-	cmake --install $(BUILD)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -8,9 +8,13 @@ static const char usage[] =
     "usage: tenon cache clear\n"
     "\n"
     "The scan cache keeps what reading each plugin file found, keyed by the\n"
-    "file's path, device, inode, size and modification time (and its .meta's\n"
-    "size and time), so a later scan only stats unchanged files. It lives in\n"
-    "$TENON_CACHE_DIR, else $XDG_CACHE_HOME/tenon, else ~/.cache/tenon.\n"
+    "file's path, device, inode, size, modification time and change time\n"
+    "(ctime, which no one can set back), and its .meta's size, modification\n"
+    "and change time, so a later scan only stats unchanged files; and each\n"
+    "directory's list of files, keyed by its inode, modification and change\n"
+    "time. It lives in $TENON_CACHE_DIR, else $XDG_CACHE_HOME/tenon, else\n"
+    "~/.cache/tenon. Changes the key cannot see (made below the file system)\n"
+    "need --no-cache or 'tenon cache clear'.\n"
     "\n"
     "  clear   delete the cache files (scan-<arch>.cache) and print each one\n"
     "          removed; the next scan reads every file again\n"
@@ -25,10 +29,9 @@ static void on_log(void *ud, int level, const char *origin, const char *msg)
 {
     int want = *(int *)ud;
     if (strncmp(msg, "removed ", 8) == 0 && strcmp(origin, "tenon") == 0)
-        printf("%s\n", msg);
+        tool_printf(stdout, "%s\n", msg);
     else if (level <= want)
-        fprintf(stderr, "%s: %s: %s\n", origin, tenon_log_level_name(level),
-                msg);
+        tool_log(NULL, level, origin, msg);
 }
 
 int cmd_cache(int argc, char **argv)
@@ -58,7 +61,7 @@ int cmd_cache(int argc, char **argv)
     if (env && tenon_log_level_parse(env, &level) != 0)
         level = TENON_LOG_WARN;
     if (tenon_open(&t, &opts) != 0) {
-        fprintf(stderr, "tenon: %s\n", tenon_last_error());
+        tool_printf(stderr, "tenon: %s\n", tenon_last_error());
         return EXIT_FAIL;
     }
     if (!(dir = tenon_cache_dir(t))) {
@@ -71,9 +74,10 @@ int cmd_cache(int argc, char **argv)
     if (rc < 0)
         tool_error("cache", "%s", tenon_last_error());
     else if (rc == 0)
-        printf("%s: no cache files to remove\n", dir);
+        tool_printf(stdout, "%s: no cache files to remove\n", dir);
     else
-        printf("%s: removed %d cache file%s\n", dir, rc, rc == 1 ? "" : "s");
+        tool_printf(stdout, "%s: removed %d cache file%s\n", dir, rc,
+                    rc == 1 ? "" : "s");
     tenon_close(t);
     return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }

@@ -1,21 +1,30 @@
 /* tenon info: everything the static info of one plugin says. */
 #include "tool.h"
 
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: tenon info NAME[@VERSION] [--json] [--targets] [--no-cache]\n"
     "                  [--plugin-path DIR]...\n"
+    "       tenon info FILE [--json]\n"
     "\n"
     "Show a plugin's static info: version, file, ABI, description, license,\n"
-    "the interfaces it provides and accepts, its arguments (type, default,\n"
-    "whether required, help) and its help text. NAME picks the highest\n"
-    "version; NAME@VERSION exactly that one. No plugin code runs, unless\n"
-    "--targets is given.\n"
+    "the interfaces it provides and accepts, its arguments (type, range,\n"
+    "default, whether required, help) and its help text. NAME picks the\n"
+    "highest version on the search path; NAME@VERSION exactly that one. An\n"
+    "operand with a '/' or ending in .so is a FILE, read where it is (the\n"
+    "search path and the trust policy play no part; see 'tenon verify').\n"
+    "No plugin code runs, unless --targets is given.\n"
     "\n"
     "  --json              print one JSON object (see 'tenon list --help';\n"
     "                      adds license, help, arguments, info, targets)\n"
     "  --targets           load the plugin and list what it can attach to\n"
+    "                      (NAME only)\n"
     "  --no-cache          probe every file; neither read nor write the scan\n"
     "                      cache\n"
     "  --plugin-path DIR   search only DIR (repeatable)\n"
@@ -40,18 +49,19 @@ static int is_known(const char *key)
 
 static void print_field(const char *label, const char *value)
 {
-    printf("%-12s %s\n", label, value && *value ? value : "-");
+    tool_printf(stdout, "%-12s %s\n", label, value && *value ? value : "-");
 }
 
+/* Each line of `text` indented by two spaces; the line breaks are the
+ * text's own, everything else is escaped. */
 static void print_indented(const char *text)
 {
-    printf("  ");
-    for (const char *c = text; *c; c++) {
-        putchar(*c);
-        if (*c == '\n' && c[1])
-            printf("  ");
+    for (const char *l = text; *l;) {
+        const char *nl = strchr(l, '\n');
+        int len = nl ? (int)(nl - l) : (int)strlen(l);
+        tool_printf(stdout, "  %.*s\n", len, l);
+        l += len + (nl != NULL);
     }
-    putchar('\n');
 }
 
 static void print_args(const tenon_plugin_t *p)
@@ -60,24 +70,31 @@ static void print_args(const tenon_plugin_t *p)
     printf("arguments:%s\n", n ? "" : "  none");
     for (size_t i = 0; i < n; i++) {
         const struct tenon_arg_decl *d = tenon_plugin_arg(p, i);
-        printf("  %s%s  %s", d->name, i == 0 ? " (bare value)" : "",
-               tenon_arg_type_name(d->type));
+        tool_printf(stdout, "  %s%s  %s", d->name,
+                    i == 0 ? " (bare value)" : "",
+                    tenon_arg_type_name(d->type));
         if (d->choices)
-            printf(" (%s)", d->choices);
+            tool_printf(stdout, " (%s)", d->choices);
+        if (d->has_min && d->has_max)
+            printf(" (%lld..%lld)", (long long)d->min, (long long)d->max);
+        else if (d->has_min || d->has_max)
+            printf(" (%s %lld)", d->has_min ? ">=" : "<=",
+                   (long long)(d->has_min ? d->min : d->max));
         if (d->required)
             printf(", required");
         else if (d->default_value)
-            printf(", default \"%s\"", d->default_value);
+            tool_printf(stdout, ", default \"%s\"", d->default_value);
         else
             printf(", optional");
-        printf("\n      %s\n", d->help && *d->help ? d->help : "-");
+        tool_printf(stdout, "\n      %s\n",
+                    d->help && *d->help ? d->help : "-");
     }
 }
 
 static void emit_text(void *ud, const char *name, const char *description)
 {
     (void)ud;
-    printf("  %s  %s\n", name, description ? description : "");
+    tool_printf(stdout, "  %s  %s\n", name, description ? description : "");
 }
 
 static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
@@ -99,7 +116,7 @@ static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
         print_field("contact:", tenon_plugin_get(p, "contact"));
     printf("%-12s", "provides:");
     for (size_t i = 0; i < n; i++)
-        printf(" %s", tenon_plugin_provides(p, i));
+        tool_printf(stdout, " %s", tenon_plugin_provides(p, i));
     printf("%s\n", n ? "" : " -");
     print_field("accepts:", tenon_plugin_get(p, "accepts"));
     print_args(p);
@@ -114,7 +131,7 @@ static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
             continue;
         if (!other++)
             printf("other info:\n");
-        printf("  %s=%s\n", k, v);
+        tool_printf(stdout, "  %s=%s\n", k, v);
     }
     if (targets) {
         char spec[256];
@@ -149,6 +166,10 @@ static json_t *args_json(const tenon_plugin_t *p)
         json_object_set_new(o, "required", json_boolean(d->required));
         json_object_set_new(o, "default", tool_json_str(d->default_value));
         json_object_set_new(o, "help", tool_json_str(d->help));
+        json_object_set_new(o, "min",
+                            d->has_min ? json_integer(d->min) : json_null());
+        json_object_set_new(o, "max",
+                            d->has_max ? json_integer(d->max) : json_null());
         if (d->choices) {
             json_t *c = json_array();
             const char *s = d->choices;
@@ -204,18 +225,61 @@ static int info_json(tenon_t *t, const tenon_plugin_t *p, int targets)
     return rc;
 }
 
+/* An operand that names a file rather than a plugin. */
+static int is_file(const char *s)
+{
+    size_t len = strlen(s);
+    return strchr(s, '/') || (len >= 3 && strcmp(s + len - 3, ".so") == 0);
+}
+
+/* tenon info FILE: the file probed as a scan would, nothing loaded. */
+static int info_file(const char *file, int json)
+{
+    struct tenon_plugin *p = NULL;
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), rc;
+
+    if (fd < 0) {
+        tool_error("info", "%s: cannot open: %s", file, strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (!(p = tool_probe(file, fd))) {
+        tool_error("info", "out of memory");
+        rc = EXIT_FAIL;
+    } else if (p->status != TENON_AVAILABLE) {
+        tool_error("info", "%s is not a usable plugin: %s", file, p->reason);
+        rc = EXIT_FAIL;
+    } else {
+        rc = json ? info_json(NULL, p, 0) : info_text(NULL, p, 0);
+    }
+    tenon__plugin_free(p);
+    close(fd);
+    return rc;
+}
+
 int cmd_info(int argc, char **argv)
 {
     struct tool_opts o = {0};
     const tenon_plugin_t *p;
     tenon_t *t;
-    int rc = tool_parse("info", usage, argc, argv,
-                        OPT_JSON | OPT_TARGETS | OPT_NO_CACHE, 1, &o);
+    int rc =
+        tool_parse("info", usage, argc, argv,
+                   OPT_JSON | OPT_TARGETS | OPT_NO_CACHE | OPT_PATH, 1, &o);
     if (rc)
         return rc == TOOL_DONE ? EXIT_OK : rc;
     if (o.npositional != 1) {
-        tool_error("info", "expected a plugin name; see 'tenon info --help'");
+        tool_error("info", "expected a plugin name or file; see 'tenon info "
+                           "--help'");
         return EXIT_USAGE;
+    }
+    if (is_file(o.positional[0])) {
+        if (o.targets) {
+            tool_error("info",
+                       "--targets loads the plugin, so it takes NAME[@VERSION] "
+                       "from the search path, not the file '%s'",
+                       o.positional[0]);
+            return EXIT_USAGE;
+        }
+        return info_file(o.positional[0], o.json);
     }
     if (!(t = tool_open(&o)))
         return EXIT_FAIL;

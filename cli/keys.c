@@ -94,10 +94,11 @@ int cmd_keygen(int argc, char **argv)
         tool_error("keygen", "%s", reason);
         rc = EXIT_FAIL;
     } else {
-        printf("key id %s\n"
-               "secret key: %s (mode 0600; keep it private)\n"
-               "public key: %s (for 'tenon trust add')\n",
-               id, sec, pub);
+        tool_printf(stdout,
+                    "key id %s\n"
+                    "secret key: %s (mode 0600; keep it private)\n"
+                    "public key: %s (for 'tenon trust add')\n",
+                    id, sec, pub);
     }
     free(sec);
     free(pub);
@@ -180,8 +181,8 @@ static int sign_file(const char *file, const char *keyfile)
         tool_error("sign", "%s", reason);
         goto out;
     }
-    printf("signed %s (%s %s) with key %s; wrote %s\n", file, p->info.name,
-           p->info.version, id, meta_path);
+    tool_printf(stdout, "signed %s (%s %s) with key %s; wrote %s\n", file,
+                p->info.name, p->info.version, id, meta_path);
     rc = EXIT_OK;
 out:
     sodium_memzero(sk, sizeof sk);
@@ -279,7 +280,8 @@ static int trust_add(tenon_t *t, const char *src)
         return EXIT_FAIL;
     for (size_t i = 0; i < kr.n; i++)
         if (memcmp(kr.keys[i].pk, k.pk, sizeof k.pk) == 0) {
-            printf("key %s is already trusted (%s)\n", k.id, kr.keys[i].path);
+            tool_printf(stdout, "key %s is already trusted (%s)\n", k.id,
+                        kr.keys[i].path);
             tenon__keyring_free(&kr);
             return EXIT_OK;
         }
@@ -298,7 +300,7 @@ static int trust_add(tenon_t *t, const char *src)
         tool_error("trust", "%s", reason);
         return EXIT_FAIL;
     }
-    printf("trusted key %s: wrote %s\n", k.id, dest);
+    tool_printf(stdout, "trusted key %s: wrote %s\n", k.id, dest);
     free(dest);
     return EXIT_OK;
 }
@@ -347,18 +349,18 @@ static int trust_list(tenon_t *t, int json)
     if (kr.n == 0) {
         printf("no trusted keys in");
         for (size_t i = 0; i < tenon_trust_dir_count(t); i++)
-            printf("%s %s", i ? "," : "", tenon_trust_dir(t, i));
+            tool_printf(stdout, "%s %s", i ? "," : "", tenon_trust_dir(t, i));
         printf("\n");
     } else {
         int wfile = 4;
         for (size_t i = 0; i < kr.n; i++)
-            if ((int)strlen(base_name(kr.keys[i].path)) > wfile)
-                wfile = (int)strlen(base_name(kr.keys[i].path));
+            if (tool_width(base_name(kr.keys[i].path)) > wfile)
+                wfile = tool_width(base_name(kr.keys[i].path));
         printf("%-16s  %-*s  %s\n", "ID", wfile, "FILE", "DIRECTORY");
         for (size_t i = 0; i < kr.n; i++)
-            printf("%-16s  %-*s  %s\n", kr.keys[i].id, wfile,
-                   base_name(kr.keys[i].path),
-                   tenon_trust_dir(t, kr.keys[i].dir_index));
+            tool_printf(stdout, "%-16s  %-*s  %s\n", kr.keys[i].id, wfile,
+                        base_name(kr.keys[i].path),
+                        tenon_trust_dir(t, kr.keys[i].dir_index));
     }
     if (kr.nproblems)
         printf("\nignored, so the trust store fails closed (the default "
@@ -394,7 +396,7 @@ static int trust_remove(tenon_t *t, const char *id)
             rc = EXIT_FAIL;
             continue;
         }
-        printf("removed %s\n", kr.keys[i].path);
+        tool_printf(stdout, "removed %s\n", kr.keys[i].path);
         removed++;
     }
     if (!removed && rc == EXIT_OK) {

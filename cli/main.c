@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+static int cmd_help(int argc, char **argv);
+
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -10,16 +12,27 @@ static const struct command {
 } commands[] = {
     {"list", cmd_list, "list the plugins on the search path"},
     {"info", cmd_info, "show everything a plugin's static info says"},
-    {"cache", cmd_cache, "clear the scan cache"},
+    {"check", cmd_check, "check NAME[@VERSION][:ARGS] without loading it"},
     {"keygen", cmd_keygen, "generate a key pair for signing plugins"},
     {"sign", cmd_sign, "sign a plugin file: write FILE.meta"},
     {"trust", cmd_trust, "add, list or remove trusted public keys"},
     {"verify", cmd_verify, "check plugin files' digests and signatures"},
     {"install", cmd_install, "check a plugin file and copy it into place"},
     {"remove", cmd_remove, "delete an installed plugin"},
+    {"cache", cmd_cache, "clear the scan cache"},
+    {"help", cmd_help, "show help for a command"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static const char help_usage[] =
+    "usage: tenon help [COMMAND]\n"
+    "\n"
+    "Without COMMAND, list the commands and the environment variables tenon\n"
+    "reads (the same as 'tenon --help'). With COMMAND, print what\n"
+    "'tenon COMMAND --help' prints.\n"
+    "\n"
+    "Exit status: 0 on success, 2 when COMMAND is not a command.\n";
 
 static void usage(FILE *f)
 {
@@ -27,7 +40,6 @@ static void usage(FILE *f)
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "  %-8s %s\n", "help", "show help for a command");
     fprintf(f, "\n'tenon COMMAND --help' describes a command. Environment:\n"
                "  TENON_PLUGIN_PATH  colon-separated plugin directories\n"
                "  TENON_LOG          off, error, warn, info, debug or trace\n"
@@ -35,12 +47,41 @@ static void usage(FILE *f)
                "  TENON_CACHE_DIR    where the scan cache lives\n");
 }
 
+/* The command `name`; else NULL, after saying so (with the nearest command
+ * when one is close). */
 static const struct command *find(const char *name)
 {
-    for (size_t i = 0; i < NCOMMANDS; i++)
+    const char *names[NCOMMANDS + 2];
+    const char *near;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
+        names[i] = commands[i].name;
+    }
+    names[NCOMMANDS] = "--help";
+    names[NCOMMANDS + 1] = "--version";
+    near = tool_nearest(name, names, NCOMMANDS + 2);
+    tool_printf(stderr, "tenon: unknown command '%s'; %s%s%s\n", name,
+                near ? "did you mean '" : "see 'tenon --help'",
+                near ? near : "", near ? "'?" : "");
     return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    struct tool_opts o = {0};
+    const struct command *c;
+    int rc = tool_parse("help", help_usage, argc, argv, 0, 1, &o);
+    if (rc)
+        return rc == TOOL_DONE ? EXIT_OK : rc;
+    if (o.npositional == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!(c = find(o.positional[0])))
+        return EXIT_USAGE;
+    char *help_argv[] = {(char *)c->name, "--help", NULL};
+    return c->run(2, help_argv);
 }
 
 int main(int argc, char **argv)
@@ -59,22 +100,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(argv[1], "help") == 0) {
-        if (argc < 3) {
-            usage(stdout);
-            return EXIT_OK;
-        }
-        if (!(c = find(argv[2]))) {
-            fprintf(stderr, "tenon: unknown command '%s'\n", argv[2]);
-            return EXIT_USAGE;
-        }
-        char *help_argv[] = {(char *)c->name, "--help", NULL};
-        return c->run(2, help_argv);
-    }
-    if (!(c = find(argv[1]))) {
-        fprintf(stderr, "tenon: unknown command '%s'; see 'tenon --help'\n",
-                argv[1]);
+    if (!(c = find(argv[1])))
         return EXIT_USAGE;
-    }
     return c->run(argc - 1, argv + 1);
 }

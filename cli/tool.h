@@ -5,6 +5,7 @@
 #include <tenon/host.h>
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 /* Exit statuses. */
@@ -22,13 +23,16 @@ struct tool_opts {
     int json, all, help, targets;
     int no_cache;    /* --no-cache: neither read nor write the scan cache */
     const char *dir; /* --dir */
+    const char *provides; /* --provides */
     const char *positional[TOOL_MAX_OPERANDS];
     int npositional;
 };
 
-/* Flags a command accepts besides --plugin-path and --help. */
+/* Flags a command accepts besides --help. */
 enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4, OPT_DIR = 8 };
 #define OPT_NO_CACHE 0x100 /* --no-cache, for the commands that scan */
+#define OPT_PROVIDES 0x200 /* --provides ID (list) */
+#define OPT_PATH     0x400 /* --plugin-path DIR, for the commands that scan */
 
 /* Returned by tool_parse() when it printed the usage for --help: the command
  * is done and exits 0. */
@@ -40,13 +44,37 @@ enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4, OPT_DIR = 8 };
 int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
                unsigned flags, int max_positional, struct tool_opts *o);
 
+/* The entry of `names` nearest to `typed` when one is close enough to be a
+ * typing mistake (edit distance, a swap of two neighbours counting as one),
+ * else NULL. */
+const char *tool_nearest(const char *typed, const char *const *names, size_t n);
+
 /* Open a context with the search path the options give. Prints the error and
  * returns NULL on failure. */
 tenon_t *tool_open(const struct tool_opts *o);
 
-/* Print an error as "tenon CMD: message". */
+/* Print an error as "tenon CMD: message", the message escaped as
+ * tool_printf() escapes strings, after flushing stdout. */
 void tool_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* fprintf for text output: every %s argument is written escaped (control
+ * characters, bytes that are not UTF-8 and bidirectional controls become
+ * \n, \t, \033 ...; see common.c and docs/cli.md, "Escaping"), and a
+ * width counts the columns of the escaped form. Supports %s, %d and %zu
+ * with the flag '-', a width or '*', and a precision on %s (the bytes of
+ * the argument to use), and %%. Any other conversion aborts. */
+void tool_printf(FILE *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tool_vprintf(FILE *f, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* The columns tool_printf() gives `s`. */
+int tool_width(const char *s);
+
+/* A tenon_log_fn writing "ORIGIN: LEVEL: MESSAGE" to stderr, escaped: the
+ * library's messages quote file names. tool_open() installs it. */
+void tool_log(void *ud, int level, const char *origin, const char *msg);
 
 /* Write `v` (taken over) as indented JSON to stdout. */
 int tool_print_json(json_t *v);
@@ -86,5 +114,6 @@ int tool_keyring(const char *cmd, tenon_t *t, struct tenon__keyring *kr);
 
 int cmd_install(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

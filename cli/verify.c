@@ -136,7 +136,8 @@ int cmd_verify(int argc, char **argv)
         if (arr)
             json_array_append_new(arr, result_json(file, p, &r, not_plugin));
         else
-            printf("%s: %s: %s\n", file, ok ? "ok" : "FAILED", r.reason);
+            tool_printf(stdout, "%s: %s: %s\n", file, ok ? "ok" : "FAILED",
+                        r.reason);
         tenon__plugin_free(p);
     }
     tenon__keyring_free(&kr);

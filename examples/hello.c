@@ -21,7 +21,7 @@ TENON_PLUGIN_INFO("hello", "1.0.0",
     TENON_HELP("The example plugin of the Tenon authoring guide.\n"
                "hello:Bonjour,times=2 greets twice, in French.")
     TENON_ARG_STRING("greeting", "Hello", "the word to greet with")
-    TENON_ARG_INT("times", "1", "how many times to greet (1..10)")
+    TENON_ARG_INT_RANGE("times", "1", "10", "1", "how many times to greet")
     TENON_ARG_BOOL("shout", "no", "upper-case the greeting")
     TENON_ARG_ENUM("punct", "period|exclaim", "exclaim", "how to end it"));
 
@@ -65,6 +65,8 @@ static int hello_create(const struct tenon_host *host,
     struct hello *h;
     (void)input;
     int64_t times = tenon_arg(args, "times")->i;
+    /* The host checks the declared range, unless it predates arg.min and
+     * arg.max (it then ignores them): check anyway. */
     if (times < 1 || times > 10) {
         host->set_error(self, "times=%lld is out of range; expected 1..10",
                         (long long)times);

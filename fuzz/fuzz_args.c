@@ -27,21 +27,37 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Declarations as the static-info parser makes them; the members after
+ * choices (an int's range) are zero. */
+#define DECL(n, t, req, def, h, ch)                                            \
+    {                                                                          \
+        .name = (n), .type = (t), .required = (req), .default_value = (def),   \
+        .help = (h), .choices = (ch)                                           \
+    }
+
 static const struct tenon_arg_decl every_kind[] = {
-    {"greeting", TENON_ARG_STRING, 0, "Hello", "the word to greet with", NULL},
-    {"times", TENON_ARG_INT, 0, "1", "how many times", NULL},
-    {"shout", TENON_ARG_BOOL, 0, "no", "upper-case it", NULL},
-    {"punct", TENON_ARG_ENUM, 0, "exclaim", "how to end it",
-     "period|exclaim|none"},
-    {"pid", TENON_ARG_INT, 1, NULL, "process id", NULL},
-    {"note", TENON_ARG_STRING, 0, NULL, "optional text", NULL},
-    {"verbose", TENON_ARG_BOOL, 0, NULL, "optional flag", NULL},
+    DECL("greeting", TENON_ARG_STRING, 0, "Hello", "the word to greet with",
+         NULL),
+    {.name = "times",
+     .type = TENON_ARG_INT,
+     .default_value = "1",
+     .help = "how many times, 1 to 10",
+     .has_min = 1,
+     .has_max = 1,
+     .min = 1,
+     .max = 10},
+    DECL("shout", TENON_ARG_BOOL, 0, "no", "upper-case it", NULL),
+    DECL("punct", TENON_ARG_ENUM, 0, "exclaim", "how to end it",
+         "period|exclaim|none"),
+    DECL("pid", TENON_ARG_INT, 1, NULL, "process id", NULL),
+    DECL("note", TENON_ARG_STRING, 0, NULL, "optional text", NULL),
+    DECL("verbose", TENON_ARG_BOOL, 0, NULL, "optional flag", NULL),
 };
 
 static const struct tenon_arg_decl enum_first[] = {
-    {"os", TENON_ARG_ENUM, 1, NULL, "operating system", "linux|win|a|"},
-    {"size", TENON_ARG_INT, 0, "4k", "buffer size", NULL},
-    {"dry_run", TENON_ARG_BOOL, 1, NULL, "do nothing", NULL},
+    DECL("os", TENON_ARG_ENUM, 1, NULL, "operating system", "linux|win|a|"),
+    DECL("size", TENON_ARG_INT, 0, "4k", "buffer size", NULL),
+    DECL("dry_run", TENON_ARG_BOOL, 1, NULL, "do nothing", NULL),
 };
 
 static const struct {
@@ -83,6 +99,8 @@ static void check(const struct tenon__args *a,
             (v->str < a->strings || v->str > a->strings + len))
             __builtin_trap();
         if (d->type == TENON_ARG_BOOL && v->i != 0 && v->i != 1)
+            __builtin_trap();
+        if ((d->has_min && v->i < d->min) || (d->has_max && v->i > d->max))
             __builtin_trap();
         if (d->type == TENON_ARG_ENUM &&
             (v->i < 0 || (uint64_t)v->i >= count_choices(d->choices)))

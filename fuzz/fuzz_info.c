@@ -36,7 +36,9 @@ static void check_info(const struct tenon__info *info)
         const struct tenon_arg_decl *d = &info->args[i];
         if (!d->name || !d->help || d->type < TENON_ARG_STRING ||
             d->type > TENON_ARG_ENUM || (d->required && d->default_value) ||
-            (d->type == TENON_ARG_ENUM && (!d->choices || !*d->choices)))
+            (d->type == TENON_ARG_ENUM && (!d->choices || !*d->choices)) ||
+            ((d->has_min || d->has_max) && d->type != TENON_ARG_INT) ||
+            (d->has_min && d->has_max && d->min > d->max))
             __builtin_trap();
     }
 }
@@ -55,8 +57,11 @@ static void check_args(const struct tenon__info *info, const char *s)
         __builtin_trap();
     for (size_t i = 0; i < a.pub.count; i++) {
         const struct tenon_arg_value *v = &a.pub.values[i];
-        if (!v->str || (info->args[i].required && !v->set) ||
-            (!v->set && v->str[0] != '\0'))
+        const struct tenon_arg_decl *d = &info->args[i];
+        if (!v->str || (d->required && !v->set) ||
+            (!v->set && v->str[0] != '\0') ||
+            (v->set && d->has_min && v->i < d->min) ||
+            (v->set && d->has_max && v->i > d->max))
             __builtin_trap();
     }
     tenon__args_free(&a);

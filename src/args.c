@@ -6,8 +6,8 @@
  * Items are separated by commas outside quotes. An item without '=' is the
  * bare value and goes to the plugin's first declared argument. Inside double
  * quotes a backslash escapes '"' and '\'. Values are checked against the
- * declarations (type, choices, required) before any plugin code runs, and
- * every error names the argument and what was expected.
+ * declarations (type, choices, range, required) before any plugin code runs,
+ * and every error names the argument and what was expected.
  */
 #include "internal.h"
 
@@ -83,11 +83,29 @@ static int scan_item(const char **pp, char **out, size_t *key_end,
     return 0;
 }
 
+int tenon__arg_in_range(const struct tenon_arg_decl *d, int64_t v,
+                        const char *text, char *why, size_t why_len)
+{
+    if (d->type != TENON_ARG_INT ||
+        !((d->has_min && v < d->min) || (d->has_max && v > d->max)))
+        return 0;
+    if (d->has_min && d->has_max)
+        return tenon__reason(why, why_len, TENON_ERANGE,
+                             "expected an int from %lld to %lld, got '%s'",
+                             (long long)d->min, (long long)d->max, text);
+    return tenon__reason(why, why_len, TENON_ERANGE,
+                         "expected an int of at %s %lld, got '%s'",
+                         d->has_min ? "least" : "most",
+                         (long long)(d->has_min ? d->min : d->max), text);
+}
+
 static int set_value(struct tenon_arg_value *v, const struct tenon_arg_decl *d,
                      const char *text, const char *plugin)
 {
     char why[200];
     int rc = tenon__arg_convert(d, text, &v->i, why, sizeof why);
+    if (!rc)
+        rc = tenon__arg_in_range(d, v->i, text, why, sizeof why);
     if (rc)
         return tenon__fail(rc, "plugin '%s', argument '%s': %s", plugin,
                            d->name, why);

@@ -64,35 +64,11 @@ static int valid_key(const char *k, size_t len)
  * can be printed to a terminal and written to JSON as it is. */
 static int valid_text(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p, n;
-        uint32_t cp;
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
-                return 0;
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            n = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-            n = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-            n = 3, cp = c & 0x07;
-        else
+    uint32_t cp;
+    for (size_t n; *s; s += n)
+        if (!(n = tenon__utf8_next(s, &cp)) ||
+            (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f)
             return 0;
-        for (unsigned i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        p += n + 1;
-    }
     return 1;
 }
 
@@ -285,6 +261,8 @@ enum key_kind {
     K_ARG_DEFAULT,
     K_ARG_CHOICES,
     K_ARG_REQUIRED,
+    K_ARG_MIN,
+    K_ARG_MAX,
     K_ARG_OTHER,
     K_COUNT
 };
@@ -296,12 +274,15 @@ enum key_kind {
 static const struct {
     const char *name;
     size_t len;
-} key_names[K_COUNT] = {
-    {NULL, 0},          KEY("abi"),          KEY("name"),
-    KEY("version"),     KEY("description"),  KEY("license"),
-    KEY("accepts"),     KEY("provides"),     KEY("arg"),
-    KEY("arg.type"),    KEY("arg.help"),     KEY("arg.default"),
-    KEY("arg.choices"), KEY("arg.required"), {NULL, 0}};
+} key_names[K_COUNT] = {{NULL, 0},          KEY("abi"),
+                        KEY("name"),        KEY("version"),
+                        KEY("description"), KEY("license"),
+                        KEY("accepts"),     KEY("provides"),
+                        KEY("arg"),         KEY("arg.type"),
+                        KEY("arg.help"),    KEY("arg.default"),
+                        KEY("arg.choices"), KEY("arg.required"),
+                        KEY("arg.min"),     KEY("arg.max"),
+                        {NULL, 0}};
 #undef KEY
 
 /* Lengths first: most keys are told apart without comparing a byte. */
@@ -313,12 +294,35 @@ static int classify(const char *k, size_t len)
     return len >= 4 && memcmp(k, "arg.", 4) == 0 ? K_ARG_OTHER : K_OTHER;
 }
 
-/* Check the argument just completed by an arg= group. */
-static int finish_arg(struct tenon_arg_decl *d, const char *type, char *reason,
-                      size_t reason_len)
+/* The texts of an argument's keys that are checked once the group is
+ * complete, when its type is known. */
+struct pending_arg {
+    const char *type, *min, *max;
+};
+
+/* arg.min or arg.max of the int argument `d` into *v. */
+static int parse_bound(const struct tenon_arg_decl *d, const char *key,
+                       const char *text, int64_t *v, char *reason,
+                       size_t reason_len)
 {
     char why[160];
+    if (d->type != TENON_ARG_INT)
+        return BAD("argument '%s' has %s but is of type %s; only int "
+                   "arguments take a range",
+                   d->name, key, tenon_arg_type_name(d->type));
+    if (tenon__arg_convert(d, text, v, why, sizeof why) != 0)
+        return BAD("%s of argument '%s': %s", key, d->name, why);
+    return 0;
+}
+
+/* Check the argument just completed by an arg= group. */
+static int finish_arg(struct tenon_arg_decl *d, const struct pending_arg *pa,
+                      char *reason, size_t reason_len)
+{
+    const char *type = pa->type;
+    char why[160];
     int64_t dummy;
+    int rc;
     if (!type)
         return BAD("argument '%s' has no arg.type", d->name);
     if ((d->type = parse_type(type)) < 0)
@@ -329,8 +333,20 @@ static int finish_arg(struct tenon_arg_decl *d, const char *type, char *reason,
         return BAD("enum argument '%s' has no arg.choices", d->name);
     if (d->required && d->default_value)
         return BAD("argument '%s' is required and has a default", d->name);
+    if ((pa->min && (rc = parse_bound(d, "arg.min", pa->min, &d->min, reason,
+                                      reason_len))) ||
+        (pa->max && (rc = parse_bound(d, "arg.max", pa->max, &d->max, reason,
+                                      reason_len))))
+        return rc;
+    d->has_min = pa->min != NULL;
+    d->has_max = pa->max != NULL;
+    if (d->has_min && d->has_max && d->min > d->max)
+        return BAD("argument '%s' has arg.min %s above arg.max %s; expected "
+                   "min <= max",
+                   d->name, pa->min, pa->max);
     if (d->default_value &&
-        tenon__arg_convert(d, d->default_value, &dummy, why, sizeof why) != 0)
+        (tenon__arg_convert(d, d->default_value, &dummy, why, sizeof why) ||
+         tenon__arg_in_range(d, dummy, d->default_value, why, sizeof why)))
         return BAD("default of argument '%s': %s", d->name, why);
     return 0;
 }
@@ -356,7 +372,7 @@ static int start_arg(struct tenon__info *info, const char *name, char *reason,
 static int interpret(struct tenon__info *info, const char **single,
                      char *reason, size_t reason_len)
 {
-    const char *type = NULL;
+    struct pending_arg pa = {NULL, NULL, NULL};
     int rc;
     for (size_t i = 0; i < info->nkv; i++) {
         int kind = info->kv[i].kind;
@@ -376,6 +392,10 @@ static int interpret(struct tenon__info *info, const char **single,
             if (kind != K_PROVIDES && single[kind])
                 return BAD("key '%s' appears more than once; expected once", k);
             single[kind] = v;
+            /* `tenon info` shows it on its label's line */
+            if (kind == K_DESCRIPTION && strchr(v, '\n'))
+                return BAD("description has a line break; expected one line "
+                           "(longer text belongs in help)");
             if ((kind == K_PROVIDES || kind == K_ACCEPTS) &&
                 !tenon__valid_interface_id(v))
                 return BAD("%s '%s' is not an interface id; expected "
@@ -385,12 +405,14 @@ static int interpret(struct tenon__info *info, const char **single,
                 info->provides[info->nprovides++] = v;
             break;
         case K_ARG:
-            if ((d && (rc = finish_arg(d, type, reason, reason_len))) ||
+            if ((d && (rc = finish_arg(d, &pa, reason, reason_len))) ||
                 (rc = start_arg(info, v, reason, reason_len)))
                 return rc;
-            type = NULL;
+            pa = (struct pending_arg){NULL, NULL, NULL};
             break;
-        case K_ARG_TYPE: type = v; break;
+        case K_ARG_TYPE: pa.type = v; break;
+        case K_ARG_MIN: pa.min = v; break;
+        case K_ARG_MAX: pa.max = v; break;
         case K_ARG_HELP: d->help = v; break;
         case K_ARG_DEFAULT: d->default_value = v; break;
         case K_ARG_CHOICES: d->choices = v; break;
@@ -399,7 +421,7 @@ static int interpret(struct tenon__info *info, const char **single,
         }
     }
     if (info->nargs)
-        return finish_arg(&info->args[info->nargs - 1], type, reason,
+        return finish_arg(&info->args[info->nargs - 1], &pa, reason,
                           reason_len);
     return 0;
 }

@@ -51,34 +51,57 @@ static int plugin_code(int rc)
     return rc < 0 && rc >= TENON_ERROR_MIN ? rc : TENON_EPLUGIN;
 }
 
+/* Everything tenon_create() checks before any plugin code runs: the spec's
+ * form, the plugin it names (*p, also when only the arguments are wrong) and
+ * the arguments against its declarations, parsed into *args (freed on
+ * failure). */
+static int resolve(tenon_t *t, const char *spec, const struct tenon_plugin **p,
+                   struct tenon__args *args)
+{
+    const char *name, *version, *argstr;
+    char *buf;
+    int rc;
+
+    *p = NULL;
+    memset(args, 0, sizeof *args);
+    if ((rc = tenon__spec_split(spec, 1, &buf, &name, &version, &argstr)))
+        return rc;
+    if (!(rc = tenon__find_spec(t, name, version, p)))
+        rc = tenon__args_parse(argstr, (*p)->info.args, (*p)->info.nargs,
+                               (*p)->info.name, args);
+    free(buf);
+    return rc;
+}
+
+int tenon_check(tenon_t *t, const char *spec, const tenon_plugin_t **plugin)
+{
+    const struct tenon_plugin *p;
+    struct tenon__args args;
+    int rc = resolve(t, spec, &p, &args);
+    if (rc == 0)
+        tenon__args_free(&args);
+    if (p)
+        tenon__plugin_unuse(p); /* no instance keeps it */
+    if (plugin)
+        *plugin = p;
+    return rc;
+}
+
 int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
                  tenon_instance_t **out)
 {
     const struct tenon_plugin *p;
-    struct tenon_instance *inst = NULL;
-    const char *name, *version, *args;
-    char *buf;
+    struct tenon_instance *inst;
     int rc;
 
     *out = NULL;
-    if ((rc = tenon__spec_split(spec, &buf, &name, &version, &args)))
-        return rc;
-    if ((rc = tenon__find_spec(t, name, version, &p)))
-        goto out;
-    if ((rc = check_input(p, input))) {
-        tenon__plugin_unuse(p);
-        goto out;
-    }
-    if (!(inst = calloc(1, sizeof *inst))) {
-        tenon__plugin_unuse(p);
-        rc = tenon__fail(TENON_ENOMEM, "out of memory");
-        goto out;
-    }
-    inst->plugin = p; /* holds the use taken by the lookup */
+    if (!(inst = calloc(1, sizeof *inst)))
+        return tenon__fail(TENON_ENOMEM, "out of memory");
     /* Arguments are checked before the library is loaded: a typo never runs
      * plugin code. */
-    if ((rc = tenon__args_parse(args, p->info.args, p->info.nargs, p->info.name,
-                                &inst->args)))
+    rc = resolve(t, spec, &p, &inst->args);
+    inst->plugin = p; /* holds the use the lookup took, when it found one */
+    if (rc || (rc = check_input(p, input)))
         goto out;
     pthread_mutex_lock(&t->lock);
     rc = tenon__library_acquire(t, p, &inst->lib);
@@ -107,11 +130,11 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
     inst = NULL;
 out:
     if (inst) {
-        tenon__plugin_unuse(inst->plugin);
+        if (inst->plugin)
+            tenon__plugin_unuse(inst->plugin);
         tenon__args_free(&inst->args);
         free(inst);
     }
-    free(buf);
     return rc;
 }
 

@@ -30,6 +30,25 @@ int tenon__reason(char *buf, size_t len, int code, const char *fmt, ...)
     TENON_PRINTF(4, 5);
 /* Grow *arr (of *cap elements of `size` bytes) to hold at least `need`. */
 int tenon__grow(void *arr, size_t *cap, size_t need, size_t size);
+/* Decode the UTF-8 character at `s` (NUL-terminated) into *cp and return its
+ * length in bytes; 0 when the bytes there are not valid UTF-8 (overlong,
+ * surrogate, above U+10FFFF, truncated). A NUL is one character, U+0000. */
+size_t tenon__utf8_next(const char *s, uint32_t *cp);
+
+/* The one escaping scheme for text shown to people (the reasons of
+ * unavailable plugins, everything the CLI prints as text): printable ASCII
+ * and printable UTF-8 stay; BEL, BS, TAB, LF, VT, FF and CR become \a \b \t
+ * \n \v \f \r; every other control byte, DEL, each byte that is not part of
+ * valid UTF-8, and each byte of a C1 control, a line or paragraph separator
+ * or a bidirectional formatting character becomes a backslash and three
+ * octal digits (ESC is \033). A backslash stays as it is, so escaping twice
+ * changes nothing. tenon__esc_char() writes the form of the character at `s`
+ * (not NUL) into `out`, stores its length in *len and returns how many bytes
+ * of `s` it covers. */
+#define TENON__ESC_MAX 16
+size_t tenon__esc_char(const char *s, char out[TENON__ESC_MAX], size_t *len);
+/* All of `s` escaped, malloc'd; NULL when out of memory. */
+char *tenon__escape(const char *s);
 
 /* A stat's mtime and ctime in nanoseconds, the unit of the cache's keys. */
 static inline int64_t tenon__mtime_ns(const struct stat *st)
@@ -178,6 +197,11 @@ void tenon__args_free(struct tenon__args *a);
 /* Convert one value of `type`; used by args and by `tenon info`. */
 int tenon__arg_convert(const struct tenon_arg_decl *d, const char *text,
                        int64_t *out, char *why, size_t why_len);
+/* 0 when `v` (converted from `text`) is inside the declared range of an int
+ * argument (or it has none); else TENON_ERANGE with "expected an int from
+ * MIN to MAX, got 'TEXT'" (or "of at least MIN", "of at most MAX"). */
+int tenon__arg_in_range(const struct tenon_arg_decl *d, int64_t v,
+                        const char *text, char *why, size_t why_len);
 
 /* ---- inventory.c --------------------------------------------------------- */
 
@@ -223,14 +247,18 @@ struct tenon_plugin {
  * fills `p` (status and reason on failure). Never runs plugin code. */
 void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name);
 void tenon__plugin_free(struct tenon_plugin *p);
-/* Set status and reason, replacing unprintable bytes of the reason. */
+/* Set status and reason, the reason escaped (tenon__escape()): it may quote
+ * file names and static info, and hosts print it. */
 void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
                               const char *reason);
 
 /* Split "name[@version][:args]"; the returned pointers are into a copy the
- * caller frees (*buf). *args is NULL when no ':' was given. */
-int tenon__spec_split(const char *spec, char **buf, const char **name,
-                      const char **version, const char **args);
+ * caller frees (*buf). *args is NULL when no ':' was given. A caller that
+ * takes no arguments passes with_args 0: a ':' is then an error, and the
+ * messages describe name[@version] only. */
+int tenon__spec_split(const char *spec, int with_args, char **buf,
+                      const char **name, const char **version,
+                      const char **args);
 
 /* tenon_find() on an already split spec, taking a use of the entry for
  * an instance (so tenon_release_old_scans() keeps it): drop it with

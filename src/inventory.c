@@ -23,18 +23,18 @@ void tenon__plugin_set_reason(struct tenon_plugin *p, int status,
 {
     p->status = status;
     free(p->reason);
-    p->reason = tenon__strdup(reason);
-    if (p->reason)
-        for (char *c = p->reason; *c; c++)
-            if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-                *c = '?';
+    p->reason = tenon__escape(reason);
 }
 
-static const char *open_error(int err)
+static const char *open_error(int err, int dirfd, const char *name)
 {
+    struct stat st;
     switch (err) {
     case ELOOP: return "symbolic link loop";
-    case ENOENT: return "dangling symbolic link";
+    case ENOENT: /* a listed name is a link; a name given may be a typo */
+        return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+                   ? "dangling symbolic link"
+                   : "no such file";
     case EACCES: return "permission denied";
     default: return strerror(err);
     }
@@ -51,7 +51,8 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
 
     p->info.abi = -1;
     if (fd < 0) {
-        snprintf(reason, sizeof reason, "cannot open: %s", open_error(errno));
+        snprintf(reason, sizeof reason, "cannot open: %s",
+                 open_error(errno, dirfd, name));
         tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
         return;
     }
@@ -682,13 +683,22 @@ const tenon_plugin_t *tenon_plugin_at(tenon_t *t, size_t i)
 
 /* ---- lookup -------------------------------------------------------------- */
 
-int tenon__spec_split(const char *spec, char **buf, const char **name,
-                      const char **version, const char **args)
+int tenon__spec_split(const char *spec, int with_args, char **buf,
+                      const char **name, const char **version,
+                      const char **args)
 {
+    const char *form = with_args ? "name[@version][:args]" : "name[@version]";
     char *b = tenon__strdup(spec ? spec : "");
     char *colon, *at;
     if (!b)
         return tenon__fail(TENON_ENOMEM, "out of memory");
+    if (!with_args && strchr(b, ':')) {
+        free(b);
+        *buf = NULL;
+        return tenon__fail(TENON_EINVAL,
+                           "'%s' carries arguments; expected name[@version]",
+                           spec);
+    }
     *name = b;
     *version = NULL;
     *args = NULL;
@@ -706,10 +716,9 @@ int tenon__spec_split(const char *spec, char **buf, const char **name,
         free(b);
         *buf = NULL;
         return tenon__fail(TENON_EINVAL,
-                           "'%s' is not a plugin name; expected "
-                           "name[@version][:args] with a name of "
-                           "[a-z0-9][a-z0-9_-]*",
-                           spec ? spec : "");
+                           "'%s' is not a plugin name; expected %s with a "
+                           "name of [a-z0-9][a-z0-9_-]*",
+                           spec ? spec : "", form);
     }
     if (*version && tenon__semver_parse(*version, &v) != 0) {
         int rc = tenon__fail(TENON_EINVAL,
@@ -778,17 +787,11 @@ int tenon_find(tenon_t *t, const char *spec, const tenon_plugin_t **out)
 
     *out = NULL;
     if ((rc = tenon__ensure_scanned(t)) ||
-        (rc = tenon__spec_split(spec, &buf, &name, &version, &args)))
+        (rc = tenon__spec_split(spec, 0, &buf, &name, &version, &args)))
         return rc;
-    if (args)
-        rc = tenon__fail(TENON_EINVAL,
-                         "'%s' carries arguments; expected name[@version]",
-                         spec);
-    else {
-        pthread_mutex_lock(&t->lock);
-        rc = find_locked(t, name, version, out);
-        pthread_mutex_unlock(&t->lock);
-    }
+    pthread_mutex_lock(&t->lock);
+    rc = find_locked(t, name, version, out);
+    pthread_mutex_unlock(&t->lock);
     free(buf);
     return rc;
 }

@@ -467,8 +467,13 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
     lib->refs = 1;
     lib->next = t->libraries;
     t->libraries = lib;
-    tenon__log(t, TENON_LOG_DEBUG, "tenon", "loaded %s (%zu dependencies)",
-               p->path, lib->deps.n);
+    for (size_t i = 0; i < lib->deps.n; i++)
+        if (lib->deps.v[i].kind == TENON__DEP_BUNDLED)
+            tenon__log(t, TENON_LOG_DEBUG, "tenon",
+                       "%s: loaded bundled %s from %s (%s)", p->path,
+                       lib->deps.v[i].name, lib->deps.v[i].path,
+                       lib->deps.v[i].via);
+    tenon__log(t, TENON_LOG_DEBUG, "tenon", "loaded %s", p->path);
     *out = lib;
     lib = NULL;
 out:

@@ -55,3 +55,84 @@ int tenon__reason(char *buf, size_t len, int code, const char *fmt, ...)
     va_end(ap);
     return code;
 }
+
+size_t tenon__utf8_next(const char *s, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned c = p[0], n;
+    uint32_t v;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 1, v = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 2, v = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 3, v = c & 0x07;
+    else
+        return 0;
+    for (unsigned i = 1; i <= n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
+        (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n + 1;
+}
+
+/* Valid UTF-8, but not to be shown: C1 controls, line and paragraph
+ * separators, and the bidirectional formatting characters, which reorder
+ * what a terminal shows around them. */
+static int hidden(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e ||
+           cp == 0x200f || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t tenon__esc_char(const char *s, char out[TENON__ESC_MAX], size_t *len)
+{
+    static const char c_escapes[] = "\aa\bb\tt\nn\vv\ff\rr";
+    unsigned char c = (unsigned char)*s;
+    uint32_t cp;
+    size_t n = tenon__utf8_next(s, &cp);
+
+    if ((c >= 0x20 && c < 0x7f) || (n > 1 && !hidden(cp))) {
+        memcpy(out, s, n);
+        *len = n;
+        return n;
+    }
+    for (const char *e = c_escapes; *e; e += 2)
+        if (*e == (char)c) {
+            out[0] = '\\';
+            out[1] = e[1];
+            *len = 2;
+            return 1;
+        }
+    if (n == 0)
+        n = 1; /* not UTF-8: this byte alone */
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 4 * i, 5, "\\%03o", (unsigned char)s[i]);
+    *len = 4 * n;
+    return n;
+}
+
+char *tenon__escape(const char *s)
+{
+    size_t used = 0, len;
+    char *d = malloc(strlen(s) * 4 + 1), buf[TENON__ESC_MAX];
+    if (!d)
+        return NULL;
+    for (const char *p = s; *p;) {
+        p += tenon__esc_char(p, buf, &len);
+        memcpy(d + used, buf, len);
+        used += len;
+    }
+    d[used] = '\0';
+    return d;
+}

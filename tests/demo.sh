@@ -1,53 +1,64 @@
 #!/bin/sh
 # make demo: Tenon's main job on real plugins, with real output.
+#
+#   sh tests/demo.sh [BUILD_DIR]     (from the top of the source tree)
+#
+# Every command is printed before it runs, and what is printed is exactly
+# what runs (run() evaluates the printed text), so each line works when
+# pasted into a shell at the top of the tree, in order. Nothing is written
+# outside the scratch directory $T, which the demo makes first and removes
+# at the end: the scan cache and the trust store are pointed into it.
+# tests/demo_check.sh replays the printed commands to keep it so.
 set -e
 B=${1:-build}
-P=$B/plugins
-if [ -t 1 ]; then bold='\033[1m' off='\033[0m'; else bold='' off=''; fi
-say() { printf "\n${bold}\$ %s${off}\n" "$*"; }
+if [ -t 1 ]; then
+    bold=$(printf '\033[1m') off=$(printf '\033[0m')
+else
+    bold='' off=''
+fi
 
-say tenon --version
-"$B/tenon" --version
+# `$1` quoted for the shell when it needs quotes.
+quote() {
+    case $1 in
+    '' | *[!A-Za-z0-9_./:@%+=,-]*)
+        printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
 
-say tenon list --plugin-path "$P"
-"$B/tenon" list --plugin-path "$P"
+# Print a command line and run it in this shell, so that variables it sets
+# stay set for the next ones. try: the same for a command shown failing.
+run() {
+    printf '\n%s$ %s%s\n' "$bold" "$1" "$off"
+    eval "$1"
+}
+try() {
+    printf '\n%s$ %s%s\n' "$bold" "$1" "$off"
+    eval "$1" || true
+}
 
-say tenon info hello --plugin-path "$P"
-"$B/tenon" info hello --plugin-path "$P"
+b=$(quote "$B")
+p="$b/plugins"
 
-say "readelf -p .note.tenon $P/hello.so   # the static info, read without loading"
-readelf -p .note.tenon "$P/hello.so" | head -n 12
+run 'T=$(mktemp -d)   # scratch space for the demo, removed at the end'
+trap 'rm -rf "$T"' EXIT
+run 'export TENON_CACHE_DIR="$T/cache" XDG_CONFIG_HOME="$T/config"   # not ~/.cache, ~/.config'
 
-say "examples/greet --plugin-path $P 'hello:Bonjour,times=2,shout=yes' World Tenon"
-"$B/examples/greet" --plugin-path "$P" 'hello:Bonjour,times=2,shout=yes' World Tenon
-
-say "examples/greet --plugin-path $P 'hello:times=lots' World   # bad argument: refused before loading"
-"$B/examples/greet" --plugin-path "$P" 'hello:times=lots' World || true
-
-say "tenon list --all --plugin-path $B/tests/badsrc   # files Tenon refuses, with the reason"
-"$B/tenon" list --all --plugin-path "$B/tests/badsrc"
+run "$b/tenon --version"
+run "$b/tenon list --plugin-path $p"
+run "$b/tenon info hello --plugin-path $p"
+run "readelf -p .note.tenon $p/hello.so   # the static info, read without loading"
+run "$b/examples/greet --plugin-path $p 'hello:Bonjour,times=2,shout=yes' World Tenon"
+try "$b/tenon check 'hello:times=11' --plugin-path $p   # checked against the declarations"
+try "$b/examples/greet --plugin-path $p 'hello:times=lots' World   # refused before loading"
+run "$b/tenon list --all --plugin-path $b/tests/badsrc   # files Tenon refuses, with the reason"
 
 # Signing: a key pair, a signed copy of hello, and what a tampered byte does.
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export XDG_CONFIG_HOME="$T/config" # a private trust store for the demo
-cp "$P/hello.so" "$T/hello.so"
-
-say "tenon keygen --out \$T/keys --name demo"
-"$B/tenon" keygen --out "$T/keys" --name demo
-
-say "tenon sign \$T/hello.so --key \$T/keys/demo.key"
-"$B/tenon" sign "$T/hello.so" --key "$T/keys/demo.key"
-
-say "tenon trust add \$T/keys/demo.pub"
-"$B/tenon" trust add "$T/keys/demo.pub"
-
-say "tenon verify \$T/hello.so"
-"$B/tenon" verify "$T/hello.so"
-
-say "printf x >> \$T/hello.so; tenon verify \$T/hello.so   # one byte more"
-printf x >> "$T/hello.so"
-"$B/tenon" verify "$T/hello.so" || true
-
-say "tenon list --all --no-cache --plugin-path \$T   # a trusted key exists: require"
-"$B/tenon" list --all --no-cache --plugin-path "$T"
+run "cp $p/hello.so \"\$T/hello.so\""
+run "$b/tenon keygen --out \"\$T/keys\" --name demo"
+run "$b/tenon sign \"\$T/hello.so\" --key \"\$T/keys/demo.key\""
+run "$b/tenon trust add \"\$T/keys/demo.pub\"   # into \$XDG_CONFIG_HOME, in \$T"
+run "$b/tenon verify \"\$T/hello.so\""
+try "printf x >> \"\$T/hello.so\"; $b/tenon verify \"\$T/hello.so\"   # one byte more"
+run "$b/tenon list --all --no-cache --plugin-path \"\$T\"   # a trusted key exists: require"
+run 'rm -rf "$T"'

@@ -6,18 +6,26 @@
 #include "internal.h"
 #include "testutil.h"
 
+/* Declarations as the static-info parser makes them; the members after
+ * choices (an int's range) are zero. */
+#define DECL(n, t, req, def, h, ch)                                            \
+    {                                                                          \
+        .name = (n), .type = (t), .required = (req), .default_value = (def),   \
+        .help = (h), .choices = (ch)                                           \
+    }
+
 static const struct tenon_arg_decl decls[] = {
-    {"label", TENON_ARG_STRING, 0, "none", "bare value", NULL},
-    {"count", TENON_ARG_INT, 0, "0", "a number", NULL},
-    {"flag", TENON_ARG_BOOL, 0, "no", "a switch", NULL},
-    {"mode", TENON_ARG_ENUM, 0, "auto", "a choice", "fast|slow|auto"},
-    {"limit", TENON_ARG_INT, 0, NULL, "optional", NULL},
+    DECL("label", TENON_ARG_STRING, 0, "none", "bare value", NULL),
+    DECL("count", TENON_ARG_INT, 0, "0", "a number", NULL),
+    DECL("flag", TENON_ARG_BOOL, 0, "no", "a switch", NULL),
+    DECL("mode", TENON_ARG_ENUM, 0, "auto", "a choice", "fast|slow|auto"),
+    DECL("limit", TENON_ARG_INT, 0, NULL, "optional", NULL),
 };
 #define NDECLS (sizeof decls / sizeof *decls)
 
 static const struct tenon_arg_decl required[] = {
-    {"pid", TENON_ARG_INT, 1, NULL, "process id", NULL},
-    {"os", TENON_ARG_ENUM, 1, NULL, "operating system", "linux|win"},
+    DECL("pid", TENON_ARG_INT, 1, NULL, "process id", NULL),
+    DECL("os", TENON_ARG_ENUM, 1, NULL, "operating system", "linux|win"),
 };
 
 static struct tenon__args parsed;
@@ -170,6 +178,59 @@ static void structure_errors(void **state)
     bad(decls, NDECLS, "=5", TENON_EARG, "empty argument name");
 }
 
+/* TENON_ARG_INT_RANGE: bounds inclusive, in any spelling of an int; the
+ * error names the plugin, the argument, the range and the value given. */
+static void int_ranges(void **state)
+{
+    static const struct tenon_arg_decl ranged[] = {
+        {.name = "times",
+         .type = TENON_ARG_INT,
+         .default_value = "1",
+         .help = "1 to 10",
+         .has_min = 1,
+         .has_max = 1,
+         .min = 1,
+         .max = 10},
+        {.name = "low", .type = TENON_ARG_INT, .has_min = 1, .min = -4096},
+        {.name = "high", .type = TENON_ARG_INT, .has_max = 1, .max = 0},
+    };
+    static const char *const good[] = {"1",
+                                       "10",
+                                       "0xa",
+                                       "+5",
+                                       "low=-4k",
+                                       "high=0",
+                                       "high=-0x8000000000000000"};
+    static const struct {
+        const char *s, *msg;
+    } out[] = {
+        {"0", "plugin 'basic', argument 'times': expected an int from 1 to "
+              "10, got '0'"},
+        {"11", "argument 'times': expected an int from 1 to 10, got '11'"},
+        {"times=0xb", "expected an int from 1 to 10, got '0xb'"},
+        {"times=1k", "got '1k'"},
+        {"low=-4097", "argument 'low': expected an int of at least -4096, "
+                      "got '-4097'"},
+        {"high=1", "argument 'high': expected an int of at most 0, got '1'"},
+    };
+    struct tenon__args a;
+    (void)state;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        if (tenon__args_parse(good[i], ranged, 3, "basic", &a) != 0)
+            fail_msg("'%s' refused: %s", good[i], tenon_last_error());
+        tenon__args_free(&a);
+    }
+    for (size_t i = 0; i < sizeof out / sizeof *out; i++)
+        bad(ranged, 3, out[i].s, TENON_ERANGE, out[i].msg);
+    /* an overflow is still the int's own error */
+    bad(ranged, 3, "times=99999999999999999999", TENON_ERANGE, "range");
+    /* the default sits inside the range and is used */
+    assert_int_equal(tenon__args_parse("", ranged, 3, "basic", &a), 0);
+    assert_int_equal(a.pub.values[0].i, 1);
+    assert_false(a.pub.values[1].set);
+    tenon__args_free(&a);
+}
+
 static void required_args(void **state)
 {
     struct tenon__args a;
@@ -195,6 +256,7 @@ int main(void)
         cmocka_unit_test_teardown(bools_and_enums, teardown),
         cmocka_unit_test_teardown(structure_errors, teardown),
         cmocka_unit_test(required_args),
+        cmocka_unit_test(int_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testapi.h"
 #include "testutil.h"
@@ -41,6 +42,26 @@ static size_t fields(char *line, char **f, size_t max)
 
 /* ---- version, help, usage errors ----------------------------------------- */
 
+/* The commands `tenon help` lists, malloc'd, into cmds; how many. */
+static size_t listed_commands(char **cmds, size_t max)
+{
+    struct run r;
+    const char *at;
+    size_t n = 0;
+    RUN(&r, "help");
+    assert_status(&r, 0);
+    at = strstr(r.out, "\ncommands:\n");
+    assert_non_null(at);
+    for (at += 11; strncmp(at, "  ", 2) == 0 && n < max;) {
+        size_t len = strcspn(at + 2, " \n");
+        cmds[n] = strndup(at + 2, len);
+        assert_non_null(cmds[n++]);
+        at = strchr(at, '\n') + 1;
+    }
+    run_free(&r);
+    return n;
+}
+
 static void test_version(void **state)
 {
     struct run r;
@@ -75,27 +96,187 @@ static void test_help(void **state)
     run_free(&b);
     run_free(&a);
 
-    /* Each command's help, reached either way, is the same text. */
-    static const char *const cmds[] = {"list", "info"};
-    for (size_t i = 0; i < 2; i++) {
+    /* Each command's help, reached either way, is the same text; the
+     * commands are the ones `tenon help` lists, help itself included. */
+    char *cmds[32];
+    size_t ncmds = listed_commands(cmds, 32);
+    assert_true(ncmds >= 11);
+    for (size_t i = 0; i < ncmds; i++) {
         char want[64];
         snprintf(want, sizeof want, "usage: tenon %s", cmds[i]);
         RUN(&a, "help", cmds[i]);
         assert_status(&a, 0);
         assert_contains(a.out, want);
-        assert_contains(a.out, "--plugin-path");
         assert_string_equal(a.err, "");
         RUN(&b, cmds[i], "--help");
         assert_status(&b, 0);
         assert_string_equal(b.out, a.out);
         run_free(&b);
-        /* --help wins over the rest of the line, which is not acted on. */
-        RUN(&b, cmds[i], "--json", "--help", "--plugin-path", "/nonexistent");
+        RUN(&b, cmds[i], "-h");
+        assert_status(&b, 0);
+        assert_string_equal(b.out, a.out);
+        run_free(&b);
+        run_free(&a);
+        free(cmds[i]);
+    }
+    /* --help wins over the rest of the line, which is not acted on. */
+    static const char *const scanning[] = {"list", "info", "check"};
+    for (size_t i = 0; i < 3; i++) {
+        RUN(&a, scanning[i], "--help");
+        assert_contains(a.out, "--plugin-path");
+        RUN(&b, scanning[i], "--json", "--help", "--plugin-path",
+            "/nonexistent");
         assert_status(&b, 0);
         assert_string_equal(b.out, a.out);
         run_free(&b);
         run_free(&a);
     }
+}
+
+/* A mistyped command or option: the nearest one is suggested. */
+static void test_suggestions(void **state)
+{
+    static const struct {
+        const char *a, *b, *want;
+    } cases[] = {
+        {"lsit", NULL, "unknown command 'lsit'; did you mean 'list'?"},
+        {"help", "lsit", "unknown command 'lsit'; did you mean 'list'?"},
+        {"inf", NULL, "did you mean 'info'?"},
+        {"instal", NULL, "did you mean 'install'?"},
+        {"chekc", NULL, "did you mean 'check'?"},
+        {"--verison", NULL, "did you mean '--version'?"},
+        {"list", "--jsno", "unknown option '--jsno'; did you mean '--json'?"},
+        {"info", "--target", "did you mean '--targets'?"},
+        {"list", "--plugin-pth", "did you mean '--plugin-path'?"},
+    };
+    struct run r;
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (cases[i].b)
+            RUN(&r, cases[i].a, cases[i].b);
+        else
+            RUN(&r, cases[i].a);
+        assert_status(&r, 2);
+        assert_contains(r.err, cases[i].want);
+        assert_string_equal(r.out, "");
+        run_free(&r);
+    }
+    /* Nothing near: no guess. --targets is info's, not list's. */
+    RUN(&r, "frobnicate");
+    assert_status(&r, 2);
+    assert_null(strstr(r.err, "did you mean"));
+    assert_contains(r.err, "see 'tenon --help'");
+    run_free(&r);
+    RUN(&r, "list", "--targets");
+    assert_status(&r, 2);
+    assert_null(strstr(r.err, "did you mean"));
+    run_free(&r);
+}
+
+/* Commands that take NAME[@VERSION] do not suggest ':args' in their
+ * errors; check, which takes them, does. */
+static void test_spec_hints(void **state)
+{
+    struct run r;
+    (void)state;
+    RUN(&r, "info", "hello:Bonjour", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "'hello:Bonjour' carries arguments; expected "
+                           "name[@version]\n");
+    run_free(&r);
+    RUN(&r, "info", "Hello", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "expected name[@version] with a name of");
+    assert_null(strstr(r.err, ":args"));
+    run_free(&r);
+    RUN(&r, "remove", "Bad!", "--dir", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "'Bad!' is not a plugin name; expected "
+                           "name[@version] with");
+    run_free(&r);
+    RUN(&r, "check", "Bad!", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "expected name[@version][:args] with");
+    run_free(&r);
+}
+
+/* ---- check --------------------------------------------------------------- */
+
+static void test_check(void **state)
+{
+    static const char *const bad[][2] = {
+        {"hello:times=lots", "plugin 'hello', argument 'times': expected int"},
+        {"hello:colour=red", "plugin 'hello' has no argument 'colour'"},
+        {"hello:Hi,Hey", "more than one value without a key ('Hey')"},
+        {"hello@2.0.0", "plugin 'hello' has no version 2.0.0"},
+        {"nosuch", "no plugin named 'nosuch'"},
+    };
+    struct run r;
+    json_t *o;
+    (void)state;
+
+    RUN(&r, "check", "hello:Bonjour,times=2", "--plugin-path",
+        TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    assert_string_equal(r.out,
+                        "ok: hello 1.0.0 (" TEST_EXAMPLE_DIR "/hello.so)\n");
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        RUN(&r, "check", bad[i][0], "--plugin-path", TEST_EXAMPLE_DIR);
+        assert_status(&r, 1);
+        assert_string_equal(r.out, "");
+        assert_contains(r.err, "tenon check: ");
+        assert_contains(r.err, bad[i][1]);
+        run_free(&r);
+    }
+    /* An unusable file is not one to create instances from. */
+    RUN(&r, "check", "badver", "--plugin-path", TEST_BAD_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "is unavailable: version '1.0'");
+    run_free(&r);
+
+    RUN(&r, "check", "hello:times=lots", "--json", "--plugin-path",
+        TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_string_equal(r.err, "");
+    o = parse_json(r.out);
+    assert_true(json_is_false(json_object_get(o, "ok")));
+    assert_string_equal(json_string_value(json_object_get(o, "spec")),
+                        "hello:times=lots");
+    assert_contains(json_string_value(json_object_get(o, "error")),
+                    "expected int");
+    assert_string_equal(json_string_value(json_object_get(o, "name")), "hello");
+    assert_string_equal(json_string_value(json_object_get(o, "path")),
+                        TEST_EXAMPLE_DIR "/hello.so");
+    json_decref(o);
+    run_free(&r);
+
+    RUN(&r, "check", "hello", "--json", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    o = parse_json(r.out);
+    assert_true(json_is_true(json_object_get(o, "ok")));
+    assert_true(json_is_null(json_object_get(o, "error")));
+    assert_string_equal(json_string_value(json_object_get(o, "version")),
+                        "1.0.0");
+    json_decref(o);
+    run_free(&r);
+
+    RUN(&r, "check", "nosuch", "--json", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    o = parse_json(r.out);
+    assert_true(json_is_null(json_object_get(o, "name")));
+    assert_true(json_is_null(json_object_get(o, "path")));
+    json_decref(o);
+    run_free(&r);
+
+    RUN(&r, "check", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "expected NAME[@VERSION][:ARGS]");
+    run_free(&r);
+    RUN(&r, "check", "hello", "hello", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 2);
+    run_free(&r);
 }
 
 static void test_usage_errors(void **state)
@@ -155,6 +336,24 @@ static void test_usage_errors(void **state)
     RUN(&r, "list", "--plugin-path");
     assert_status(&r, 2);
     assert_contains(r.err, "--plugin-path");
+    run_free(&r);
+
+    RUN(&r, "help", "list", "extra");
+    assert_status(&r, 2);
+    assert_contains(r.err, "tenon help: unexpected operand 'extra'");
+    run_free(&r);
+    RUN(&r, "install", "x.so", "--dir=");
+    assert_status(&r, 2);
+    assert_contains(r.err, "tenon install: --dir needs a directory");
+    run_free(&r);
+
+    /* Commands that do not scan take no search path. */
+    RUN(&r, "cache", "clear", "--plugin-path", TEST_PLUGIN_DIR);
+    assert_status(&r, 2);
+    assert_contains(r.err, "unknown option '--plugin-path'");
+    run_free(&r);
+    RUN(&r, "verify", TEST_PLUGIN_DIR "/basic_v1.so", "--plugin-path=x");
+    assert_status(&r, 2);
     run_free(&r);
 
     RUN(&r, "info");
@@ -588,6 +787,8 @@ static void test_info_json(void **state)
         assert_nstr(json_string_value(json_object_get(a, "default")),
                     d->default_value);
         assert_nstr(json_string_value(json_object_get(a, "help")), d->help);
+        assert_true(json_is_null(json_object_get(a, "min")));
+        assert_true(json_is_null(json_object_get(a, "max")));
         choices = json_object_get(a, "choices");
         if (!d->choices) {
             assert_null(choices);
@@ -623,6 +824,190 @@ static void test_info_json(void **state)
     /* No --targets: the plugin was not loaded to ask. */
     assert_null(json_object_get(o, "targets"));
     json_decref(o);
+    run_free(&r);
+    tenon_close(t);
+}
+
+/* An operand with a '/' or ending in .so is a file: read where it is, the
+ * same output as by name, and nothing loaded. */
+static void test_info_file(void **state)
+{
+    static const char *const forms[][2] = {{"", ""}, {"--json", ""}};
+    char *marker = path_join(*state, "marker"), env_marker[4200];
+    const char *env[] = {env_marker, NULL};
+    struct run a, b;
+
+    for (size_t i = 0; i < 2; i++) {
+        if (*forms[i][0]) {
+            RUN(&a, "info", TEST_PLUGIN_DIR "/basic_v1.so", forms[i][0]);
+            RUN(&b, "info", "basic@1.2.0", forms[i][0], "--plugin-path",
+                TEST_PLUGIN_DIR);
+        } else {
+            RUN(&a, "info", TEST_PLUGIN_DIR "/basic_v1.so");
+            RUN(&b, "info", "basic@1.2.0", "--plugin-path", TEST_PLUGIN_DIR);
+        }
+        assert_status(&a, 0);
+        assert_status(&b, 0);
+        assert_string_equal(a.out, b.out);
+        assert_string_equal(a.err, "");
+        run_free(&a);
+        run_free(&b);
+    }
+
+    /* its directory need not be on the search path, and no code runs */
+    snprintf(env_marker, sizeof env_marker, "TENON_TEST_MARKER=%s", marker);
+    RUN_ENV(&a, env, "info", TEST_PLUGIN_DIR "/marker.so", "--plugin-path",
+            TEST_BAD_DIR);
+    assert_status(&a, 0);
+    assert_contains(a.out, "name:        marker\n");
+    assert_int_equal(access(marker, F_OK), -1);
+    run_free(&a);
+
+    /* ends in .so: a file, not a (bad) plugin name */
+    RUN(&a, "info", "nosuch.so");
+    assert_status(&a, 1);
+    assert_contains(a.err, "tenon info: nosuch.so: cannot open: No such file");
+    run_free(&a);
+    RUN(&a, "info", TEST_BAD_DIR "/badver.so");
+    assert_status(&a, 1);
+    assert_contains(a.err, "/badver.so is not a usable plugin: version '1.0' "
+                           "is not a semantic version");
+    assert_string_equal(a.out, "");
+    run_free(&a);
+    RUN(&a, "info", TEST_PLUGIN_DIR "/basic_v1.so", "--targets");
+    assert_status(&a, 2);
+    assert_contains(a.err, "--targets loads the plugin, so it takes "
+                           "NAME[@VERSION] from the search path");
+    run_free(&a);
+    free(marker);
+}
+
+/* --provides ID keeps the plugins whose static info lists ID. */
+static void test_list_provides(void **state)
+{
+    const char *dirs[] = {TEST_PLUGIN_DIR, TEST_EXAMPLE_DIR};
+    tenon_t *t = open_scanned(dirs, 2);
+    char *copy = path_join(*state, "basic_v1.so"), want[256];
+    size_t basics = 0, rows = 0;
+    struct run r;
+    json_t *arr;
+
+    for (size_t i = 0; i < tenon_plugin_count(t); i++) {
+        const tenon_plugin_t *p = tenon_plugin_at(t, i);
+        for (size_t k = 0; k < tenon_plugin_provides_count(p); k++)
+            basics += strcmp(tenon_plugin_provides(p, k), TEST_BASIC_ID) == 0;
+    }
+    assert_int_equal(basics, 3);
+
+    RUN(&r, "list", "--provides", TEST_BASIC_ID, "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    for (const char *l = strchr(r.out, '\n') + 1; *l;
+         l = strchr(l, '\n') + 1, rows++)
+        assert_int_equal(strncmp(l, "basic ", 6), 0);
+    assert_int_equal(rows, basics);
+    assert_null(strstr(r.out, "hello"));
+    run_free(&r);
+
+    RUN(&r, "list", "--provides=example.greeter/1", "--json", "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(arr, 0), "name")),
+        "hello");
+    json_decref(arr);
+    run_free(&r);
+
+    RUN(&r, "list", "--provides", "x.nothing/1", "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    assert_string_equal(r.out, "no plugins providing x.nothing/1 found in 2 "
+                               "directories\n");
+    run_free(&r);
+
+    /* Unusable files count only when their info lists the id: a shadowed
+     * copy of basic does, the broken files of TEST_BAD_DIR do not. */
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", copy);
+    RUN(&r, "list", "--provides", TEST_BASIC_ID, "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", *state, "--plugin-path",
+        TEST_BAD_DIR);
+    assert_status(&r, 0);
+    assert_contains(r.out, "(1 unavailable file not shown; use --all)");
+    run_free(&r);
+    RUN(&r, "list", "--all", "--provides", TEST_BASIC_ID, "--plugin-path",
+        TEST_PLUGIN_DIR, "--plugin-path", *state, "--plugin-path",
+        TEST_BAD_DIR);
+    snprintf(want, sizeof want, "\nunavailable:\n  %s (basic 1.2.0)\n", copy);
+    assert_contains(r.out, want);
+    assert_null(strstr(r.out, "badver"));
+    run_free(&r);
+
+    RUN(&r, "list", "--provides", "not-an-id");
+    assert_status(&r, 2);
+    assert_contains(r.err, "--provides 'not-an-id': expected an interface id "
+                           "namespace.name/major");
+    run_free(&r);
+    RUN(&r, "list", "--provides");
+    assert_status(&r, 2);
+    assert_contains(r.err, "--provides needs an interface id");
+    run_free(&r);
+    free(copy);
+    tenon_close(t);
+}
+
+/* An int argument's range, in text and JSON, from the example plugin. */
+static void test_info_ranges(void **state)
+{
+    const char *dirs[] = {TEST_EXAMPLE_DIR};
+    tenon_t *t = open_scanned(dirs, 1);
+    const tenon_plugin_t *p;
+    const struct tenon_arg_decl *d;
+    struct run r;
+    json_t *o, *times;
+    (void)state;
+
+    assert_int_equal(tenon_find(t, "hello", &p), 0);
+    d = tenon_plugin_arg(p, 1);
+    assert_string_equal(d->name, "times");
+    assert_true(d->has_min && d->has_max);
+    assert_int_equal(d->min, 1);
+    assert_int_equal(d->max, 10);
+    assert_false(tenon_plugin_arg(p, 0)->has_min);
+
+    RUN(&r, "info", "hello", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    assert_contains(r.out, "\n  times  int (1..10), default \"1\"\n");
+    run_free(&r);
+
+    RUN(&r, "info", "hello", "--json", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 0);
+    o = parse_json(r.out);
+    times = json_array_get(json_object_get(o, "arguments"), 1);
+    assert_int_equal(json_integer_value(json_object_get(times, "min")), 1);
+    assert_int_equal(json_integer_value(json_object_get(times, "max")), 10);
+    assert_true(json_is_null(json_object_get(
+        json_array_get(json_object_get(o, "arguments"), 0), "min")));
+    json_decref(o);
+    run_free(&r);
+
+    RUN(&r, "check", "hello:times=11", "--plugin-path", TEST_EXAMPLE_DIR);
+    assert_status(&r, 1);
+    assert_contains(r.err, "plugin 'hello', argument 'times': expected an int "
+                           "from 1 to 10, got '11'");
+    run_free(&r);
+
+    /* a file whose range is broken is listed with the reason */
+    RUN(&r, "list", "--all", "--plugin-path", TEST_BADINFO_DIR);
+    assert_status(&r, 0);
+    assert_contains(r.out, "/badrange_order.so (range-order 1.0.0)\n    "
+                           "unavailable: argument 'n' has arg.min 10 above "
+                           "arg.max 1; expected min <= max\n");
+    assert_contains(r.out, "default of argument 'n': expected an int from 1 "
+                           "to 10, got '11'");
+    assert_contains(r.out, "arg.min of argument 'n': expected int");
+    assert_contains(r.out, "argument 's' has arg.min but is of type string");
     run_free(&r);
     tenon_close(t);
 }
@@ -743,6 +1128,9 @@ int main(void)
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_spec_hints),
+        cmocka_unit_test(test_check),
         cmocka_unit_test(test_info_not_found),
         cmocka_unit_test(test_list_text),
         cmocka_unit_test(test_list_text_unavailable),
@@ -750,6 +1138,11 @@ int main(void)
         cmocka_unit_test(test_list_all_json),
         cmocka_unit_test(test_info_text),
         cmocka_unit_test(test_info_json),
+        cmocka_unit_test(test_info_ranges),
+        cmocka_unit_test_setup_teardown(test_info_file, tmp_setup,
+                                        tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_list_provides, tmp_setup,
+                                        tmp_teardown),
         cmocka_unit_test(test_info_targets),
         cmocka_unit_test(test_log_env),
     };

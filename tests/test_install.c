@@ -155,6 +155,11 @@ static void cli(void **state)
     RUN(&r, "install", "--dir", dir);
     assert_status(&r, 2);
     run_free(&r);
+    RUN(&r, "install", "nosuch.so", "--dir", dir);
+    assert_status(&r, 1);
+    assert_contains(r.err, "nosuch.so is not an installable plugin: cannot "
+                           "open: no such file");
+    run_free(&r);
     RUN(&r, "remove", "required", "--dir", dir);
     assert_status(&r, 0);
     assert_contains(r.out, "removed 1 file for required");
@@ -236,6 +241,97 @@ static void install_writes_meta_and_keeps_signature(void **state)
     free(unsigned_meta);
 }
 
+/* With a trusted key, the default policy is require: installing a plugin
+ * that will then be unavailable says so (and still installs it). */
+static void install_warns_when_require_refuses(void **state)
+{
+    char *dir = *state, *keys = path_join(dir, "keys"),
+         *plugins = path_join(dir, "plugins"), *cfg = path_join(dir, "cfg"),
+         *src = path_join(dir, "basic.so"), *key = path_join(keys, "k.key"),
+         *pub = path_join(keys, "k.pub");
+    char env_cfg[4200];
+    const char *env[] = {env_cfg, "TENON_TRUST", NULL},
+               *env_off[] = {env_cfg, "TENON_TRUST=off", NULL};
+    struct run r;
+    json_t *j;
+
+    snprintf(env_cfg, sizeof env_cfg, "XDG_CONFIG_HOME=%s", cfg);
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", src);
+
+    /* no trusted key: no policy, no warning */
+    RUN_ENV(&r, env, "install", TEST_PLUGIN_DIR "/required.so", "--dir",
+            plugins);
+    assert_status(&r, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+
+    RUN_ENV(&r, env, "keygen", "--out", keys, "--name", "k");
+    assert_status(&r, 0);
+    run_free(&r);
+    RUN_ENV(&r, env, "trust", "add", pub);
+    assert_status(&r, 0);
+    run_free(&r);
+
+    RUN_ENV(&r, env, "install", TEST_PLUGIN_DIR "/required.so", "--dir",
+            plugins);
+    assert_status(&r, 0);
+    assert_contains(r.out, "installed ");
+    assert_contains(r.err, "tenon install: warning: ");
+    assert_contains(r.err, "/required-0.1.0.so will be unavailable: a "
+                           "trusted key exists, and the require policy "
+                           "refuses it (unsigned: ");
+    assert_contains(r.err, "sign it with 'tenon sign'");
+    run_free(&r);
+
+    RUN_ENV(&r, env, "install", TEST_PLUGIN_DIR "/required.so", "--dir",
+            plugins, "--json");
+    assert_status(&r, 0);
+    j = parse_json(r.out);
+    assert_contains(
+        json_string_value(json_object_get(json_array_get(j, 0), "warning")),
+        "unsigned: ");
+    json_decref(j);
+    run_free(&r);
+
+    /* the policy switched off: nothing to warn about */
+    RUN_ENV(&r, env_off, "install", TEST_PLUGIN_DIR "/required.so", "--dir",
+            plugins);
+    assert_status(&r, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+
+    /* signed by the trusted key: no warning, and null in JSON */
+    RUN_ENV(&r, env, "sign", src, "--key", key);
+    assert_status(&r, 0);
+    run_free(&r);
+    RUN_ENV(&r, env, "install", src, "--dir", plugins, "--json");
+    assert_status(&r, 0);
+    assert_string_equal(r.err, "");
+    j = parse_json(r.out);
+    assert_true(json_is_null(json_object_get(json_array_get(j, 0), "warning")));
+    json_decref(j);
+    run_free(&r);
+
+    RUN_ENV(&r, env, "remove", "basic", "required", "--dir", plugins, "--json");
+    assert_status(&r, 0);
+    j = parse_json(r.out);
+    assert_int_equal(json_array_size(j), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(j, 1), "plugin")),
+        "required");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(j, 0), "removed")),
+        1);
+    json_decref(j);
+    run_free(&r);
+    free(keys);
+    free(plugins);
+    free(cfg);
+    free(src);
+    free(key);
+    free(pub);
+}
+
 static void set_created_at(const char *meta, const char *when)
 {
     json_error_t err;
@@ -310,6 +406,8 @@ int main(void)
                                         tmp_teardown),
         cmocka_unit_test_setup_teardown(cli, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(install_writes_meta_and_keeps_signature,
+                                        tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(install_warns_when_require_refuses,
                                         tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(newer_install_wins, tmp_setup,
                                         tmp_teardown),

@@ -126,6 +126,49 @@ static void bad_arguments_never_load(void **state)
     free(marker);
 }
 
+/* tenon_check() makes create's checks and stops before loading: same codes
+ * and messages, the entry named, the library never mapped. */
+static void check_without_loading(void **state)
+{
+    static const struct {
+        const char *spec;
+        int rc;
+        const char *plugin, *msg;
+    } cases[] = {
+        {"marker", 0, "marker", NULL},
+        {"basic@1.2.0:x,count=0x10,flag=yes,mode=slow", 0, "basic", NULL},
+        {"marker:x=1", TENON_EARG, "marker", "has no argument 'x'"},
+        {"required:pid=1", TENON_EARG, "required", "needs argument 'os'"},
+        {"basic:count=lots", TENON_EARG, "basic", "expected int"},
+        {"basic:mode='slow", TENON_EARG, "basic", "unterminated ' quote"},
+        {"basic@9.9.9", TENON_ENOENT, NULL, "has no version 9.9.9"},
+        {"nosuch:a=1", TENON_ENOENT, NULL, "no plugin named 'nosuch'"},
+        {"Bad:x", TENON_EINVAL, NULL, "expected name[@version][:args]"},
+    };
+    char *marker = path_join(*state, "marker");
+    tenon_t *t = open_dir(TEST_PLUGIN_DIR);
+    setenv("TENON_TEST_MARKER", marker, 1);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const tenon_plugin_t *p = (const tenon_plugin_t *)&cases;
+        int rc = tenon_check(t, cases[i].spec, &p);
+        if (rc != cases[i].rc)
+            fail_msg("%s: %d (%s), expected %d", cases[i].spec, rc,
+                     tenon_last_error(), cases[i].rc);
+        if (cases[i].msg)
+            assert_contains(tenon_last_error(), cases[i].msg);
+        if (cases[i].plugin)
+            assert_string_equal(tenon_plugin_name(p), cases[i].plugin);
+        else
+            assert_null(p);
+        assert_int_equal(tenon_check(t, cases[i].spec, NULL), cases[i].rc);
+    }
+    assert_int_equal(access(marker, F_OK), -1);
+    assert_false(mapped(plugin_file("marker")));
+    assert_false(mapped(plugin_file("basic_v1")));
+    tenon_close(t);
+    free(marker);
+}
+
 static void not_found(void **state)
 {
     tenon_t *t = open_dir(TEST_PLUGIN_DIR);
@@ -411,6 +454,8 @@ int main(void)
         cmocka_unit_test(default_version_is_highest),
         cmocka_unit_test(lazy_load_and_refcount),
         cmocka_unit_test_setup_teardown(bad_arguments_never_load, tmp_setup,
+                                        tmp_teardown),
+        cmocka_unit_test_setup_teardown(check_without_loading, tmp_setup,
                                         tmp_teardown),
         cmocka_unit_test(not_found),
         cmocka_unit_test(failing_create),

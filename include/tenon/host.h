@@ -172,8 +172,10 @@ const char *tenon_plugin_name(const tenon_plugin_t *p);
 const char *tenon_plugin_version(const tenon_plugin_t *p);
 int tenon_plugin_status(const tenon_plugin_t *p);
 const char *tenon_plugin_status_name(int status);
-const char *
-tenon_plugin_reason(const tenon_plugin_t *p);  /* NULL if available */
+/* Why the file cannot be used; NULL if available. Safe to print: control
+ * characters and bytes that are not UTF-8 in the file names and values it
+ * quotes are escaped as \n, \t, \033 (docs/cli.md, "Escaping"). */
+const char *tenon_plugin_reason(const tenon_plugin_t *p);
 int tenon_plugin_abi(const tenon_plugin_t *p); /* -1 if unknown */
 /* First value of a static info key ("description", "license", "help",
  * "accepts", "url", "contact", ...), or NULL. [any-thread] */
@@ -198,6 +200,11 @@ struct tenon_arg_decl {
     const char *default_value; /* NULL when none */
     const char *help;
     const char *choices; /* TENON_ARG_ENUM: "a|b|c"; else NULL */
+    /* Appended after the members above (docs/abi.md): the range of an int
+     * argument (arg.min, arg.max, as TENON_ARG_INT_RANGE writes them),
+     * inclusive; each bound holds only when its has_ flag is nonzero. */
+    int has_min, has_max;
+    int64_t min, max;
 };
 size_t tenon_plugin_arg_count(const tenon_plugin_t *p);
 const struct tenon_arg_decl *tenon_plugin_arg(const tenon_plugin_t *p,
@@ -213,6 +220,16 @@ const char *tenon_arg_type_name(int type);
  * [any-thread] */
 int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
                  tenon_instance_t **out);
+
+/* Check "name[@version][:args]" as tenon_create() would before loading
+ * anything: the form of the string, that the plugin exists and is available
+ * (under the trust policy), and the arguments against its declarations
+ * (names, types, choices, ranges, required ones). Runs no plugin code and
+ * loads no library; does not check an input instance, which the string does
+ * not name. Returns 0, or the code and message tenon_create() would give.
+ * *plugin (may be NULL) gets the entry the string names, also when only its
+ * arguments are wrong, else NULL; it is owned by `t`. [any-thread] */
+int tenon_check(tenon_t *t, const char *spec, const tenon_plugin_t **plugin);
 
 /* Drop the caller's reference. The plugin's destroy() runs, and the library
  * is closed if this was its last instance, once no dependent instance holds

@@ -241,6 +241,16 @@ struct tenon_plugin_entry {
 #define TENON_ARG_ENUM(name, choices, def, help)                               \
     TENON__ARGD(name, "enum", def, help) TENON__KV("arg.choices", choices)
 
+/* An int from `min` to `max` inclusive, both string literals like `def`
+ * ("1", "10", "1"): the host refuses other values, naming the range, before
+ * create() runs, and refuses a plugin file whose range is empty or does not
+ * hold the default. Written as the keys arg.min and arg.max, which hosts
+ * older than them ignore: a plugin that must not see other values still
+ * checks in create(). */
+#define TENON_ARG_INT_RANGE(name, min, max, def, help)                         \
+    TENON__ARGD(name, "int", def, help)                                        \
+    TENON__KV("arg.min", min) TENON__KV("arg.max", max)
+
 /* Optional arguments with no default: absent unless given (set == 0). */
 #define TENON_ARG_STRING_OPT(name, help) TENON__ARG(name, "string", help)
 #define TENON_ARG_INT_OPT(name, help)    TENON__ARG(name, "int", help)

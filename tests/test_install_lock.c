@@ -254,6 +254,205 @@ static void concurrent_installs_serialise(void **state)
     assert_false(race.progressed_while_paused);
 }
 
+static struct {
+    int status;
+    int64_t size;
+    char reason[512];
+} seen;
+
+static void *scan_once(void *arg)
+{
+    struct tenon_options o = require_options(race.e, 1);
+    const tenon_plugin_t *p;
+    tenon_t *t;
+    (void)arg;
+    seen.status = -1;
+    if (tenon_open(&t, &o) == 0) { /* no cmocka asserts in this thread */
+        if (tenon_scan(t) == 0 && tenon_plugin_count(t) == 1) {
+            p = tenon_plugin_at(t, 0);
+            seen.status = tenon_plugin_status(p);
+            seen.size = p->size;
+            snprintf(seen.reason, sizeof seen.reason, "%s",
+                     tenon_plugin_reason(p) ? tenon_plugin_reason(p) : "");
+        }
+        tenon_close(t);
+    }
+    race_done();
+    return NULL;
+}
+
+/* A scan reads A's file and B's .meta while B is being installed over A:
+ * it waits for the install to finish and finds B's pair, whole. */
+static void scan_waits_for_install_in_progress(void **state)
+{
+    struct env *e = *state;
+    struct stat st;
+    assert_int_equal(tenon_install(e->a, e->plugins, NULL), 0);
+    install_racing(e, e->b, scan_once);
+    assert_true(race.busy_while_paused);
+    assert_false(race.progressed_while_paused);
+    if (seen.status != TENON_AVAILABLE)
+        fail_msg("refused: %s", seen.reason);
+    assert_int_equal(stat(e->b, &st), 0);
+    assert_int_equal(seen.size, (int64_t)st.st_size); /* B, not A */
+}
+
+/* ---- a remove between a scan's probe and its trust check ----------------- */
+
+static struct {
+    const struct env *e;
+    int ran, rc;
+} mid;
+
+/* The scan logs the unusable junk file once it has probed the directory,
+ * before any trust check: the moment to remove the plugin it probed. */
+static void remove_midscan(void *ud, int level, const char *origin,
+                           const char *msg)
+{
+    (void)ud, (void)level, (void)origin;
+    if (!mid.ran && strstr(msg, "/junk.so: unavailable")) {
+        mid.ran = 1;
+        mid.rc = tenon_remove("basic", mid.e->plugins, NULL);
+    }
+}
+
+/* The file the scan probed is gone when it checks the digest: the scan
+ * lists the directory as it is after the remove, without the plugin,
+ * instead of refusing a plugin that is no longer there. */
+static void remove_between_probe_and_check(void **state)
+{
+    struct env *e = *state;
+    struct tenon_options o = require_options(e, 1);
+    char *junk = path_join(e->plugins, "junk.so");
+    const tenon_plugin_t *p;
+    tenon_t *t;
+    FILE *f = fopen(junk, "w");
+    assert_non_null(f);
+    fputs("not a plugin\n", f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(tenon_install(e->a, e->plugins, NULL), 0);
+    mid.e = e;
+    mid.ran = 0;
+    o.log_level = TENON_LOG_DEBUG;
+    o.log_fn = remove_midscan;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_true(mid.ran);
+    assert_int_equal(mid.rc, 0);
+    if (tenon_find(t, "basic", &p) != TENON_ENOENT)
+        fail_msg("basic still listed: %s", tenon_last_error());
+    assert_int_equal(tenon_plugin_count(t), 1); /* junk.so */
+    tenon_close(t);
+    free(junk);
+}
+
+/* ---- scans while installs and removes run -------------------------------- */
+
+struct churn {
+    const struct env *e;
+    int removes;       /* install then remove, instead of A then B */
+    atomic_int done;   /* rounds of the writer completed */
+    atomic_int stop;   /* the scans are finished */
+    atomic_int failed; /* a writer call failed (its code) */
+    char error[512];   /* and its message */
+};
+
+#define SCANS  500
+#define ROUNDS 50
+
+static void *churn_writer(void *arg)
+{
+    struct churn *c = arg;
+    for (int i = 0; i < ROUNDS || !atomic_load(&c->stop); i++) {
+        int rc = tenon_install(i % 2 && !c->removes ? c->e->b : c->e->a,
+                               c->e->plugins, NULL);
+        if (rc == 0 && c->removes)
+            rc = tenon_remove("basic", c->e->plugins, NULL);
+        if (rc) {
+            snprintf(c->error, sizeof c->error, "%s", tenon_last_error());
+            atomic_store(&c->failed, rc);
+            break;
+        }
+        atomic_store(&c->done, i + 1);
+    }
+    return NULL;
+}
+
+/* The probe's reason when a listed file is gone before it is opened: a
+ * listing made stale by a remove, whatever the trust policy. Not a torn
+ * pair, and not what this file tests. */
+#define VANISHED_BEFORE_PROBE "cannot open: dangling symbolic link"
+
+/* At least SCANS scans under the require policy while the writer does at
+ * least ROUNDS rounds (each keeps going until the other is done too, so
+ * they overlap); every second scan uses the scan cache. Returns how many
+ * scans saw the plugin refused (or failed), keeping the first reason. No
+ * cmocka assert until the writer is stopped. */
+static int scan_during(struct churn *c, char *first, size_t len)
+{
+    pthread_t th;
+    int refused = 0;
+    first[0] = '\0';
+    assert_int_equal(pthread_create(&th, NULL, churn_writer, c), 0);
+    for (int n = 0; (n < SCANS || atomic_load(&c->done) < ROUNDS) &&
+                    !atomic_load(&c->failed);
+         n++) {
+        struct tenon_options o = require_options(c->e, n % 2);
+        tenon_t *t = NULL;
+        int bad = 0;
+        if (tenon_open(&t, &o) != 0 || tenon_scan(t) != 0) {
+            if (!first[0])
+                snprintf(first, len, "scan failed: %s", tenon_last_error());
+            refused++;
+            tenon_close(t);
+            continue;
+        }
+        for (size_t i = 0; i < tenon_plugin_count(t); i++) {
+            const tenon_plugin_t *p = tenon_plugin_at(t, i);
+            if (tenon_plugin_status(p) == TENON_AVAILABLE ||
+                (c->removes &&
+                 strcmp(tenon_plugin_reason(p), VANISHED_BEFORE_PROBE) == 0))
+                continue;
+            if (!first[0])
+                snprintf(first, len, "%s: %s", tenon_plugin_path(p),
+                         tenon_plugin_reason(p));
+            bad = 1;
+        }
+        refused += bad;
+        tenon_close(t);
+    }
+    atomic_store(&c->stop, 1);
+    pthread_join(th, NULL);
+    if (atomic_load(&c->failed))
+        fail_msg("writer failed: %s", c->error);
+    return refused;
+}
+
+/* A thread installs A and B in turn; no scan refuses the plugin, as scans
+ * did whenever they read the new .meta beside the old file. */
+static void scans_during_reinstalls(void **state)
+{
+    struct env *e = *state;
+    struct churn c = {.e = e};
+    char first[1024];
+    int refused = scan_during(&c, first, sizeof first);
+    if (refused)
+        fail_msg("%d scans refused the plugin; the first: %s", refused, first);
+    assert_true(installed_pair(e) == 'A' || installed_pair(e) == 'B');
+}
+
+/* A thread installs and removes; a scan lists the plugin whole or not at
+ * all, never refused for a file or .meta that went away while it read. */
+static void scans_during_removes(void **state)
+{
+    struct env *e = *state;
+    struct churn c = {.e = e, .removes = 1};
+    char first[1024];
+    int refused = scan_during(&c, first, sizeof first);
+    if (refused)
+        fail_msg("%d scans refused the plugin; the first: %s", refused, first);
+}
+
 /* ---- a lock held forever ------------------------------------------------- */
 
 /* A child process that takes the plugin directory's install lock and holds
@@ -307,6 +506,39 @@ static const char *reason_of(tenon_t *t, const char *name)
     }
     fail_msg("%s not listed", name);
     return NULL;
+}
+
+/* The scan waits for the lock once per directory, gives up, and refuses
+ * the mismatched files saying why. Once the lock is free the same mismatch
+ * is refused as what it is: no install was in progress. */
+static void scan_gives_up_on_a_held_lock(void **state)
+{
+    struct env *e = *state;
+    assert_int_equal(tenon_install(e->a, e->plugins, NULL), 0);
+    tear(e, INSTALLED);
+    tear(e, "zz-copy.so"); /* scanned after it, in the same directory */
+    hold_lock(e);
+
+    tenon_t *t = open_require(e, 1);
+    assert_int_equal(tenon_scan(t), 0);
+    const char *first = reason_of(t, INSTALLED);
+    assert_contains(first, "refused by the require trust policy: digest "
+                           "mismatch");
+    assert_contains(first, "an install appeared to be in progress: "
+                           ".tenon-install.lock stayed locked for 2 s");
+    assert_contains(reason_of(t, "zz-copy.so"),
+                    "an install appeared to be in progress: "
+                    ".tenon-install.lock is locked (not waited for again "
+                    "in this scan)");
+    tenon_close(t);
+
+    release_holder(e);
+    t = open_require(e, 1);
+    assert_int_equal(tenon_scan(t), 0);
+    const char *now = reason_of(t, INSTALLED);
+    assert_contains(now, "digest mismatch");
+    assert_null(strstr(now, "install appeared"));
+    tenon_close(t);
 }
 
 /* Installs and removes fail with TENON_EBUSY, naming the lock, instead of
@@ -409,6 +641,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(concurrent_installs_serialise, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(scan_waits_for_install_in_progress,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(scans_during_reinstalls, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(remove_between_probe_and_check, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(scans_during_removes, setup, teardown),
+        cmocka_unit_test_setup_teardown(scan_gives_up_on_a_held_lock, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(writers_give_up_on_a_held_lock, setup,
                                         teardown),

@@ -245,17 +245,66 @@ struct probe_job {
     atomic_uchar *gave_up;
 };
 
+/* The stat of the file the probe saw: same inode, size, mtime and ctime.
+ * The inode alone is not enough: a file created after a remove may get the
+ * number the removed one had. */
+static int same_file(const struct stat *st, const struct tenon_plugin *p)
+{
+    return st->st_dev == p->dev && st->st_ino == p->ino &&
+           (int64_t)st->st_size == p->size &&
+           tenon__mtime_ns(st) == p->mtime_ns &&
+           tenon__ctime_ns(st) == p->ctime_ns;
+}
+
+/* The .meta beside `path` as its inode and ctime, {0, 0} when there is
+ * none: a rename onto it, a write, or its removal changes them. */
+static void meta_stamp(const char *path, int64_t stamp[2])
+{
+    char meta[PATH_MAX];
+    struct stat st;
+    stamp[0] = stamp[1] = 0;
+    if ((size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, path) <
+            sizeof meta &&
+        stat(meta, &st) == 0) {
+        stamp[0] = (int64_t)st.st_ino;
+        stamp[1] = tenon__ctime_ns(&st);
+    }
+}
+
+/* Could a failed check come from a pair an install or remove was changing
+ * as it was read? Install renames the .meta, then the file; remove deletes
+ * the file, then the .meta. So: a digest mismatch; the file gone; or
+ * "unsigned" while the name no longer holds the probed file or the .meta
+ * changed during the check (`before`). A plugin that simply has no
+ * signature costs two stats. */
+static int looks_torn(const struct tenon_plugin *p, int verdict,
+                      const int64_t before[2])
+{
+    int64_t after[2];
+    struct stat st;
+    if (verdict == TENON__TRUST_MISMATCH)
+        return 1;
+    if (verdict != TENON__TRUST_UNSIGNED)
+        return 0;
+    if (stat(p->path, &st) != 0 || !same_file(&st, p))
+        return 1;
+    meta_stamp(p->path, after);
+    return after[0] != before[0] || after[1] != before[1];
+}
+
 /* Check an available entry's digest and signature; the verdict is kept in
- * the entry and applied after the cache is written, and what the check
- * found in *verdict (TENON__TRUST_*). The cache keeps the digest, a fact
- * about the file, and a good verdict with the fingerprint of the keyring
- * that reached it; returns 1 when that verdict was reused. */
+ * the entry and applied after the cache is written, and *torn says whether
+ * a failure may come from an install or remove in progress (looks_torn).
+ * The cache keeps the digest, a fact about the file, and a good verdict
+ * with the fingerprint of the keyring that reached it; returns 1 when that
+ * verdict was reused. */
 static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p,
-                     int *verdict)
+                     int *torn)
 {
     struct tenon__trust_result res;
+    int64_t meta_before[2];
     int fd = -1;
-    *verdict = TENON__TRUST_OK;
+    *torn = 0;
     if (p->status != TENON_AVAILABLE)
         return 0;
     /* Good for these keys, under the key of this very file and its .meta:
@@ -263,9 +312,10 @@ static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p,
     if (p->have_digest && p->verified_by == kr->fingerprint)
         return 1;
     p->verified_by = 0;
+    meta_stamp(p->path, meta_before);
     if (!p->have_digest && (fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
                                                    O_NONBLOCK)) < 0) {
-        *verdict = TENON__TRUST_ERROR;
+        *torn = errno == ENOENT;
         p->trust_rc = TENON_EIO;
         p->trust_reason = tenon__asprintf("cannot open to check its digest: %s",
                                           strerror(errno));
@@ -274,43 +324,25 @@ static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p,
     p->trust_rc =
         tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
                                 p->have_digest ? p->digest : NULL, &res);
-    *verdict = res.verdict;
     /* Keep the digest only if it is of the file the probe saw: it is
      * cached under that file's key. */
     struct stat st;
     if (res.have_digest && !p->have_digest && fd >= 0 && fstat(fd, &st) == 0 &&
-        st.st_dev == p->dev && st.st_ino == p->ino && st.st_size == p->size &&
-        tenon__mtime_ns(&st) == p->mtime_ns &&
-        tenon__ctime_ns(&st) == p->ctime_ns) {
+        same_file(&st, p)) {
         memcpy(p->digest, res.digest, sizeof p->digest);
         p->have_digest = 1;
         p->digest_new = 1;
     }
     if (fd >= 0)
         close(fd);
-    if (p->trust_rc)
+    if (p->trust_rc) {
         p->trust_reason = tenon__strdup(res.reason);
-    else if (p->have_digest) {
+        *torn = looks_torn(p, res.verdict, meta_before);
+    } else if (p->have_digest) {
         p->verified_by = kr->fingerprint;
         p->verdict_new = 1;
     }
     return 0;
-}
-
-/* Could the verdict come from a pair an install or remove was changing as
- * it was read? Install renames the .meta, then the file; remove deletes
- * the file, then the .meta. So: a digest mismatch, or no .meta (or no
- * file) while the name no longer holds the file that was probed. A plugin
- * that simply has no .meta is still there, and costs one stat. */
-static int maybe_torn(const struct tenon_plugin *p, int verdict)
-{
-    struct stat st;
-    if (verdict == TENON__TRUST_MISMATCH)
-        return 1;
-    if (verdict != TENON__TRUST_UNSIGNED && verdict != TENON__TRUST_ERROR)
-        return 0;
-    return stat(p->path, &st) != 0 || st.st_dev != p->dev ||
-           st.st_ino != p->ino;
 }
 
 /* The cache key's .meta part for the file `name` in `dirfd`: the stat of
@@ -340,7 +372,7 @@ static void settle(struct probe_job *job, struct tenon_plugin **pp)
     char why[TENON__REASON_MAX];
     size_t len = strlen(p->path);
     struct stat st;
-    int wait = !atomic_load(gave_up), lock, verdict;
+    int wait = !atomic_load(gave_up), lock, torn;
 
     lock = tenon__install_settle(p->path, wait ? TENON__SETTLE_WAIT_MS : 0, why,
                                  sizeof why);
@@ -369,7 +401,7 @@ static void settle(struct probe_job *job, struct tenon_plugin **pp)
         stat_meta(AT_FDCWD, q->path, q);
         q->meta_listed = q->meta_size >= 0;
         tenon__plugin_probe(q, AT_FDCWD, q->path);
-        trust_one(job->keyring, q, &verdict);
+        trust_one(job->keyring, q, &torn);
         *pp = q;
         tenon__plugin_free(p);
     }
@@ -379,8 +411,8 @@ static void settle(struct probe_job *job, struct tenon_plugin **pp)
 /* The trust check of job->v[i], settled when it looks torn. */
 static int trust_entry(struct probe_job *job, size_t i)
 {
-    int verdict, reused = trust_one(job->keyring, job->v[i], &verdict);
-    if (verdict != TENON__TRUST_OK && maybe_torn(job->v[i], verdict))
+    int torn, reused = trust_one(job->keyring, job->v[i], &torn);
+    if (torn)
         settle(job, &job->v[i]);
     return reused;
 }

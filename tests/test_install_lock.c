@@ -45,23 +45,31 @@ static void digest_of(const char *path, unsigned char out[32])
     close(fd);
 }
 
-/* A copy of basic_v1.so as dir/basic.so, with `extra` zero bytes appended
+/* A copy of the test plugin `src` as `so`, with `extra` zero bytes appended
  * (a valid plugin still, with another digest), signed with keys/k.key. */
-static char *signed_build(const struct env *e, const char *dir, int extra)
+static void signed_copy(const struct env *e, const char *src, const char *so,
+                        long extra)
 {
-    char *so = path_join(dir, "basic.so"), *key = path_join(e->keys, "k.key");
+    char *key = path_join(e->keys, "k.key");
     struct run r;
-    assert_int_equal(mkdir(dir, 0755), 0);
-    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", so);
+    copy_path(src, so);
     FILE *f = fopen(so, "ab");
     assert_non_null(f);
-    for (int i = 0; i < extra; i++)
+    for (long i = 0; i < extra; i++)
         fputc(0, f);
     assert_int_equal(fclose(f), 0);
     RUN(&r, "sign", so, "--key", key);
     assert_status(&r, 0);
     run_free(&r);
     free(key);
+}
+
+/* basic_v1.so as dir/basic.so, signed, with `extra` bytes appended. */
+static char *signed_build(const struct env *e, const char *dir, int extra)
+{
+    char *so = path_join(dir, "basic.so");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    signed_copy(e, TEST_PLUGIN_DIR "/basic_v1.so", so, extra);
     return so;
 }
 
@@ -442,12 +450,17 @@ static void scans_during_reinstalls(void **state)
 }
 
 /* A thread installs and removes; a scan lists the plugin whole or not at
- * all, never refused for a file or .meta that went away while it read. */
+ * all, never refused for a file or .meta that went away while it read.
+ * A big signed plugin checked before it widens the time between the
+ * plugin's probe and its check, so that removes land there often (before
+ * the install lock, 20 to 35 of the scans refused it). */
 static void scans_during_removes(void **state)
 {
     struct env *e = *state;
     struct churn c = {.e = e, .removes = 1};
-    char first[1024];
+    char first[1024], *big = path_join(e->plugins, "aaa-big.so");
+    signed_copy(e, TEST_PLUGIN_DIR "/marker.so", big, 1L << 20);
+    free(big);
     int refused = scan_during(&c, first, sizeof first);
     if (refused)
         fail_msg("%d scans refused the plugin; the first: %s", refused, first);

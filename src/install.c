@@ -8,6 +8,13 @@
  * Its .meta (digest of the copy, created_at, static info, and the source's
  * signature when the source's .meta describes these very bytes) is written
  * first, the same way, so a scan never finds the plugin without it.
+ *
+ * A file and its .meta are two renames, so they are replaced as a pair under
+ * the directory's install lock (TENON__INSTALL_LOCK, flock LOCK_EX): two
+ * installs of one name and version cannot leave one's file beside the
+ * other's .meta, and a remove deletes both before an install may begin. A
+ * scan takes no lock; only when it finds a pair that does not match does it
+ * wait for the lock, shared, and look again (tenon__install_settle).
  */
 #include "internal.h"
 
@@ -16,9 +23,181 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+unsigned tenon__install_wait_ms = 30000;
+void (*tenon__install_hook)(int stage, const char *path);
+
+/* ---- the install lock ---------------------------------------------------- */
+
+/* The longest pause between two tries: short next to an install's own
+ * fsyncs, so a waiter sees the lock free soon after it is. */
+#define NAP_MAX_NS 10000000L
+
+static long ms_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000L +
+           (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+/* "2 s" or "50 ms", for messages about a wait. */
+static const char *wait_text(unsigned ms, char *buf, size_t len)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, len, "%u s", ms / 1000);
+    else
+        snprintf(buf, len, "%u ms", ms);
+    return buf;
+}
+
+/* flock(fd, op), trying for at most `wait_ms`: a blocking flock() could
+ * wait forever for a holder that never lets go. 0, TENON_EBUSY when still
+ * held, TENON_EIO (errno set) when flock fails otherwise. */
+static int flock_within(int fd, int op, unsigned wait_ms, const char *path)
+{
+    struct timespec start, nap = {0, 1000000L};
+    int told = 0;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (flock(fd, op | LOCK_NB) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK)
+            return TENON_EIO;
+        if (!told && tenon__install_hook)
+            tenon__install_hook(TENON__HOOK_LOCK_BUSY, path);
+        told = 1;
+        long left = (long)wait_ms - ms_since(&start);
+        if (left <= 0)
+            return TENON_EBUSY;
+        if (nap.tv_nsec / 1000000L > left)
+            nap.tv_nsec = left * 1000000L;
+        nanosleep(&nap, NULL);
+        if (nap.tv_nsec < NAP_MAX_NS / 2)
+            nap.tv_nsec *= 2;
+    }
+}
+
+/* Open the lock file without following a symbolic link or blocking on a
+ * FIFO. Read-only is enough for flock(), and works for a lock file that
+ * belongs to another user. With `create`, one is made when missing, 0644
+ * whatever the umask: readers of other users must be able to wait on it. */
+static int open_lock(const char *path, int create)
+{
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    for (int tries = 0;; tries++) {
+        int fd;
+        if (create && (fd = open(path, flags | O_CREAT | O_EXCL, 0644)) >= 0) {
+            (void)fchmod(fd, 0644);
+            return fd;
+        }
+        if (create && errno != EEXIST)
+            return -1;
+        fd = open(path, flags);
+        /* ENOENT after EEXIST: removed in between; create it again */
+        if (fd >= 0 || !create || errno != ENOENT || tries == 8)
+            return fd;
+    }
+}
+
+/* Lock the install lock of the directory (the first `dlen` bytes of `dir`)
+ * with `op`, creating the lock file when `create`. Returns the descriptor,
+ * or TENON_ENOENT (no lock file, or no directory), TENON_EBUSY (still
+ * held after wait_ms; no reason written), TENON_EIO or TENON_ENOMEM with
+ * the reason naming the lock file. */
+static int lock_dir(const char *dir, size_t dlen, int op, int create,
+                    unsigned wait_ms, char *why, size_t len)
+{
+    char *path =
+        tenon__asprintf("%.*s/%s", (int)dlen, dir, TENON__INSTALL_LOCK);
+    struct stat st, now;
+    int fd = -1, rc = 0;
+    if (!path)
+        return tenon__reason(why, len, TENON_ENOMEM, "out of memory");
+    for (int tries = 0; rc == 0; tries++) {
+        if ((fd = open_lock(path, create)) < 0) {
+            rc = tenon__reason(why, len,
+                               errno == ENOENT ? TENON_ENOENT : TENON_EIO,
+                               "cannot open the install lock %s: %s", path,
+                               errno == ELOOP ? "is a symbolic link; "
+                                                "expected a regular file"
+                                              : strerror(errno));
+        } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            rc = tenon__reason(why, len, TENON_EIO,
+                               "the install lock %s is not a regular file",
+                               path);
+        } else if ((rc = flock_within(fd, op, wait_ms, path)) == TENON_EIO) {
+            rc = tenon__reason(why, len, TENON_EIO, "cannot lock %s: %s", path,
+                               strerror(errno));
+        } else if (rc == 0) {
+            /* A lock on a file deleted or replaced since it was opened
+             * keeps nobody out: take the one that is there now. */
+            if (lstat(path, &now) == 0 && now.st_dev == st.st_dev &&
+                now.st_ino == st.st_ino)
+                break;
+            if (tries == 8)
+                rc = tenon__reason(why, len, TENON_EIO,
+                                   "the install lock %s keeps being "
+                                   "replaced",
+                                   path);
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (rc && fd >= 0)
+        close(fd);
+    free(path);
+    return rc ? rc : fd;
+}
+
+int tenon__install_settle(const char *file, unsigned wait_ms, char *reason,
+                          size_t len)
+{
+    const char *slash = strrchr(file, '/');
+    char w[32];
+    /* "/x.so" locks "/.tenon-install.lock", "x.so" "./.tenon-install.lock" */
+    int fd = lock_dir(slash ? file : ".", slash ? (size_t)(slash - file) : 1,
+                      LOCK_SH, 0, wait_ms, reason, len);
+    if (fd != TENON_EBUSY)
+        return fd;
+    if (wait_ms == 0)
+        return tenon__reason(reason, len, TENON_EBUSY,
+                             "an install appeared to be in progress: "
+                             "%s is locked",
+                             TENON__INSTALL_LOCK);
+    return tenon__reason(reason, len, TENON_EBUSY,
+                         "an install appeared to be in progress: %s stayed "
+                         "locked for %s",
+                         TENON__INSTALL_LOCK, wait_text(wait_ms, w, sizeof w));
+}
+
+/* The install lock of `dir`, exclusively, for tenon_install and
+ * tenon_remove: into *fd, else the error is set. */
+static int lock_for_writing(const char *dir, int *fd)
+{
+    char why[TENON__REASON_MAX + 64], w[32];
+    int rc = lock_dir(dir, strlen(dir), LOCK_EX, 1, tenon__install_wait_ms, why,
+                      sizeof why);
+    if (rc >= 0) {
+        *fd = rc;
+        return 0;
+    }
+    if (rc == TENON_EBUSY)
+        return tenon__fail(rc,
+                           "another install or remove holds %s/%s; gave up "
+                           "after %s",
+                           dir, TENON__INSTALL_LOCK,
+                           wait_text(tenon__install_wait_ms, w, sizeof w));
+    return tenon__fail(rc, "%s", why);
+}
+
+/* ---- installing ---------------------------------------------------------- */
 
 /* The user plugin directory: ~/.local/lib/tenon. */
 static char *default_dir(void)
@@ -120,35 +299,32 @@ static int check_plugin(const char *path, struct tenon_plugin **out)
     return 0;
 }
 
-/* Write dst.meta for the copy open as `fd`, keeping the signature of
- * src.meta when that .meta's digest is the copy's. */
-static int write_meta(const struct tenon_plugin *p, const char *src,
-                      const char *dst, int fd)
+/* The .meta for the copy open as `fd`, in *m (freed by the caller either
+ * way): its digest, and the signature of src.meta when that .meta's digest
+ * is the copy's. */
+static int build_meta(const struct tenon_plugin *p, const char *src, int fd,
+                      struct tenon__meta *m)
 {
-    struct tenon__meta m, from;
-    char why[TENON__REASON_MAX], *src_meta, *dst_meta;
+    struct tenon__meta from;
+    char why[TENON__REASON_MAX], *src_meta;
     int rc;
 
-    memset(&m, 0, sizeof m);
-    if ((rc = tenon__digest_fd(fd, m.digest)))
+    memset(m, 0, sizeof *m);
+    if ((rc = tenon__digest_fd(fd, m->digest)))
         return tenon__fail(rc, "cannot hash the copy of %s", src);
-    src_meta = tenon__asprintf("%s.meta", src);
-    dst_meta = tenon__asprintf("%s.meta", dst);
-    if (!src_meta || !dst_meta) {
-        rc = tenon__fail(TENON_ENOMEM, "out of memory");
-        goto out;
-    }
+    if (!(src_meta = tenon__asprintf("%s.meta", src)))
+        return tenon__fail(TENON_ENOMEM, "out of memory");
     rc = tenon__meta_read(src_meta, &from, why, sizeof why);
     if (rc == 0) {
-        if (memcmp(from.digest, m.digest, sizeof m.digest) != 0)
+        if (memcmp(from.digest, m->digest, sizeof m->digest) != 0)
             rc = tenon__fail(TENON_EPERM,
                              "%s does not describe %s: its digest is not the "
                              "file's (the file changed after signing?)",
                              src_meta, src);
         else if (from.is_signed) {
-            m.is_signed = 1;
-            memcpy(m.signature, from.signature, sizeof m.signature);
-            memcpy(m.key_id, from.key_id, sizeof m.key_id);
+            m->is_signed = 1;
+            memcpy(m->signature, from.signature, sizeof m->signature);
+            memcpy(m->key_id, from.key_id, sizeof m->key_id);
         }
         tenon__meta_free(&from);
     } else if (rc == TENON_ENOENT) {
@@ -156,29 +332,53 @@ static int write_meta(const struct tenon_plugin *p, const char *src,
     } else {
         rc = tenon__fail(rc, "%s: %s", src_meta, why);
     }
-    if (rc)
-        goto out;
-    tenon__rfc3339(time(NULL), m.created_at);
-    if (!(m.info = tenon__meta_info(&p->info))) {
-        rc = tenon__fail(TENON_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = tenon__meta_write(dst_meta, &m, why, sizeof why)))
-        rc = tenon__fail(rc, "%s", why);
-out:
-    tenon__meta_free(&m);
     free(src_meta);
-    free(dst_meta);
+    if (rc)
+        return rc;
+    tenon__rfc3339(time(NULL), m->created_at);
+    if (!(m->info = tenon__meta_info(&p->info)))
+        return tenon__fail(TENON_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Under the install lock: `m` as dst.meta, then the copy `tmp` (open as
+ * `out`) as dst. The .meta first, because a scan must not find the plugin
+ * without it; the one it replaces is kept (as `old_meta`) until the copy
+ * is in place, and put back if the copy cannot be. */
+static int publish(const struct tenon__meta *m, const char *tmp, int out,
+                   const char *dst, const char *meta, const char *old_meta)
+{
+    char why[TENON__REASON_MAX];
+    int kept_old = link(meta, old_meta) == 0, rc;
+    if ((rc = tenon__meta_write(meta, m, why, sizeof why))) {
+        rc = tenon__fail(rc, "%s", why);
+    } else {
+        if (tenon__install_hook)
+            tenon__install_hook(TENON__HOOK_META_PUBLISHED, dst);
+        if (fchmod(out, 0755) != 0 || rename(tmp, dst) != 0) {
+            rc = tenon__fail(TENON_EIO, "cannot move %s into place as %s: %s",
+                             tmp, dst, strerror(errno));
+            if (kept_old)
+                rename(old_meta, meta);
+            else
+                unlink(meta);
+            kept_old = 0;
+        }
+    }
+    if (kept_old)
+        unlink(old_meta);
     return rc;
 }
 
 int tenon_install(const char *file, const char *dir, char **installed)
 {
     struct tenon_plugin *p = NULL, *copy = NULL;
+    struct tenon__meta m;
     char *owned_dir = NULL, *dst = NULL, *tmp = NULL, *meta = NULL,
          *old_meta = NULL;
-    int in = -1, out = -1, rc, kept_old = 0, meta_written = 0;
+    int in = -1, out = -1, lock = -1, rc;
 
+    memset(&m, 0, sizeof m);
     if (installed)
         *installed = NULL;
     if ((rc = check_plugin(file, &p)))
@@ -224,37 +424,27 @@ int tenon_install(const char *file, const char *dir, char **installed)
                          file);
         goto out;
     }
+    /* Hashing and reading the source's .meta happen before the lock, so
+     * it is held only for the renames. */
+    if ((rc = build_meta(p, file, out, &m)))
+        goto out;
     meta = tenon__asprintf("%s.meta", dst);
     old_meta = tenon__asprintf("%s.meta-old", tmp);
     if (!meta || !old_meta) {
         rc = tenon__fail(TENON_ENOMEM, "out of memory");
         goto out;
     }
-    /* The .meta goes in first (a scan must not find the plugin without it);
-     * the one it replaces is kept until the plugin itself is in place. */
-    kept_old = link(meta, old_meta) == 0;
-    if ((rc = write_meta(p, file, dst, out)))
+    if ((rc = lock_for_writing(dir, &lock)) ||
+        (rc = publish(&m, tmp, out, dst, meta, old_meta)))
         goto out;
-    meta_written = 1;
-    if (fchmod(out, 0755) != 0 || rename(tmp, dst) != 0) {
-        rc = tenon__fail(TENON_EIO, "cannot move %s into place as %s: %s", tmp,
-                         dst, strerror(errno));
-        goto out;
-    }
     sync_dir(dir);
     if (installed) {
         *installed = dst;
         dst = NULL;
     }
 out:
-    if (rc && meta_written) { /* put the old .meta back, or remove ours */
-        if (kept_old)
-            rename(old_meta, meta);
-        else
-            unlink(meta);
-    } else if (kept_old) {
-        unlink(old_meta);
-    }
+    if (lock >= 0)
+        close(lock);
     if (out >= 0) {
         close(out);
         if (rc)
@@ -262,6 +452,7 @@ out:
     }
     if (in >= 0)
         close(in);
+    tenon__meta_free(&m);
     tenon__plugin_free(p);
     tenon__plugin_free(copy);
     free(meta);
@@ -278,17 +469,27 @@ int tenon_remove(const char *spec, const char *dir, size_t *removed)
     const tenon_plugin_t *match;
     tenon_t *t = NULL;
     size_t n = 0;
-    int rc;
+    int rc, lock = -1;
 
     if (removed)
         *removed = 0;
     if (!dir && !(dir = owned_dir = default_dir()))
         return TENON_EINVAL;
+    /* Under the lock from before the listing: what is found is what is
+     * deleted, and no install is half done meanwhile. A directory that does
+     * not exist has nothing to lock, and nothing to remove either. */
+    if ((rc = lock_for_writing(dir, &lock)) == TENON_ENOENT)
+        rc = 0;
+    if (rc)
+        goto out;
     /* A context over that one directory, so nothing elsewhere on the search
-     * path is touched; the spec is checked by tenon_find's rules. */
+     * path is touched; the spec is checked by tenon_find's rules. No trust
+     * policy: an install is removed whether it verifies or not, and its
+     * scan must not wait for the lock this call holds. */
     struct tenon_options o = {.struct_size = sizeof o,
                               .plugin_paths = &dir,
                               .plugin_path_count = 1,
+                              .trust = TENON_TRUST_OFF,
                               .no_cache = 1};
     if ((rc = tenon_open(&t, &o)))
         goto out;
@@ -308,6 +509,7 @@ int tenon_remove(const char *spec, const char *dir, size_t *removed)
             strncmp(p->info.name, spec, nlen) != 0 ||
             (at && (!p->info.version || strcmp(p->info.version, at + 1))))
             continue;
+        /* The file before its .meta, which a scan never lists alone. */
         if (unlink(p->path) != 0) {
             rc = tenon__fail(TENON_EIO, "cannot remove %s: %s", p->path,
                              strerror(errno));
@@ -327,6 +529,8 @@ int tenon_remove(const char *spec, const char *dir, size_t *removed)
     if (removed)
         *removed = n;
 out:
+    if (lock >= 0)
+        close(lock);
     tenon_close(t);
     free(owned_dir);
     return rc;

@@ -225,6 +225,7 @@ struct tenon_plugin {
     int64_t size, mtime_ns, ctime_ns, meta_size, meta_mtime_ns, meta_ctime_ns;
     int meta_listed; /* the directory listing had <file>.meta beside it */
     int cacheable;   /* the probe got as far as fstat: the result is keyed */
+    int vanished;    /* listed, but gone when the probe opened it */
     int from_cache;  /* this scan reused the cached probe result */
     /* The file's SHA-256, cached under the same key as the probe result. */
     unsigned char digest[32];
@@ -319,6 +320,44 @@ int tenon__deps_resolve(const char *path, const struct tenon__dyn *dyn,
                         struct tenon__deps *out, char *reason, size_t len);
 /* Close the sealed copies and dlclose the handles, last loaded first. */
 void tenon__deps_free(struct tenon__deps *d);
+
+/* ---- install.c: the install lock ----------------------------------------- */
+
+/* In each plugin directory tenon_install() and tenon_remove() have written
+ * to: the lock they hold (LOCK_EX) while they replace or delete a file and
+ * its .meta. The scan lists only *.so files, so it never lists this one. */
+#define TENON__INSTALL_LOCK ".tenon-install.lock"
+
+/* How long a reader waits for an install in progress before it gives up
+ * and reports what it saw. */
+#define TENON__SETTLE_WAIT_MS 2000u
+
+/* For a reader whose trust check of `file` found a pair that an install or
+ * remove in progress could explain (digest mismatch; file or .meta gone):
+ * waits, polling for at most `wait_ms` (0: one try), until no install or
+ * remove is under way in the directory of `file`, and keeps them out,
+ * holding a shared lock on that directory's TENON__INSTALL_LOCK; it is
+ * opened read-only and never created, so readers need no write access.
+ * Returns a descriptor (>= 0) to close() once the file and its .meta have
+ * been checked again: until then they are a complete pair. Else
+ * TENON_ENOENT when the directory has no install lock (nothing to wait
+ * for), TENON_EBUSY when the lock stayed held (`reason` says "an install
+ * appeared to be in progress ..."), TENON_EIO when it cannot be used (a
+ * symbolic link, not a regular file, unreadable) or TENON_ENOMEM, with the
+ * reason. The caller's verdict stands in every failing case. Takes no
+ * context lock. [any-thread] */
+int tenon__install_settle(const char *file, unsigned wait_ms, char *reason,
+                          size_t len);
+
+/* Tests only: how long tenon_install() and tenon_remove() wait for the
+ * install lock before failing with TENON_EBUSY (default 30 s). */
+extern unsigned tenon__install_wait_ms;
+
+/* Tests only: called with the lock file's path when a wait for the install
+ * lock starts (it was held), and by tenon_install() with the installed
+ * path between publishing the .meta and the file itself. */
+enum { TENON__HOOK_LOCK_BUSY, TENON__HOOK_META_PUBLISHED };
+extern void (*tenon__install_hook)(int stage, const char *path);
 
 /* ---- loader.c ------------------------------------------------------------ */
 

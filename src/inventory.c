@@ -51,8 +51,13 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
 
     p->info.abi = -1;
     if (fd < 0) {
+        int err = errno;
+        /* Listed, then gone before it was opened: removed meanwhile. */
+        p->vanished = err == ENOENT &&
+                      fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+                      errno == ENOENT;
         snprintf(reason, sizeof reason, "cannot open: %s",
-                 open_error(errno, dirfd, name));
+                 open_error(err, dirfd, name));
         tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
         return;
     }
@@ -250,16 +255,71 @@ struct probe_job {
     struct tenon__cache *cache; /* non-NULL: fill from it, do not probe */
     const struct tenon__keyring *keyring; /* non-NULL: check signatures */
     atomic_size_t verdicts_reused;
+    /* Per search path directory, while checking signatures: a wait for its
+     * install lock timed out in this scan, so none is waited for again. */
+    atomic_uchar *gave_up;
 };
 
+/* The stat of the file the probe saw: same inode, size, mtime and ctime.
+ * The inode alone is not enough: a file created after a remove may get the
+ * number the removed one had. */
+static int same_file(const struct stat *st, const struct tenon_plugin *p)
+{
+    return st->st_dev == p->dev && st->st_ino == p->ino &&
+           (int64_t)st->st_size == p->size &&
+           tenon__mtime_ns(st) == p->mtime_ns &&
+           tenon__ctime_ns(st) == p->ctime_ns;
+}
+
+/* The .meta beside `path` as its inode and ctime, {0, 0} when there is
+ * none: a rename onto it, a write, or its removal changes them. */
+static void meta_stamp(const char *path, int64_t stamp[2])
+{
+    char meta[PATH_MAX];
+    struct stat st;
+    stamp[0] = stamp[1] = 0;
+    if ((size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, path) <
+            sizeof meta &&
+        stat(meta, &st) == 0) {
+        stamp[0] = (int64_t)st.st_ino;
+        stamp[1] = tenon__ctime_ns(&st);
+    }
+}
+
+/* Could a failed check come from a pair an install or remove was changing
+ * as it was read? Install renames the .meta, then the file; remove deletes
+ * the file, then the .meta. So: a digest mismatch; the file gone; or
+ * "unsigned" while the name no longer holds the probed file or the .meta
+ * changed during the check (`before`). A plugin that simply has no
+ * signature costs two stats. */
+static int looks_torn(const struct tenon_plugin *p, int verdict,
+                      const int64_t before[2])
+{
+    int64_t after[2];
+    struct stat st;
+    if (verdict == TENON__TRUST_MISMATCH)
+        return 1;
+    if (verdict != TENON__TRUST_UNSIGNED)
+        return 0;
+    if (stat(p->path, &st) != 0 || !same_file(&st, p))
+        return 1;
+    meta_stamp(p->path, after);
+    return after[0] != before[0] || after[1] != before[1];
+}
+
 /* Check an available entry's digest and signature; the verdict is kept in
- * the entry and applied after the cache is written. The cache keeps the
- * digest, a fact about the file, and a good verdict with the fingerprint of
- * the keyring that reached it; returns 1 when that verdict was reused. */
-static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
+ * the entry and applied after the cache is written, and *torn says whether
+ * a failure may come from an install or remove in progress (looks_torn).
+ * The cache keeps the digest, a fact about the file, and a good verdict
+ * with the fingerprint of the keyring that reached it; returns 1 when that
+ * verdict was reused. */
+static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p,
+                     int *torn)
 {
     struct tenon__trust_result res;
+    int64_t meta_before[2];
     int fd = -1;
+    *torn = 0;
     if (p->status != TENON_AVAILABLE)
         return 0;
     /* Good for these keys, under the key of this very file and its .meta:
@@ -267,8 +327,10 @@ static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
     if (p->have_digest && p->verified_by == kr->fingerprint)
         return 1;
     p->verified_by = 0;
+    meta_stamp(p->path, meta_before);
     if (!p->have_digest && (fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
                                                    O_NONBLOCK)) < 0) {
+        *torn = errno == ENOENT;
         p->trust_rc = TENON_EIO;
         p->trust_reason = tenon__asprintf("cannot open to check its digest: %s",
                                           strerror(errno));
@@ -281,22 +343,93 @@ static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
      * cached under that file's key. */
     struct stat st;
     if (res.have_digest && !p->have_digest && fd >= 0 && fstat(fd, &st) == 0 &&
-        st.st_dev == p->dev && st.st_ino == p->ino && st.st_size == p->size &&
-        tenon__mtime_ns(&st) == p->mtime_ns &&
-        tenon__ctime_ns(&st) == p->ctime_ns) {
+        same_file(&st, p)) {
         memcpy(p->digest, res.digest, sizeof p->digest);
         p->have_digest = 1;
         p->digest_new = 1;
     }
     if (fd >= 0)
         close(fd);
-    if (p->trust_rc)
+    if (p->trust_rc) {
         p->trust_reason = tenon__strdup(res.reason);
-    else if (p->have_digest) {
+        *torn = looks_torn(p, res.verdict, meta_before);
+    } else if (p->have_digest) {
         p->verified_by = kr->fingerprint;
         p->verdict_new = 1;
     }
     return 0;
+}
+
+/* The cache key's .meta part for the file `name` in `dirfd`: the stat of
+ * its .meta, taken before the file is probed. */
+static void stat_meta(int dirfd, const char *name, struct tenon_plugin *p)
+{
+    char meta[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, name) <
+            sizeof meta &&
+        fstatat(dirfd, meta, &st, 0) == 0) {
+        p->meta_size = (int64_t)st.st_size;
+        p->meta_mtime_ns = tenon__mtime_ns(&st);
+        p->meta_ctime_ns = tenon__ctime_ns(&st);
+    }
+}
+
+/* *pp's pair looked torn: wait for the directory's install lock (once per
+ * directory and scan; tenon__install_settle) and, holding it, probe and
+ * check the file afresh: the entry is replaced by what is there now, or
+ * dropped when the file was removed. When the lock stays held, or the
+ * directory has none, the verdict stands. */
+static void settle(struct probe_job *job, struct tenon_plugin **pp)
+{
+    struct tenon_plugin *p = *pp, *q;
+    atomic_uchar *gave_up = &job->gave_up[p->dir_index];
+    char why[TENON__REASON_MAX];
+    size_t len = strlen(p->path);
+    struct stat st;
+    int wait = !atomic_load(gave_up), lock, torn;
+
+    lock = tenon__install_settle(p->path, wait ? TENON__SETTLE_WAIT_MS : 0, why,
+                                 sizeof why);
+    if (lock == TENON_EBUSY) {
+        char *r = tenon__asprintf(
+            "%s; %s%s", p->trust_reason ? p->trust_reason : "", why,
+            wait ? "" : " (not waited for again in this scan)");
+        atomic_store(gave_up, 1);
+        if (r) {
+            free(p->trust_reason);
+            p->trust_reason = r;
+        }
+        return;
+    }
+    if (lock < 0)
+        return;
+    if (lstat(p->path, &st) != 0 && errno == ENOENT) {
+        *pp = NULL; /* removed: as if listed after the remove */
+        tenon__plugin_free(p);
+    } else if ((q = calloc(1, sizeof *q + len + 1))) {
+        memcpy(q->path, p->path, len + 1);
+        q->name_off = p->name_off;
+        q->dir_index = p->dir_index;
+        q->status = TENON_UNAVAILABLE;
+        q->meta_size = -1;
+        stat_meta(AT_FDCWD, q->path, q);
+        q->meta_listed = q->meta_size >= 0;
+        tenon__plugin_probe(q, AT_FDCWD, q->path);
+        trust_one(job->keyring, q, &torn);
+        *pp = q;
+        tenon__plugin_free(p);
+    }
+    close(lock);
+}
+
+/* The trust check of job->v[i], settled when it looks torn. */
+static int trust_entry(struct probe_job *job, size_t i)
+{
+    int torn, reused = trust_one(job->keyring, job->v[i], &torn);
+    if (torn)
+        settle(job, &job->v[i]);
+    return reused;
 }
 
 /* Fill `p` from the cache when its key matches, which costs a stat (two
@@ -304,7 +437,6 @@ static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p)
 static void reuse(struct probe_job *job, struct tenon_plugin *p)
 {
     const char *name = p->path + p->name_off;
-    char meta[NAME_MAX + 1];
     struct tenon__cache_entry *e;
     struct stat st;
     if (fstatat(job->dirfd, name, &st, 0) != 0)
@@ -314,14 +446,8 @@ static void reuse(struct probe_job *job, struct tenon_plugin *p)
     p->size = (int64_t)st.st_size;
     p->mtime_ns = tenon__mtime_ns(&st);
     p->ctime_ns = tenon__ctime_ns(&st);
-    if (p->meta_listed &&
-        (size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, name) <
-            sizeof meta &&
-        fstatat(job->dirfd, meta, &st, 0) == 0) {
-        p->meta_size = (int64_t)st.st_size;
-        p->meta_mtime_ns = tenon__mtime_ns(&st);
-        p->meta_ctime_ns = tenon__ctime_ns(&st);
-    }
+    if (p->meta_listed)
+        stat_meta(job->dirfd, name, p);
     /* Distinct files have distinct entries: no two threads touch one. */
     if ((e = tenon__cache_find(job->cache, p)) && tenon__cache_fill(p, e) == 0)
         e->used = 1;
@@ -335,7 +461,7 @@ static void *probe_worker(void *arg)
         struct tenon_plugin *p = job->v[i];
         if (job->keyring)
             atomic_fetch_add(&job->verdicts_reused,
-                             (size_t)trust_one(job->keyring, p));
+                             (size_t)trust_entry(job, i));
         else if (job->cache)
             reuse(job, p);
         else
@@ -364,7 +490,7 @@ static void run_job(const tenon_t *t, struct probe_job *job, size_t min)
 static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
                       int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, 0};
+    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, 0, NULL};
     run_job(t, &job, PARALLEL_MIN);
 }
 
@@ -372,7 +498,7 @@ static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
 static int probe_cached(const tenon_t *t, struct tenon__cache *c,
                         struct tenon_plugin **v, size_t n, int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, c, NULL, 0};
+    struct probe_job job = {v, n, dirfd, 0, c, NULL, 0, NULL};
     struct tenon_plugin **miss;
     size_t nmiss = 0;
     if (!(miss = malloc((n ? n : 1) * sizeof *miss)))
@@ -459,6 +585,16 @@ static int scan_dir(tenon_t *t, size_t di, struct list *out,
         rc = probe_cached(t, cache, out->v + first, out->n - first, fd);
     else if (rc == 0)
         probe_all(t, out->v + first, out->n - first, fd);
+    /* A file removed between the listing and its probe is not there: the
+     * scan lists what a listing made after the removal would. */
+    for (size_t i = first, n = first; rc == 0 && i < out->n; i++) {
+        if (out->v[i]->vanished)
+            tenon__plugin_free(out->v[i]);
+        else
+            out->v[n++] = out->v[i];
+        if (i + 1 == out->n)
+            out->n = n;
+    }
     for (size_t i = first; rc == 0 && i < out->n; i++)
         if (out->v[i]->status != TENON_AVAILABLE)
             tenon__log(t, TENON_LOG_DEBUG, "tenon", "%s: unavailable: %s",
@@ -590,6 +726,30 @@ static void apply_trust(tenon_t *t, struct list *l, int policy,
     }
 }
 
+/* Check every available entry's digest and signature, in several threads
+ * for more than a few; entries whose files were removed while they were
+ * being checked (settle) leave the list. */
+static int check_trust(tenon_t *t, struct list *l,
+                       const struct tenon__keyring *kr)
+{
+    struct probe_job job = {l->v, l->n, AT_FDCWD, 0, NULL, kr, 0, NULL};
+    size_t kept = 0;
+    if (!(job.gave_up = malloc(t->npaths ? t->npaths : 1)))
+        return TENON_ENOMEM;
+    for (size_t i = 0; i < t->npaths; i++)
+        atomic_init(&job.gave_up[i], 0);
+    run_job(t, &job, TRUST_PARALLEL_MIN);
+    tenon__log(t, TENON_LOG_DEBUG, "tenon",
+               "trust: %zu good verdicts reused from the scan cache",
+               (size_t)atomic_load(&job.verdicts_reused));
+    free(job.gave_up);
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i])
+            l->v[kept++] = l->v[i];
+    l->n = kept;
+    return 0;
+}
+
 int tenon_scan(tenon_t *t)
 {
     struct tenon__cache cache;
@@ -603,13 +763,8 @@ int tenon_scan(tenon_t *t)
     tenon__cache_load(t, &cache);
     for (size_t di = 0; di < t->npaths && rc == 0; di++)
         rc = scan_dir(t, di, &l, &cache, &stamps[di]);
-    if (rc == 0 && policy != TENON_TRUST_OFF) {
-        struct probe_job job = {l.v, l.n, AT_FDCWD, 0, NULL, kr, 0};
-        run_job(t, &job, TRUST_PARALLEL_MIN);
-        tenon__log(t, TENON_LOG_DEBUG, "tenon",
-                   "trust: %zu good verdicts reused from the scan cache",
-                   (size_t)atomic_load(&job.verdicts_reused));
-    }
+    if (rc == 0 && policy != TENON_TRUST_OFF)
+        rc = check_trust(t, &l, kr);
     /* Before the policy is applied and shadowing: the cache keeps what
      * probing found, the digests and good verdicts with their keyring,
      * nothing that depends on the policy or on other files. */

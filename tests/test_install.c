@@ -21,8 +21,17 @@ static void install_and_remove(void **state)
     struct stat st;
     (void)state;
 
-    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", dir, &dst),
-                     0);
+    /* the install lock is made readable for everyone whatever the umask:
+     * scans by other users wait on it */
+    mode_t mask = umask(077);
+    int rc = tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", dir, &dst);
+    umask(mask);
+    assert_int_equal(rc, 0);
+    char *lock = path_join(dir, TENON__INSTALL_LOCK);
+    assert_int_equal(lstat(lock, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0644);
+    free(lock);
     char *want = path_join(dir, "basic-1.2.0.so");
     assert_string_equal(dst, want);
     assert_int_equal(stat(dst, &st), 0);
@@ -51,14 +60,16 @@ static void install_and_remove(void **state)
     free(want);
 }
 
-/* An install that fails leaves none of its temporary files behind. */
+/* An install that fails leaves none of its temporary files behind (the
+ * install lock stays: it is the directory's, not the install's). */
 static void assert_no_temp_files(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
     assert_non_null(d);
     while ((e = readdir(d)))
-        if (strstr(e->d_name, "tenon-install"))
+        if (strstr(e->d_name, "tenon-install") &&
+            strcmp(e->d_name, TENON__INSTALL_LOCK) != 0)
             fail_msg("temporary file %s left behind", e->d_name);
     closedir(d);
 }

@@ -261,13 +261,22 @@ int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p);
 /* Check `file` with the inventory's rules and copy it into `dir` (NULL:
  * ~/.local/lib/tenon, created if missing) as NAME-VERSION.so, atomically:
  * a concurrent scan sees the old state or the whole new file, never part of
- * it. An install of the same name and version replaces the earlier one. The
- * caller frees *installed (the new path; may be NULL). [any-thread] */
+ * it. An install of the same name and version replaces the earlier one,
+ * file and .meta as a pair: installs and removes in one directory take
+ * turns on its lock file, `dir`/.tenon-install.lock (created mode 0644 and
+ * left in place), and a scan that catches a pair half replaced waits for
+ * that lock and checks it again (docs/trust.md). TENON_EBUSY when another
+ * process holds the lock for 30 s. The caller frees *installed (the new
+ * path; may be NULL). [any-thread] */
 int tenon_install(const char *file, const char *dir, char **installed);
 
 /* Delete the plugins "name" (every version) or "name@version" installed in
- * `dir` (NULL: ~/.local/lib/tenon), with their .meta files; *removed (may
- * be NULL) gets how many. TENON_ENOENT when none matched. [any-thread] */
+ * `dir` (NULL: ~/.local/lib/tenon), each file before its .meta, under the
+ * directory's install lock as tenon_install() takes it, so a scan never
+ * refuses a plugin for a file or .meta removed while it was checking them
+ * (it leaves the plugin out); *removed (may be NULL) gets how many.
+ * TENON_ENOENT when none matched, TENON_EBUSY when another process holds
+ * the lock for 30 s. [any-thread] */
 int tenon_remove(const char *spec, const char *dir, size_t *removed);
 
 /* ---- scan cache ---------------------------------------------------------- */

@@ -430,6 +430,12 @@ int tenon__sign(const unsigned char sk[64], const char *name,
                 const char *version, const unsigned char digest[32],
                 unsigned char sig[64]);
 
+/* Plain RFC 8032 Ed25519 (no prehash, no context) of `len` bytes at msg:
+ * 0 when `sig` verifies with `pk`, TENON_EPERM when it does not,
+ * TENON_ENOMEM when it could not be checked. */
+int tenon__ed25519_verify(const unsigned char pk[32], const void *msg,
+                          size_t len, const unsigned char sig[64]);
+
 /* Verify `sig` over the statement for name, version and digest with the
  * trusted key(s) whose id is `key_id`. 0 when one verifies; TENON_ENOENT
  * when no trusted key has that id ("signed by key ... which is not

@@ -120,6 +120,15 @@ int tenon__sign(const unsigned char sk[64], const char *name,
     return 0;
 }
 
+int tenon__ed25519_verify(const unsigned char pk[32], const void *msg,
+                          size_t len, const unsigned char sig[64])
+{
+    if (init())
+        return TENON_ENOMEM;
+    return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? 0
+                                                               : TENON_EPERM;
+}
+
 int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
                         const char *version, const unsigned char digest[32],
                         const unsigned char sig[64], const char *key_id,
@@ -128,21 +137,22 @@ int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
     char hex[65];
     size_t len, tried = 0;
     char *msg;
-    int ok = 0;
+    int rc = TENON_EPERM;
 
-    if (init() || !(msg = tenon__statement(name, version, digest, &len)))
+    if (!(msg = tenon__statement(name, version, digest, &len)))
         return tenon__reason(reason, rlen, TENON_ENOMEM, "out of memory");
     /* The id only picks the key; any trusted key with that id may verify. */
-    for (size_t i = 0; i < kr->n && !ok; i++) {
+    for (size_t i = 0; i < kr->n && rc == TENON_EPERM; i++) {
         if (strcmp(kr->keys[i].id, key_id) != 0)
             continue;
         tried++;
-        ok = crypto_sign_verify_detached(sig, (const unsigned char *)msg, len,
-                                         kr->keys[i].pk) == 0;
+        rc = tenon__ed25519_verify(kr->keys[i].pk, msg, len, sig);
     }
     free(msg);
-    if (ok)
+    if (rc == 0)
         return 0;
+    if (rc == TENON_ENOMEM)
+        return tenon__reason(reason, rlen, rc, "out of memory");
     if (!tried)
         return tenon__reason(reason, rlen, TENON_ENOENT,
                              "signed by key %s which is not trusted", key_id);

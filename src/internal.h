@@ -386,7 +386,7 @@ uint64_t tenon__hash64(const void *data, size_t len, uint64_t seed);
 
 struct json_t; /* jansson's, for the .meta info */
 
-/* SHA-256 of everything in `fd`, read with pread() from offset 0 in 64 KiB
+/* SHA-256 of everything in `fd`, read with pread() from offset 0 in 256 KiB
  * chunks (the file offset is not used or moved). TENON_EIO with errno set on
  * a read error, TENON_ENOMEM. Thread-safe. */
 int tenon__digest_fd(int fd, unsigned char out[32]);

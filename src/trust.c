@@ -21,7 +21,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK        (64u * 1024u)
+/* Read size when hashing: a 217 KB plugin in one pread (and one for the
+ * end) costs about 1% less CPU than in 64 KiB pieces, measured; larger
+ * sizes were no better. */
+#define CHUNK        (256u * 1024u)
 #define KEYFILE_MAX  4096
 #define B64_LEN      44 /* base64 of 32 bytes: 43 characters and one '=' */
 #define PUB_TAG      "tenon-ed25519"

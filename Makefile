@@ -11,13 +11,14 @@ CMAKE_FLAGS ?=
 #   cmake, make, gcc, pkg-config  the build
 #   g++                           the test that compiles <tenon/plugin.h> as C++11
 #   libjansson-dev                JSON output of the CLI, .meta files
-#   libsodium-dev                 SHA-256 digests and Ed25519 signatures
+#   libssl-dev                    OpenSSL's libcrypto: SHA-256 digests (with the
+#                                 CPU's SHA instructions), Ed25519 signatures
 #   libcmocka-dev                 the unit tests, run under CTest
 #   clang                         libFuzzer targets (-fsanitize=fuzzer)
 #   binutils                      readelf, which the demo uses to show the info
 #   clang-format                  the style check (make check-format)
 #   bsdutils                      script(1): the docs' samples in a terminal
-DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libsodium-dev \
+DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libssl-dev \
                libcmocka-dev clang binutils clang-format bsdutils
 
 # Every C source and header of ours, for the style check.

@@ -512,13 +512,13 @@ static void sign_all(void)
                               .plugin_path_count = 1,
                               .log_level = TENON_LOG_ERROR,
                               .no_cache = 1};
-    unsigned char sk[64];
+    unsigned char seed[32];
     tenon_t *t;
     snprintf(sec, sizeof sec, "%s/bench.key", files.dir);
     snprintf(pub, sizeof pub, "%s/bench.pub", files.dir);
     files.signed_files = 1;
     if (tenon__key_generate(sec, pub, id, why, sizeof why) ||
-        tenon__seckey_read(sec, sk, id, why, sizeof why))
+        tenon__seckey_read(sec, seed, id, why, sizeof why))
         die("FAIL: key pair: %s", why);
     if (tenon_open(&t, &o) != 0 || tenon_scan(t) != 0)
         die("FAIL: scan before signing: %s", tenon_last_error());
@@ -530,7 +530,7 @@ static void sign_all(void)
         if (fd < 0 || tenon__digest_fd(fd, m.digest) != 0)
             die("FAIL: hashing %s", p->path);
         close(fd);
-        tenon__sign(sk, p->info.name, p->info.version, m.digest, m.signature);
+        tenon__sign(seed, p->info.name, p->info.version, m.digest, m.signature);
         m.is_signed = 1;
         memcpy(m.key_id, id, sizeof m.key_id);
         tenon__rfc3339(time(NULL), m.created_at);

@@ -5,7 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,12 +142,12 @@ static int sign_file(const char *file, const char *keyfile)
     char reason[TENON__REASON_MAX], id[TENON__KEY_ID_LEN + 1];
     struct tenon__meta m;
     struct tenon_plugin *p = NULL;
-    unsigned char sk[64];
+    unsigned char seed[32];
     char *meta_path = NULL;
     int fd, rc = EXIT_FAIL;
 
     memset(&m, 0, sizeof m);
-    if (tenon__seckey_read(keyfile, sk, id, reason, sizeof reason)) {
+    if (tenon__seckey_read(keyfile, seed, id, reason, sizeof reason)) {
         tool_error("sign", "%s", reason);
         return EXIT_FAIL;
     }
@@ -172,7 +172,7 @@ static int sign_file(const char *file, const char *keyfile)
     m.info = tenon__meta_info(&p->info);
     m.is_signed = 1;
     memcpy(m.key_id, id, sizeof m.key_id);
-    if (!m.info || tenon__sign(sk, p->info.name, p->info.version, m.digest,
+    if (!m.info || tenon__sign(seed, p->info.name, p->info.version, m.digest,
                                m.signature) != 0) {
         tool_error("sign", "out of memory");
         goto out;
@@ -185,7 +185,7 @@ static int sign_file(const char *file, const char *keyfile)
                 p->info.name, p->info.version, id, meta_path);
     rc = EXIT_OK;
 out:
-    sodium_memzero(sk, sizeof sk);
+    OPENSSL_cleanse(seed, sizeof seed);
     tenon__meta_free(&m);
     tenon__plugin_free(p);
     free(meta_path);

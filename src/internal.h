@@ -567,9 +567,9 @@ uint64_t tenon__hash64(const void *data, size_t len, uint64_t seed);
 
 struct json_t; /* jansson's, for the .meta info */
 
-/* SHA-256 of everything in `fd`, read with pread() from offset 0 in 64 KiB
+/* SHA-256 of everything in `fd`, read with pread() from offset 0 in 256 KiB
  * chunks (the file offset is not used or moved). TENON_EIO with errno set on
- * a read error, TENON_ENOMEM. */
+ * a read error, TENON_ENOMEM. Thread-safe. */
 int tenon__digest_fd(int fd, unsigned char out[32]);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
@@ -613,18 +613,27 @@ struct tenon__keyring {
     struct tenon__keyring *older; /* replaced by this one, freed at close */
 };
 
-/* The key id: the first 8 bytes of SHA-256(pk) in hex. */
-void tenon__key_id(const unsigned char pk[32], char id[TENON__KEY_ID_LEN + 1]);
+/* The key id: the first 8 bytes of SHA-256(pk) in hex. TENON_ENOMEM when
+ * OpenSSL cannot hash. */
+int tenon__key_id(const unsigned char pk[32], char id[TENON__KEY_ID_LEN + 1]);
 
 /* The signed statement, malloc'd (docs/trust.md):
  * "tenon-plugin-signature-v1\n" name "\n" version "\n" hex-digest "\n". */
 char *tenon__statement(const char *name, const char *version,
                        const unsigned char digest[32], size_t *len);
 
-/* Ed25519 signature of the statement with the libsodium secret key `sk`. */
-int tenon__sign(const unsigned char sk[64], const char *name,
+/* Ed25519 signature of the statement with the secret key whose 32-byte
+ * seed (RFC 8032's private key, what a .key file holds) is `seed`. Only
+ * TENON_ENOMEM can fail it. */
+int tenon__sign(const unsigned char seed[32], const char *name,
                 const char *version, const unsigned char digest[32],
                 unsigned char sig[64]);
+
+/* Plain RFC 8032 Ed25519 (no prehash, no context) of `len` bytes at msg:
+ * 0 when `sig` verifies with `pk`, TENON_EPERM when it does not,
+ * TENON_ENOMEM when it could not be checked. */
+int tenon__ed25519_verify(const unsigned char pk[32], const void *msg,
+                          size_t len, const unsigned char sig[64]);
 
 /* Verify `sig` over the statement for name, version and digest with the
  * trusted key(s) whose id is `key_id`. 0 when one verifies; TENON_ENOENT
@@ -643,9 +652,9 @@ int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
  * file: TENON_ENOENT; malformed: TENON_EINVAL. out->path is left alone. */
 int tenon__pubkey_read(const char *path, struct tenon__key *out, char *reason,
                        size_t rlen);
-/* sk gets the 64-byte libsodium secret key; the caller wipes it
- * (sodium_memzero) when done. */
-int tenon__seckey_read(const char *path, unsigned char sk[64],
+/* seed gets the secret key's 32-byte seed, for tenon__sign(); the caller
+ * wipes it (OPENSSL_cleanse) when done. On failure it is wiped here. */
+int tenon__seckey_read(const char *path, unsigned char seed[32],
                        char id[TENON__KEY_ID_LEN + 1], char *reason,
                        size_t rlen);
 /* Generate a key pair into two new files: the secret one with mode 0600.

@@ -365,6 +365,257 @@ static void test_key_file_errors(void **state)
     free(path);
 }
 
+/* ---- keys and signatures made elsewhere ---------------------------------- */
+
+/* RFC 8032 section 7.1, TESTs 1 to 3: published constants, not results of
+ * Tenon's code. The base64 forms are coreutils' `base64` of the same bytes
+ * and the key ids the first 16 hex digits of their `sha256sum`, so a key
+ * file written from them is one any tool could have written. */
+static const struct {
+    const char *seed, *pk, *msg, *sig; /* hex, as the RFC prints them */
+    const char *seed64, *pk64, *id;    /* the key-file forms */
+} rfc8032[] = {
+    {"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
+     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+     "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+     "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=",
+     "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", "21fe31dfa154a261"},
+    {"4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+     "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
+     "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+     "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+     "TM0Imyj/ltqdtsNG7BFOD1uKMZ81q6Yk2oz27U+4pvs=",
+     "PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw=", "39f713d0a644253f"},
+    {"c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+     "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025", "af82",
+     "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+     "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+     "xaqN9D+fg3vtt0QvMdy3sWbThTUHbwlLhc46LgtEWPc=",
+     "/FHNjmIYoaONpH7QAjDwWAgW7RO6MwOsXeuRFUiQgCU=", "dac073e0123bdea5"},
+};
+
+/* The statement for plugin "hello" 1.0.0 whose file is the three bytes
+ * "abc", signed with the RFC's TEST 1 key by libsodium 1.0.18 (which Tenon
+ * used before OpenSSL), by `openssl pkeyutl -sign -rawin` and by python3's
+ * cryptography: all three wrote these same bytes, since Ed25519 signing is
+ * deterministic. */
+static const char abc_digest[] =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+static const char abc_sig[] =
+    "f466dbc952a998bd4e23ce249f88be03fc91057d110a572ac39793be8cd761c6"
+    "b6fe6fe6df46de90d6c0d67282d0f8f3d9e19aeb246aa6f45da951d4a8bc2e05";
+
+static void unhex(const char *hex, unsigned char *out, size_t n)
+{
+    assert_int_equal(tenon__hex_decode(hex, strlen(hex), out, n), 0);
+}
+
+/* Write "TAG BASE64 ID\n" to dir/name; the path, malloc'd. */
+static char *key_file(const char *dir, const char *name, const char *tag,
+                      const char *b64, const char *id)
+{
+    char *path = path_join(dir, name), *line;
+    assert_int_equal(asprintf(&line, "%s %s %s\n", tag, b64, id) > 0, 1);
+    write_file(path, line, strlen(line));
+    free(line);
+    return path;
+}
+
+static void test_rfc8032_keys_and_signatures(void **state)
+{
+    struct fx *f = *state;
+    char reason[TENON__REASON_MAX], id[17], name[16];
+    unsigned char pk[32], sig[64], msg[2], sk[64];
+    struct tenon__key k;
+
+    for (size_t i = 0; i < sizeof rfc8032 / sizeof *rfc8032; i++) {
+        size_t mlen = strlen(rfc8032[i].msg) / 2;
+        char *pub, *sec;
+        snprintf(name, sizeof name, "rfc%zu.pub", i + 1);
+        pub = key_file(f->dir, name, "tenon-ed25519", rfc8032[i].pk64,
+                       rfc8032[i].id);
+        snprintf(name, sizeof name, "rfc%zu.key", i + 1);
+        sec = key_file(f->dir, name, "tenon-ed25519-secret", rfc8032[i].seed64,
+                       rfc8032[i].id);
+        unhex(rfc8032[i].pk, pk, 32);
+        unhex(rfc8032[i].sig, sig, 64);
+        unhex(rfc8032[i].msg, msg, mlen);
+
+        /* The key files read back as the RFC's bytes, under the id any
+         * SHA-256 gives; the secret one's id check passes only if the
+         * public key made from the seed is the RFC's. */
+        assert_int_equal(tenon__pubkey_read(pub, &k, reason, sizeof reason), 0);
+        assert_memory_equal(k.pk, pk, 32);
+        assert_string_equal(k.id, rfc8032[i].id);
+        assert_int_equal(tenon__seckey_read(sec, sk, id, reason, sizeof reason),
+                         0);
+        assert_string_equal(id, rfc8032[i].id);
+
+        /* The RFC's signature verifies; one flipped bit anywhere in it, or
+         * in the message, or one byte more, and it does not. */
+        assert_int_equal(tenon__ed25519_verify(k.pk, msg, mlen, sig), 0);
+        for (size_t bit = 0; bit < 512; bit += 37) {
+            sig[bit / 8] ^= (unsigned char)(1u << bit % 8);
+            assert_int_equal(tenon__ed25519_verify(k.pk, msg, mlen, sig),
+                             TENON_EPERM);
+            sig[bit / 8] ^= (unsigned char)(1u << bit % 8);
+        }
+        if (mlen) {
+            msg[0] ^= 0x80;
+            assert_int_equal(tenon__ed25519_verify(k.pk, msg, mlen, sig),
+                             TENON_EPERM);
+            msg[0] ^= 0x80;
+        }
+        assert_int_equal(tenon__ed25519_verify(k.pk, "\0\0", mlen + 1, sig),
+                         TENON_EPERM);
+        free(pub);
+        free(sec);
+    }
+}
+
+/* A .meta for "hello" 1.0.0 made of "abc", written by hand with `sig`. */
+static void write_meta(const char *path, const char *sig)
+{
+    char *json;
+    assert_int_equal(asprintf(&json,
+                              "{\"digest\": \"%s\", \"created_at\": "
+                              "\"2026-11-22T04:05:06Z\", \"info\": {\"name\": "
+                              "\"hello\", \"version\": \"1.0.0\"}, "
+                              "\"signature\": \"%s\", \"key_id\": \"%s\"}\n",
+                              abc_digest, sig, rfc8032[0].id) > 0,
+                     1);
+    write_file(path, json, strlen(json));
+    free(json);
+}
+
+static void test_signature_made_elsewhere(void **state)
+{
+    struct fx *f = *state;
+    char reason[TENON__REASON_MAX], id[17];
+    char *trusted = path_join(f->dir, "trusted");
+    char *dirs[1] = {trusted};
+    char *so = path_join(f->dir, "hello.so"), *meta = meta_of(so);
+    char *pub, *sec;
+    unsigned char digest[32], sig[64], mine[64], sk[64];
+    struct tenon__trust_result res;
+    struct tenon__keyring kr;
+    int fd;
+
+    assert_int_equal(mkdir(trusted, 0700), 0);
+    pub = key_file(trusted, "rfc1.pub", "tenon-ed25519", rfc8032[0].pk64,
+                   rfc8032[0].id);
+    sec = key_file(f->dir, "rfc1.key", "tenon-ed25519-secret",
+                   rfc8032[0].seed64, rfc8032[0].id);
+    assert_int_equal(tenon__keyring_load_dirs(dirs, 1, &kr), 0);
+    assert_int_equal(kr.n, 1);
+    unhex(abc_digest, digest, 32);
+    unhex(abc_sig, sig, 64);
+
+    /* The statement signed elsewhere verifies, and what Tenon signs with
+     * the same key is byte for byte the same signature. */
+    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig,
+                                         rfc8032[0].id, reason, sizeof reason),
+                     0);
+    assert_int_equal(tenon__seckey_read(sec, sk, id, reason, sizeof reason), 0);
+    assert_int_equal(tenon__sign(sk, "hello", "1.0.0", digest, mine), 0);
+    assert_memory_equal(mine, sig, 64);
+    sig[17] ^= 0x04;
+    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig,
+                                         rfc8032[0].id, reason, sizeof reason),
+                     TENON_EPERM);
+    assert_contains(reason, "signature does not verify for hello 1.0.0");
+
+    /* The same as a plugin file and a hand-written .meta, the way the
+     * inventory checks them: the digest is computed here, the rest read. */
+    write_file(so, "abc", 3);
+    write_meta(meta, abc_sig);
+    fd = open(so, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(
+        tenon__trust_check_file(&kr, so, "hello", "1.0.0", fd, NULL, &res), 0);
+    assert_int_equal(res.verdict, TENON__TRUST_OK);
+    assert_memory_equal(res.digest, digest, 32);
+    /* One hex digit of the signature in the .meta changed: refused. */
+    {
+        char bad[sizeof abc_sig];
+        memcpy(bad, abc_sig, sizeof bad);
+        bad[100] = bad[100] == '0' ? '1' : '0';
+        write_meta(meta, bad);
+    }
+    assert_int_equal(
+        tenon__trust_check_file(&kr, so, "hello", "1.0.0", fd, NULL, &res),
+        TENON_EPERM);
+    assert_int_equal(res.verdict, TENON__TRUST_BADSIG);
+    assert_contains(res.reason, "signature does not verify for hello 1.0.0");
+    close(fd);
+    tenon__keyring_free(&kr);
+    free(pub);
+    free(sec);
+    free(meta);
+    free(so);
+    free(trusted);
+}
+
+/* Key files whose base64 is not exactly 44 characters of the standard
+ * alphabet ending in one '=' are refused, as libsodium refused them; more
+ * lenient decoders (OpenSSL's EVP_DecodeBlock among them) take several of
+ * these, skipping whitespace, decoding '=' inside as zero bits, or
+ * returning 33 bytes or more. */
+static void test_key_file_base64_strict(void **state)
+{
+    struct fx *f = *state;
+    static const char not_b64[] = "the key is not 32 bytes in base64";
+    static const char not_line[] = "expected one line";
+    static const struct {
+        const char *b64, *why;
+    } cases[] = {
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo", not_b64},  /* no '=' */
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURoA", not_b64}, /* 33 */
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo==", not_b64},
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=AAAA", not_b64},
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=x", not_b64},
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHUR==", not_b64}, /* 31 */
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcH", not_b64},     /* 30 */
+        {"11qYAYKxCr=VS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", not_b64},
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURp=", not_b64}, /* bits */
+        {"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=", not_b64}, /* URL */
+        {"\t11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", not_b64},
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\t", not_b64},
+        {"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\r", not_b64},
+        {"11qYAYKxCrfVS/7TyWQH\tOg7hcvPapiMlrwIaaPcHURo=", not_b64},
+        {"11qYAYKxCrfVS/7TyWQH\nOg7hcvPapiMlrwIaaPcHURo=", not_line},
+        {"11qYAYKxCrfVS/7TyWQH Og7hcvPapiMlrwIaaPcHURo=", not_line},
+    };
+    char reason[TENON__REASON_MAX], id[17];
+    unsigned char sk[64];
+    struct tenon__key k;
+    char *path;
+
+    /* The well-formed line is accepted, so each refusal below is the
+     * base64's. */
+    path = key_file(f->dir, "k.pub", "tenon-ed25519", rfc8032[0].pk64,
+                    rfc8032[0].id);
+    assert_int_equal(tenon__pubkey_read(path, &k, reason, sizeof reason), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        free(key_file(f->dir, "k.pub", "tenon-ed25519", cases[i].b64,
+                      rfc8032[0].id));
+        if (tenon__pubkey_read(path, &k, reason, sizeof reason) != TENON_EINVAL)
+            fail_msg("accepted '%s'", cases[i].b64);
+        assert_contains(reason, "k.pub: ");
+        assert_contains(reason, cases[i].why);
+    }
+    free(path);
+    /* The secret key file goes through the same decoder. */
+    path =
+        key_file(f->dir, "k.key", "tenon-ed25519-secret",
+                 "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2AA", rfc8032[0].id);
+    assert_int_equal(tenon__seckey_read(path, sk, id, reason, sizeof reason),
+                     TENON_EINVAL);
+    assert_contains(reason, "k.key: the key is not 32 bytes in base64");
+    free(path);
+}
+
 /* ---- the CLI round trip and its failures --------------------------------- */
 
 static void test_roundtrip(void **state)
@@ -1187,6 +1438,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keygen_refuses_overwrite, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_key_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rfc8032_keys_and_signatures, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_signature_made_elsewhere, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_key_file_base64_strict, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsigned, setup, teardown),

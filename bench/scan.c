@@ -530,11 +530,10 @@ static void sign_all(void)
         if (fd < 0 || tenon__digest_fd(fd, m.digest) != 0)
             die("FAIL: hashing %s", p->path);
         close(fd);
-        tenon__sign(seed, p->info.name, p->info.version, m.digest, m.signature);
-        m.is_signed = 1;
-        memcpy(m.key_id, id, sizeof m.key_id);
         tenon__rfc3339(time(NULL), m.created_at);
         m.info = tenon__meta_info(&p->info);
+        if (tenon__meta_sign(&m, seed, id, p->info.name, p->info.version))
+            die("FAIL: signing %s", p->path);
         snprintf(meta, sizeof meta, "%s.meta", p->path);
         if (tenon__meta_write(meta, &m, why, sizeof why) != 0)
             die("FAIL: %s", why);

@@ -110,11 +110,19 @@ int cmd_keygen(int argc, char **argv)
 static const char sign_usage[] =
     "usage: tenon sign FILE --key SECRET\n"
     "\n"
-    "Sign the plugin FILE with the secret key SECRET (a .key file from\n"
-    "'tenon keygen'): compute FILE's SHA-256, sign it together with the\n"
-    "plugin's name and version, and write FILE.meta (digest, created_at,\n"
-    "info, signature, key_id), replacing an earlier one atomically. FILE\n"
-    "must be a plugin this host can use; no plugin code runs.\n"
+    "Sign FILE with the secret key SECRET (a .key file from 'tenon keygen')\n"
+    "and write FILE.meta, replacing an earlier one atomically. No plugin\n"
+    "code runs.\n"
+    "\n"
+    "A plugin: the signature covers FILE's SHA-256, the plugin's name and\n"
+    "version, the time of signing (created_at) and the SHA-256 of every\n"
+    "library it bundles: each DT_NEEDED found through its DT_RUNPATH or\n"
+    "DT_RPATH outside the system library directories, as a host would find\n"
+    "it ($ORIGIN is FILE's directory). The .meta lists them under \"deps\".\n"
+    "\n"
+    "A bundled library (a shared object with a DT_SONAME and no Tenon\n"
+    "info): the signature covers its SHA-256, its DT_SONAME and created_at,\n"
+    "so that plugins signed by other keys may bundle it.\n"
     "\n"
     "  --key SECRET   the secret key file (required)\n"
     "\n"
@@ -137,6 +145,61 @@ struct tenon_plugin *tool_probe(const char *file, int fd)
     return p;
 }
 
+/* The digests of the libraries plugin p (open as fd) bundles, into m. */
+static int bundled_digests(const char *file, const struct tenon_plugin *p,
+                           struct tenon__meta *m)
+{
+    char why[TENON__REASON_MAX];
+    struct tenon__deps d;
+    int rc = tenon__deps_resolve(file, &p->dynv, 0, TENON_MAX_FILE_SIZE_DEFAULT,
+                                 &d, why, sizeof why);
+    if (rc == 0 && d.n && !(m->deps = calloc(d.n, sizeof *m->deps)))
+        rc = tenon__reason(why, sizeof why, TENON_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < d.n; i++) {
+        const struct tenon__dep *dep = &d.v[i];
+        if (dep->kind == TENON__DEP_PATH)
+            rc = tenon__reason(why, sizeof why, TENON_EINVAL,
+                               "DT_NEEDED '%s' is a path, which the dynamic "
+                               "loader opens itself: no signature can cover "
+                               "it",
+                               dep->name);
+        else if (dep->kind == TENON__DEP_BUNDLED &&
+                 snprintf(m->deps[m->ndeps].name, sizeof m->deps[m->ndeps].name,
+                          "%s", dep->name) < (int)sizeof m->deps[0].name) {
+            memcpy(m->deps[m->ndeps].digest, dep->digest, 32);
+            tool_printf(stdout, "bundled %s: %s (through %s)\n", dep->name,
+                        dep->path, dep->via);
+            m->ndeps++;
+        }
+    }
+    tenon__deps_free(&d);
+    if (rc)
+        tool_error("sign", "%s: cannot sign its bundled libraries: %s", file,
+                   why);
+    return rc;
+}
+
+/* The DT_SONAME of the file open as fd, malloc'd, when it is a shared
+ * object for this host (*is_lib); NULL when it has none. */
+static char *library_soname(int fd, int *is_lib)
+{
+    char why[TENON__REASON_MAX], *soname = NULL;
+    struct tenon__elf elf;
+    struct tenon__dyn d;
+    struct stat st;
+    *is_lib = 0;
+    if (fstat(fd, &st) != 0 ||
+        tenon__elf_read_fd(fd, (uint64_t)st.st_size, TENON__ELF_DYN, &elf, why,
+                           sizeof why) != 0)
+        return NULL;
+    *is_lib = 1;
+    if (tenon__dyn_split(elf.dyn, elf.dyn_size, &d) == 0 && d.soname)
+        soname = tenon__strdup(d.soname);
+    free(d.needed);
+    free(elf.dyn);
+    return soname;
+}
+
 static int sign_file(const char *file, const char *keyfile)
 {
     char reason[TENON__REASON_MAX], id[TENON__KEY_ID_LEN + 1];
@@ -144,7 +207,7 @@ static int sign_file(const char *file, const char *keyfile)
     struct tenon_plugin *p = NULL;
     unsigned char seed[32];
     char *meta_path = NULL;
-    int fd, rc = EXIT_FAIL;
+    int fd, rc = EXIT_FAIL, is_lib = 0;
 
     memset(&m, 0, sizeof m);
     if (tenon__seckey_read(keyfile, seed, id, reason, sizeof reason)) {
@@ -160,8 +223,18 @@ static int sign_file(const char *file, const char *keyfile)
         tool_error("sign", "out of memory");
         goto out;
     }
-    if (p->status != TENON_AVAILABLE) {
-        tool_error("sign", "%s: not a usable plugin: %s", file, p->reason);
+    /* Not a plugin, but a library with a DT_SONAME: signed as a library. */
+    if (p->status != TENON_AVAILABLE && !p->have_info)
+        m.soname = library_soname(fd, &is_lib);
+    if (p->status != TENON_AVAILABLE && !m.soname) {
+        if (is_lib)
+            tool_error("sign",
+                       "%s: a shared object without Tenon info and without "
+                       "a DT_SONAME: neither a plugin nor a library a plugin "
+                       "can bundle (link it with -Wl,-soname,NAME)",
+                       file);
+        else
+            tool_error("sign", "%s: not a usable plugin: %s", file, p->reason);
         goto out;
     }
     if (tenon__digest_fd(fd, m.digest) != 0) {
@@ -169,11 +242,11 @@ static int sign_file(const char *file, const char *keyfile)
         goto out;
     }
     tenon__rfc3339(time(NULL), m.created_at);
-    m.info = tenon__meta_info(&p->info);
-    m.is_signed = 1;
-    memcpy(m.key_id, id, sizeof m.key_id);
-    if (!m.info || tenon__sign(seed, p->info.name, p->info.version, m.digest,
-                               m.signature) != 0) {
+    if (!m.soname && (!(m.info = tenon__meta_info(&p->info)) ||
+                      bundled_digests(file, p, &m) != 0))
+        goto out;
+    if (tenon__meta_sign(&m, seed, id, m.soname ? NULL : p->info.name,
+                         m.soname ? NULL : p->info.version) != 0) {
         tool_error("sign", "out of memory");
         goto out;
     }
@@ -181,8 +254,12 @@ static int sign_file(const char *file, const char *keyfile)
         tool_error("sign", "%s", reason);
         goto out;
     }
-    tool_printf(stdout, "signed %s (%s %s) with key %s; wrote %s\n", file,
-                p->info.name, p->info.version, id, meta_path);
+    if (m.soname)
+        tool_printf(stdout, "signed %s (library %s) with key %s; wrote %s\n",
+                    file, m.soname, id, meta_path);
+    else
+        tool_printf(stdout, "signed %s (%s %s) with key %s; wrote %s\n", file,
+                    p->info.name, p->info.version, id, meta_path);
     rc = EXIT_OK;
 out:
     OPENSSL_cleanse(seed, sizeof seed);

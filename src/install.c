@@ -301,7 +301,9 @@ static int check_plugin(const char *path, struct tenon_plugin **out)
 
 /* The .meta for the copy open as `fd`, in *m (freed by the caller either
  * way): its digest, and the signature of src.meta when that .meta's digest
- * is the copy's. */
+ * is the copy's, with what that signature covers besides (created_at and
+ * the bundled libraries, from the second statement on), which must stay
+ * as signed. Otherwise created_at is the time of the install. */
 static int build_meta(const struct tenon_plugin *p, const char *src, int fd,
                       struct tenon__meta *m)
 {
@@ -325,6 +327,13 @@ static int build_meta(const struct tenon_plugin *p, const char *src, int fd,
             m->is_signed = 1;
             memcpy(m->signature, from.signature, sizeof m->signature);
             memcpy(m->key_id, from.key_id, sizeof m->key_id);
+            memcpy(m->statement, from.statement, sizeof m->statement);
+            if (strcmp(from.statement, TENON__STMT_PLUGIN_V1) != 0) {
+                memcpy(m->created_at, from.created_at, sizeof m->created_at);
+                m->deps = from.deps;
+                m->ndeps = from.ndeps;
+                from.deps = NULL;
+            }
         }
         tenon__meta_free(&from);
     } else if (rc == TENON_ENOENT) {
@@ -335,7 +344,8 @@ static int build_meta(const struct tenon_plugin *p, const char *src, int fd,
     free(src_meta);
     if (rc)
         return rc;
-    tenon__rfc3339(time(NULL), m->created_at);
+    if (!m->created_at[0])
+        tenon__rfc3339(time(NULL), m->created_at);
     if (!(m->info = tenon__meta_info(&p->info)))
         return tenon__fail(TENON_ENOMEM, "out of memory");
     return 0;

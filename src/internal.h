@@ -617,17 +617,29 @@ struct tenon__keyring {
  * OpenSSL cannot hash. */
 int tenon__key_id(const unsigned char pk[32], char id[TENON__KEY_ID_LEN + 1]);
 
-/* The signed statement, malloc'd (docs/trust.md):
- * "tenon-plugin-signature-v1\n" name "\n" version "\n" hex-digest "\n". */
-char *tenon__statement(const char *name, const char *version,
-                       const unsigned char digest[32], size_t *len);
+struct tenon__meta;
 
-/* Ed25519 signature of the statement with the secret key whose 32-byte
- * seed (RFC 8032's private key, what a .key file holds) is `seed`. Only
- * TENON_ENOMEM can fail it. */
-int tenon__sign(const unsigned char seed[32], const char *name,
-                const char *version, const unsigned char digest[32],
+/* The statement the signature of `m` covers, malloc'd (docs/trust.md),
+ * by m->statement: for a plugin, with the name and version the caller
+ * took from the file's static info, m's digest and, from the second
+ * statement on, m's created_at and bundled libraries; for a library,
+ * m's soname, digest and created_at. NULL for lack of memory or when a
+ * name in it has a space or a control character. */
+char *tenon__statement(const struct tenon__meta *m, const char *name,
+                       const char *version, size_t *len);
+
+/* Ed25519 signature of `len` bytes at msg with the secret key whose
+ * 32-byte seed (RFC 8032's private key, what a .key file holds) is `seed`.
+ * Only TENON_ENOMEM can fail it. */
+int tenon__sign(const unsigned char seed[32], const void *msg, size_t len,
                 unsigned char sig[64]);
+
+/* Sign *m with the newest statement for what it describes (a plugin
+ * `name` `version`, or a library: m->soname set), filling statement,
+ * signature and key_id. TENON_EINVAL when a bundled library's name cannot
+ * be signed (tenon__statement), TENON_ENOMEM. */
+int tenon__meta_sign(struct tenon__meta *m, const unsigned char seed[32],
+                     const char *key_id, const char *name, const char *version);
 
 /* Plain RFC 8032 Ed25519 (no prehash, no context) of `len` bytes at msg:
  * 0 when `sig` verifies with `pk`, TENON_EPERM when it does not,
@@ -635,16 +647,20 @@ int tenon__sign(const unsigned char seed[32], const char *name,
 int tenon__ed25519_verify(const unsigned char pk[32], const void *msg,
                           size_t len, const unsigned char sig[64]);
 
-/* Verify `sig` over the statement for name, version and digest with the
- * trusted key(s) whose id is `key_id`. 0 when one verifies; TENON_ENOENT
- * when no trusted key has that id ("signed by key ... which is not
- * trusted"); TENON_EPERM when the signature does not verify ("signature
- * does not verify for hello 1.0.0 (digest ...) ..."); the reason in
- * `reason`. */
-int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
-                        const char *version, const unsigned char digest[32],
-                        const unsigned char sig[64], const char *key_id,
-                        char *reason, size_t rlen);
+/* Verify `sig` over `len` bytes at msg with the trusted key(s) whose id
+ * is `key_id`. 0 when one verifies; TENON_ENOENT when no trusted key has
+ * that id ("signed by key ... which is not trusted"); TENON_EPERM when the
+ * signature does not verify; the reason in `reason`. */
+int tenon__trust_verify(const struct tenon__keyring *kr, const void *msg,
+                        size_t len, const unsigned char sig[64],
+                        const char *key_id, char *reason, size_t rlen);
+
+/* The signature of the signed *m over its statement (tenon__statement),
+ * as tenon__trust_verify(); TENON_EPERM says "signature does not verify
+ * for hello 1.0.0 (digest ...) ...". */
+int tenon__meta_verify(const struct tenon__keyring *kr,
+                       const struct tenon__meta *m, const char *name,
+                       const char *version, char *reason, size_t rlen);
 
 /* Key files, one line each: "tenon-ed25519 <base64 key> <key id>" (.pub)
  * and "tenon-ed25519-secret <base64 seed> <key id>" (.key). Reading checks
@@ -720,6 +736,12 @@ struct tenon__trust_result {
     unsigned char digest[32];           /* of the file, when have_digest */
     int have_digest;
     char reason[TENON__REASON_MAX]; /* "signed by ID", "unsigned: ..." */
+    /* When the signature verified and its statement covers them (not the
+     * first plugin statement): the .meta's created_at, and the bundled
+     * libraries it names (malloc'd: tenon__trust_result_free()). */
+    char signed_at[TENON__TIME_LEN + 1];
+    struct tenon__meta_dep *deps;
+    size_t ndeps;
 };
 
 /* Check the file open as `fd`, found at `path`, against "<path>.meta":
@@ -756,10 +778,23 @@ int tenon__trust_check_with(const struct tenon__keyring *kr,
 int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
                        char *reason, size_t len);
 
-/* Under a trust policy in force for t, every dependency in `d` that does
- * not come from the system must be verified: 0, or TENON_EPERM with the
- * reason naming the dependency. */
-int tenon__trust_deps(tenon_t *t, const struct tenon_plugin *p,
+/* Free what a trust check left in *res (the bundled libraries). */
+void tenon__trust_result_free(struct tenon__trust_result *res);
+
+/* Is the dependency `dep` of the plugin whose good trust check is
+ * `plugin` vouched for? A bundled library must be named with its digest
+ * in the plugin's verified .meta (when that names it at all, other bytes
+ * are refused), or else have a .meta of its own, signed by a trusted key,
+ * naming its DT_SONAME and digest; a DT_NEEDED path is refused; the
+ * system's are not checked. 0, or TENON_EPERM with the reason naming the
+ * dependency. */
+int tenon__trust_check_dep(const struct tenon__keyring *kr,
+                           const struct tenon__trust_result *plugin,
+                           const struct tenon__dep *dep, char *reason,
+                           size_t len);
+/* tenon__trust_check_dep() for each of `d`, up to the first refusal. */
+int tenon__trust_deps(const struct tenon__keyring *kr,
+                      const struct tenon__trust_result *plugin,
                       const struct tenon__deps *d, char *reason, size_t len);
 
 /* The statements a signature can cover (docs/trust.md). */

@@ -258,6 +258,7 @@ struct probe_job {
     /* Per search path directory, while checking signatures: a wait for its
      * install lock timed out in this scan, so none is waited for again. */
     atomic_uchar *gave_up;
+    uint64_t max_size; /* the largest file hashed (max_file_size) */
 };
 
 /* The stat of the file the probe saw: same inode, size, mtime and ctime.
@@ -313,20 +314,50 @@ static int looks_torn(const struct tenon_plugin *p, int verdict,
  * The cache keeps the digest, a fact about the file, and a good verdict
  * with the fingerprint of the keyring that reached it; returns 1 when that
  * verdict was reused. */
-static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p,
+/* The libraries p bundles, found and checked against its good trust
+ * result: 0, or a reason in p (trust_rc, trust_reason). */
+static void trust_bundled(const struct probe_job *job, struct tenon_plugin *p,
+                          const struct tenon__trust_result *res)
+{
+    char why[TENON__REASON_MAX];
+    struct tenon__deps d;
+    int rc = tenon__deps_resolve(p->path, &p->dynv, 0, job->max_size, &d, why,
+                                 sizeof why);
+    if (rc == 0)
+        rc = tenon__trust_deps(job->keyring, res, &d, why, sizeof why);
+    tenon__deps_free(&d);
+    if (rc) {
+        p->trust_rc = rc == TENON_ENOMEM ? rc : TENON_EPERM;
+        p->trust_reason = tenon__strdup(why);
+    }
+}
+
+static int trust_one(const struct probe_job *job, struct tenon_plugin *p,
                      int *torn)
 {
+    const struct tenon__keyring *kr = job->keyring;
     struct tenon__trust_result res;
     int64_t meta_before[2];
     int fd = -1;
+    /* A DT_RPATH or DT_RUNPATH may lead to bundled libraries, which can
+     * change without the plugin's file or .meta changing: such a plugin's
+     * verdict is not cached, and its libraries are checked every scan. */
+    int paths = p->dynv.nneeded && (p->dynv.rpath || p->dynv.runpath);
     *torn = 0;
     if (p->status != TENON_AVAILABLE)
         return 0;
     /* Good for these keys, under the key of this very file and its .meta:
      * nothing to read. The loader checks again the bytes it loads. */
-    if (p->have_digest && p->verified_by == kr->fingerprint)
+    if (p->have_digest && p->verified_by == kr->fingerprint && !paths)
         return 1;
     p->verified_by = 0;
+    if (!p->have_digest && (uint64_t)p->size > job->max_size) {
+        p->trust_rc = TENON_EPERM;
+        p->trust_reason = tenon__asprintf(
+            "%lld bytes, more than the %llu a scan hashes (max_file_size)",
+            (long long)p->size, (unsigned long long)job->max_size);
+        return 0;
+    }
     meta_stamp(p->path, meta_before);
     if (!p->have_digest && (fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
                                                    O_NONBLOCK)) < 0) {
@@ -353,10 +384,13 @@ static int trust_one(const struct tenon__keyring *kr, struct tenon_plugin *p,
     if (p->trust_rc) {
         p->trust_reason = tenon__strdup(res.reason);
         *torn = looks_torn(p, res.verdict, meta_before);
+    } else if (paths) {
+        trust_bundled(job, p, &res);
     } else if (p->have_digest) {
         p->verified_by = kr->fingerprint;
         p->verdict_new = 1;
     }
+    tenon__trust_result_free(&res);
     return 0;
 }
 
@@ -416,7 +450,7 @@ static void settle(struct probe_job *job, struct tenon_plugin **pp)
         stat_meta(AT_FDCWD, q->path, q);
         q->meta_listed = q->meta_size >= 0;
         tenon__plugin_probe(q, AT_FDCWD, q->path);
-        trust_one(job->keyring, q, &torn);
+        trust_one(job, q, &torn);
         *pp = q;
         tenon__plugin_free(p);
     }
@@ -426,7 +460,7 @@ static void settle(struct probe_job *job, struct tenon_plugin **pp)
 /* The trust check of job->v[i], settled when it looks torn. */
 static int trust_entry(struct probe_job *job, size_t i)
 {
-    int torn, reused = trust_one(job->keyring, job->v[i], &torn);
+    int torn, reused = trust_one(job, job->v[i], &torn);
     if (torn)
         settle(job, &job->v[i]);
     return reused;
@@ -490,7 +524,7 @@ static void run_job(const tenon_t *t, struct probe_job *job, size_t min)
 static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
                       int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, 0, NULL};
+    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, 0, NULL, 0};
     run_job(t, &job, PARALLEL_MIN);
 }
 
@@ -498,7 +532,7 @@ static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
 static int probe_cached(const tenon_t *t, struct tenon__cache *c,
                         struct tenon_plugin **v, size_t n, int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, c, NULL, 0, NULL};
+    struct probe_job job = {v, n, dirfd, 0, c, NULL, 0, NULL, 0};
     struct tenon_plugin **miss;
     size_t nmiss = 0;
     if (!(miss = malloc((n ? n : 1) * sizeof *miss)))
@@ -620,32 +654,40 @@ static int cmp_identity(const void *a, const void *b)
     return c;
 }
 
-/* created_at of <path>.meta, or "" when there is none or it is bad. */
-static void meta_created_at(const struct tenon_plugin *p,
-                            char out[TENON__TIME_LEN + 1])
+/* The created_at of p's .meta when a signature that a key of kr verifies
+ * covers it (from the second plugin statement on) and the .meta describes
+ * p's bytes; else "". Read and verified again here, with the digest the
+ * trust check found: whoever can write the directory could have replaced
+ * the .meta since. */
+static void signed_created_at(const struct tenon__keyring *kr,
+                              const struct tenon_plugin *p,
+                              char out[TENON__TIME_LEN + 1])
 {
-    struct tenon__meta m;
-    char why[TENON__REASON_MAX], *path = tenon__asprintf("%s.meta", p->path);
+    struct tenon__trust_result res;
     out[0] = '\0';
-    if (path && tenon__meta_read(path, &m, why, sizeof why) == 0) {
-        memcpy(out, m.created_at, TENON__TIME_LEN + 1);
-        tenon__meta_free(&m);
-    }
-    free(path);
+    if (!kr || !p->have_digest)
+        return;
+    if (tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, -1,
+                                p->digest, &res) == 0)
+        memcpy(out, res.signed_at, TENON__TIME_LEN + 1);
+    tenon__trust_result_free(&res);
 }
 
 /* One group of available entries with the same name and version, in scan
- * order: the install with the newest .meta created_at stays (RFC 3339 UTC
- * times compare as strings); between equal or absent ones, the earliest in
- * the search path. The others are shadowed by it. */
-static void shadow_group(struct tenon_plugin **g, size_t n)
+ * order: the one whose created_at a verified signature covers and is the
+ * newest stays (RFC 3339 UTC times compare as strings); between equal or
+ * unsigned ones, the earliest in the search path. The others are shadowed
+ * by it. Without a trust policy (kr NULL) nothing is verified, so the
+ * earliest stays. */
+static void shadow_group(const struct tenon__keyring *kr,
+                         struct tenon_plugin **g, size_t n)
 {
     char reason[TENON__REASON_MAX + 96], (*at)[TENON__TIME_LEN + 1];
     size_t best = 0;
     if (!(at = malloc(n * sizeof *at)))
         return; /* keep them all: a later lookup picks the earliest */
     for (size_t i = 0; i < n; i++) {
-        meta_created_at(g[i], at[i]);
+        signed_created_at(kr, g[i], at[i]);
         if (strcmp(at[i], at[best]) > 0)
             best = i;
     }
@@ -654,8 +696,8 @@ static void shadow_group(struct tenon_plugin **g, size_t n)
             continue;
         if (strcmp(at[best], at[i]) > 0)
             snprintf(reason, sizeof reason,
-                     "shadowed by %s (same name and version, installed "
-                     "later: .meta created_at %s)",
+                     "shadowed by %s (same name and version, with the newest "
+                     "signed created_at, %s)",
                      g[best]->path, at[best]);
         else
             snprintf(reason, sizeof reason,
@@ -670,7 +712,7 @@ static void shadow_group(struct tenon_plugin **g, size_t n)
 /* Same name and version more than once: one stays (shadow_group), the
  * others are shadowed. Sorting keeps this O(n log n) for large plugin
  * directories, and .meta files are read only for such duplicates. */
-static int mark_shadowed(struct list *l)
+static int mark_shadowed(struct list *l, const struct tenon__keyring *kr)
 {
     struct tenon_plugin **v = malloc((l->n ? l->n : 1) * sizeof *v);
     size_t n = 0;
@@ -687,7 +729,7 @@ static int mark_shadowed(struct list *l)
             strcmp(v[i]->info.version, v[first]->info.version) == 0)
             continue;
         if (i - first > 1)
-            shadow_group(v + first, i - first);
+            shadow_group(kr, v + first, i - first);
         first = i;
     }
     free(v);
@@ -732,7 +774,8 @@ static void apply_trust(tenon_t *t, struct list *l, int policy,
 static int check_trust(tenon_t *t, struct list *l,
                        const struct tenon__keyring *kr)
 {
-    struct probe_job job = {l->v, l->n, AT_FDCWD, 0, NULL, kr, 0, NULL};
+    struct probe_job job = {l->v, l->n, AT_FDCWD,        0, NULL, kr,
+                            0,    NULL, t->max_file_size};
     size_t kept = 0;
     if (!(job.gave_up = malloc(t->npaths ? t->npaths : 1)))
         return TENON_ENOMEM;
@@ -775,7 +818,7 @@ int tenon_scan(tenon_t *t)
     if (rc == 0 && policy != TENON_TRUST_OFF)
         apply_trust(t, &l, policy, kr);
     if (rc == 0)
-        rc = mark_shadowed(&l);
+        rc = mark_shadowed(&l, policy == TENON_TRUST_OFF ? NULL : kr);
     if (rc) {
         for (size_t i = 0; i < l.n; i++)
             tenon__plugin_free(l.v[i]);

@@ -156,19 +156,51 @@ static void make_unavailable(const struct tenon_plugin *cp, const char *why)
     tenon__plugin_set_reason((struct tenon_plugin *)cp, TENON_UNAVAILABLE, why);
 }
 
-/* What the bytes about to be loaded (the sealed copy `fd`, or a loaded
- * library's) say, checked: the static info is p's, and under a trust
- * policy the digest and signature verify. *dyn gets the dynamic strings
- * (the caller frees them). 0 to go on; else a negative code with the
- * error set. */
-static int check_bytes(tenon_t *t, const struct tenon_plugin *p, int fd,
-                       const unsigned char digest[32], struct tenon__elf *elf)
-{
-    char why[TENON__REASON_MAX];
+/* What the trust policy made of the bytes about to be loaded. */
+struct checked {
+    int policy;
     const struct tenon__keyring *kr;
-    struct tenon__trust_result res;
+    struct tenon__trust_result res; /* the plugin's; freed by the caller */
+};
+
+/* The name still holds the file the scan saw. */
+static int still_scanned(const struct tenon_plugin *p)
+{
     struct stat st;
-    int policy, rc;
+    return stat(p->path, &st) == 0 && st.st_dev == p->dev &&
+           st.st_ino == p->ino && (int64_t)st.st_size == p->size &&
+           tenon__mtime_ns(&st) == p->mtime_ns &&
+           tenon__ctime_ns(&st) == p->ctime_ns;
+}
+
+/* A refusal under require, a warning under warn: 0 to go on. */
+static int refuse(tenon_t *t, const struct tenon_plugin *p,
+                  const struct checked *c, const char *why)
+{
+    if (c->policy == TENON_TRUST_WARN) {
+        tenon__log(t, TENON_LOG_WARN, "tenon", "loading %s anyway: %s%s",
+                   p->path, why, tenon__keyring_error(c->kr));
+        return 0;
+    }
+    return tenon__fail(TENON_EPERM,
+                       "%s: not loaded under the require trust policy: %s%s",
+                       p->path, why, tenon__keyring_error(c->kr));
+}
+
+/* What the bytes about to be loaded (the sealed copy `fd`, or the file of
+ * a loaded library with the same bytes) say, checked: the static info is
+ * p's, and under a trust policy the digest and signature verify; a pair
+ * that an install in progress could explain is checked again under the
+ * directory's install lock (tenon__install_settle). *elf gets the info and
+ * dynamic strings (the caller frees them), *c the verdict. 0 to go on;
+ * else a negative code with the error set. */
+static int check_bytes(tenon_t *t, const struct tenon_plugin *p, int fd,
+                       const unsigned char digest[32], struct tenon__elf *elf,
+                       struct checked *c)
+{
+    char why[3 * TENON__REASON_MAX], note[TENON__REASON_MAX] = "";
+    struct stat st;
+    int rc, lock;
 
     memset(elf, 0, sizeof *elf);
     if (fstat(fd, &st) != 0)
@@ -185,21 +217,49 @@ static int check_bytes(tenon_t *t, const struct tenon_plugin *p, int fd,
                            "%s changed since it was scanned: static info "
                            "differs from the scanned file's; rescan",
                            p->path);
-    if ((policy = tenon__trust_policy(t, &kr)) == TENON_TRUST_OFF)
+    if ((c->policy = tenon__trust_policy(t, &c->kr)) == TENON_TRUST_OFF)
         return 0;
-    rc = tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
-                                 digest, &res);
+    rc = tenon__trust_check_file(c->kr, p->path, p->info.name, p->info.version,
+                                 fd, digest, &c->res);
+    if (rc && (c->res.verdict == TENON__TRUST_MISMATCH ||
+               c->res.verdict == TENON__TRUST_UNSIGNED ||
+               c->res.verdict == TENON__TRUST_ERROR)) {
+        lock = tenon__install_settle(p->path, TENON__SETTLE_WAIT_MS, note,
+                                     sizeof note);
+        if (lock >= 0) {
+            if (!still_scanned(p)) {
+                close(lock);
+                return tenon__fail(TENON_EUNAVAIL,
+                                   "%s was replaced since the scan; rescan "
+                                   "to see what it is now",
+                                   p->path);
+            }
+            /* The same bytes against the .meta the install left. */
+            tenon__trust_result_free(&c->res);
+            rc = tenon__trust_check_file(c->kr, p->path, p->info.name,
+                                         p->info.version, fd, digest, &c->res);
+            close(lock);
+            note[0] = '\0';
+        } else if (lock != TENON_EBUSY) {
+            note[0] = '\0';
+        }
+    }
     if (rc == 0)
         return 0;
-    if (policy == TENON_TRUST_WARN) {
-        tenon__log(t, TENON_LOG_WARN, "tenon", "loading %s anyway: %s: %s%s",
-                   p->path, p->path, res.reason, tenon__keyring_error(kr));
+    snprintf(why, sizeof why, "%s: %s%s%s", p->path, c->res.reason,
+             note[0] ? "; " : "", note);
+    return refuse(t, p, c, why);
+}
+
+/* The bundled libraries, checked against the trust policy. */
+static int check_deps(tenon_t *t, const struct tenon_plugin *p,
+                      const struct checked *c, const struct tenon__deps *d)
+{
+    char why[TENON__REASON_MAX];
+    if (c->policy == TENON_TRUST_OFF ||
+        tenon__trust_deps(c->kr, &c->res, d, why, sizeof why) == 0)
         return 0;
-    }
-    return tenon__fail(TENON_EPERM,
-                       "%s: not loaded under the require trust policy: %s: "
-                       "%s%s",
-                       p->path, p->path, res.reason, tenon__keyring_error(kr));
+    return refuse(t, p, c, why);
 }
 
 /* dlopen the sealed copy `*fd` under a fresh /proc/<pid>/fd name. */
@@ -326,7 +386,8 @@ static int racy(const struct stat *st)
 
 /* Map the checked copy and its dependencies, and check its entry. */
 static int load(tenon_t *t, const struct tenon_plugin *p, int *mfd,
-                const struct tenon__dyn *dyn, struct tenon__library *lib)
+                const struct tenon__dyn *dyn, const struct checked *c,
+                struct tenon__library *lib)
 {
     char why[TENON__REASON_MAX];
     const struct tenon_plugin_entry *e;
@@ -334,10 +395,11 @@ static int load(tenon_t *t, const struct tenon_plugin *p, int *mfd,
 
     if ((rc = tenon__deps_resolve(p->path, dyn, TENON__DEPS_LOAD,
                                   t->max_file_size, &lib->deps, why,
-                                  sizeof why)) ||
-        (rc = tenon__trust_deps(t, p, &lib->deps, why, sizeof why)))
+                                  sizeof why)))
         return tenon__fail(rc == TENON_ENOMEM ? rc : TENON_EUNAVAIL, "%s: %s",
                            p->path, why);
+    if ((rc = check_deps(t, p, c, &lib->deps)))
+        return rc;
     if ((rc = load_deps(p, &lib->deps)))
         return rc;
     if (tenon__before_load_hook)
@@ -379,6 +441,7 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
     char why[TENON__REASON_MAX];
     unsigned char digest[32];
     struct tenon__elf elf = {0};
+    struct checked c = {0};
     struct stat st;
     int fd, mfd = -1, rc;
 
@@ -420,15 +483,13 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
                          mfd < 0 ? why : "cannot read the sealed copy");
         goto out;
     }
-    if ((rc = check_bytes(t, p, shared ? fd : mfd, digest, &elf)))
+    if ((rc = check_bytes(t, p, shared ? fd : mfd, digest, &elf, &c)))
         goto out;
     if (shared || (shared = same_digest(t, digest))) {
         /* Same bytes, so same entry; its dependencies are verified again
          * against the current trust store. */
-        if ((rc = tenon__trust_deps(t, p, &shared->deps, why, sizeof why))) {
-            rc = tenon__fail(rc, "%s: %s", p->path, why);
+        if ((rc = check_deps(t, p, &c, &shared->deps)))
             goto out;
-        }
         if (check_entry(p, shared->entry, why, sizeof why) != 0) {
             rc = tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
             goto out;
@@ -450,7 +511,7 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
             rc = tenon__fail(rc, "out of memory loading %s", p->path);
             goto out;
         }
-        rc = load(t, p, &mfd, &dyn, lib);
+        rc = load(t, p, &mfd, &dyn, &c, lib);
         free(dyn.needed);
         if (rc)
             goto out;
@@ -479,6 +540,7 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
 out:
     if (lib)
         lib_free(lib);
+    tenon__trust_result_free(&c.res);
     free(elf.info);
     free(elf.dyn);
     if (mfd >= 0)

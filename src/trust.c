@@ -143,13 +143,43 @@ static int public_of(const unsigned char seed[32], unsigned char pk[32])
     return ok && len == 32 ? 0 : TENON_ENOMEM;
 }
 
-char *tenon__statement(const char *name, const char *version,
-                       const unsigned char digest[32], size_t *len)
+/* A file name or plugin name is one line of a statement: refused if it
+ * could pass for more. */
+static int one_line(const char *s)
 {
-    char hex[65];
-    char *s;
-    tenon__hex_encode(digest, 32, hex);
-    s = tenon__asprintf(STATEMENT_V1 "%s\n%s\n%s\n", name, version, hex);
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+char *tenon__statement(const struct tenon__meta *m, const char *name,
+                       const char *version, size_t *len)
+{
+    char hex[65], *s = NULL, *more;
+    tenon__hex_encode(m->digest, 32, hex);
+    if (strcmp(m->statement, TENON__STMT_LIBRARY_V1) == 0) {
+        if (!m->soname || !one_line(m->soname))
+            return NULL;
+        s = tenon__asprintf(TENON__STMT_LIBRARY_V1 "\n%s\n%s\n%s\n", m->soname,
+                            hex, m->created_at);
+    } else if (strcmp(m->statement, TENON__STMT_PLUGIN_V2) == 0) {
+        s = tenon__asprintf(TENON__STMT_PLUGIN_V2 "\n%s\n%s\n%s\n%s\n", name,
+                            version, hex, m->created_at);
+        /* Each bundled library on a line of its own, in name order. */
+        for (size_t i = 0; s && i < m->ndeps; i++) {
+            if (!one_line(m->deps[i].name)) {
+                free(s);
+                return NULL;
+            }
+            tenon__hex_encode(m->deps[i].digest, 32, hex);
+            more = tenon__asprintf("%sdep %s %s\n", s, m->deps[i].name, hex);
+            free(s);
+            s = more;
+        }
+    } else {
+        s = tenon__asprintf(STATEMENT_V1 "%s\n%s\n%s\n", name, version, hex);
+    }
     if (s)
         *len = strlen(s);
     return s;
@@ -159,23 +189,39 @@ char *tenon__statement(const char *name, const char *version,
  * no digest: RFC 8032's pure Ed25519 hashes the message itself, with
  * SHA-512, as part of the scheme. */
 
-int tenon__sign(const unsigned char seed[32], const char *name,
-                const char *version, const unsigned char digest[32],
+int tenon__sign(const unsigned char seed[32], const void *msg, size_t len,
                 unsigned char sig[64])
 {
     EVP_PKEY *key =
         EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
     EVP_MD_CTX *ctx = key ? EVP_MD_CTX_new() : NULL;
-    size_t len, room = 64; /* in sig: OpenSSL refuses to write more */
-    char *msg = ctx ? tenon__statement(name, version, digest, &len) : NULL;
+    size_t room = 64; /* in sig: OpenSSL refuses to write more */
     int rc = TENON_ENOMEM;
 
-    if (msg && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
-        EVP_DigestSign(ctx, sig, &room, (const unsigned char *)msg, len) == 1)
+    if (ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
+        EVP_DigestSign(ctx, sig, &room, msg, len) == 1)
         rc = 0;
-    free(msg);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(key); /* wipes its copy of the seed */
+    return rc;
+}
+
+int tenon__meta_sign(struct tenon__meta *m, const unsigned char seed[32],
+                     const char *key_id, const char *name, const char *version)
+{
+    size_t len;
+    char *msg;
+    int rc;
+    snprintf(m->statement, sizeof m->statement, "%s",
+             m->soname ? TENON__STMT_LIBRARY_V1 : TENON__STMT_PLUGIN_V2);
+    if (!(msg = tenon__statement(m, name, version, &len)))
+        return TENON_EINVAL;
+    rc = tenon__sign(seed, msg, len, m->signature);
+    free(msg);
+    if (rc == 0) {
+        m->is_signed = 1;
+        snprintf(m->key_id, sizeof m->key_id, "%s", key_id);
+    }
     return rc;
 }
 
@@ -192,18 +238,13 @@ int tenon__ed25519_verify(const unsigned char pk[32], const void *msg,
     return rc;
 }
 
-int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
-                        const char *version, const unsigned char digest[32],
-                        const unsigned char sig[64], const char *key_id,
-                        char *reason, size_t rlen)
+int tenon__trust_verify(const struct tenon__keyring *kr, const void *msg,
+                        size_t len, const unsigned char sig[64],
+                        const char *key_id, char *reason, size_t rlen)
 {
-    char hex[65];
-    size_t len, tried = 0;
-    char *msg;
+    size_t tried = 0;
     int rc = TENON_EPERM;
 
-    if (!(msg = tenon__statement(name, version, digest, &len)))
-        return tenon__reason(reason, rlen, TENON_ENOMEM, "out of memory");
     /* The id only picks the key; any trusted key with that id may verify. */
     for (size_t i = 0; i < kr->n && rc == TENON_EPERM; i++) {
         if (strcmp(kr->keys[i].id, key_id) != 0)
@@ -211,7 +252,6 @@ int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
         tried++;
         rc = tenon__ed25519_verify(kr->keys[i].pk, msg, len, sig);
     }
-    free(msg);
     if (rc == 0)
         return 0;
     if (rc == TENON_ENOMEM)
@@ -219,11 +259,35 @@ int tenon__trust_verify(const struct tenon__keyring *kr, const char *name,
     if (!tried)
         return tenon__reason(reason, rlen, TENON_ENOENT,
                              "signed by key %s which is not trusted", key_id);
-    tenon__hex_encode(digest, 32, hex);
     return tenon__reason(reason, rlen, TENON_EPERM,
-                         "signature does not verify for %s %s (digest %s) "
-                         "with trusted key %s",
-                         name, version, hex, key_id);
+                         "signature does not verify with trusted key %s",
+                         key_id);
+}
+
+int tenon__meta_verify(const struct tenon__keyring *kr,
+                       const struct tenon__meta *m, const char *name,
+                       const char *version, char *reason, size_t rlen)
+{
+    char hex[65];
+    size_t len;
+    char *msg = tenon__statement(m, name, version, &len);
+    int rc;
+    if (!msg)
+        return tenon__reason(reason, rlen, TENON_EPERM,
+                             "the .meta names a library with a space or a "
+                             "control character, which no signature covers");
+    rc = tenon__trust_verify(kr, msg, len, m->signature, m->key_id, reason,
+                             rlen);
+    free(msg);
+    if (rc != TENON_EPERM)
+        return rc;
+    tenon__hex_encode(m->digest, 32, hex);
+    return tenon__reason(
+        reason, rlen, TENON_EPERM,
+        "signature does not verify for %s %s (digest %s%s) "
+        "with trusted key %s",
+        m->soname ? "library" : name, m->soname ? m->soname : version, hex,
+        m->ndeps ? " and its bundled libraries" : "", m->key_id);
 }
 
 /* ---- key files ----------------------------------------------------------- */
@@ -849,10 +913,13 @@ static int verdict(struct tenon__trust_result *res, int v, int code,
     return code;
 }
 
-int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
-                            const char *name, const char *version, int fd,
-                            const unsigned char *known_digest,
-                            struct tenon__trust_result *res)
+/* The .meta beside `path` against the file open as `fd` (or its known
+ * digest): of a plugin `name` `version`, or with version NULL of a library
+ * whose DT_SONAME is `name`. */
+static int check_meta(const struct tenon__keyring *kr, const char *path,
+                      const char *name, const char *version, int fd,
+                      const unsigned char *known_digest,
+                      struct tenon__trust_result *res)
 {
     struct tenon__meta m;
     char why[TENON__REASON_MAX], *meta_path;
@@ -869,9 +936,17 @@ int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
                        "unsigned: no %s.meta", path);
     if (rc == TENON_ENOMEM || rc == TENON_EIO)
         return verdict(res, TENON__TRUST_ERROR, rc, "%s", why);
-    if (rc)
+    if (rc == 0 && !version == !m.soname)
+        rc = tenon__reason(why, sizeof why, TENON_EINVAL,
+                           "it describes %s %s, and %s is %s",
+                           m.soname ? "the library" : "a plugin",
+                           m.soname ? m.soname : "(\"info\")", path,
+                           version ? "a plugin" : "a library");
+    if (rc) {
+        tenon__meta_free(&m);
         return verdict(res, TENON__TRUST_MALFORMED, TENON_EINVAL,
                        "malformed .meta: %s", why);
+    }
     if (known_digest)
         memcpy(res->digest, known_digest, 32);
     else if ((rc = tenon__digest_fd(fd, res->digest))) {
@@ -889,13 +964,27 @@ int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
                        "digest mismatch (file %.16s..., .meta %.16s...)", fhex,
                        mhex);
     }
+    if (!version && strcmp(m.soname, name) != 0) {
+        rc = verdict(res, TENON__TRUST_MISMATCH, TENON_EPERM,
+                     "its .meta describes the library %.64s; its DT_SONAME is "
+                     "%.64s",
+                     m.soname, name);
+        tenon__meta_free(&m);
+        return rc;
+    }
     if (!m.is_signed) {
         tenon__meta_free(&m);
         return verdict(res, TENON__TRUST_UNSIGNED, TENON_ENOENT,
                        "unsigned: %s.meta has no signature", path);
     }
-    rc = tenon__trust_verify(kr, name, version, m.digest, m.signature, m.key_id,
-                             why, sizeof why);
+    rc = tenon__meta_verify(kr, &m, name, version, why, sizeof why);
+    if (rc == 0 && strcmp(m.statement, TENON__STMT_PLUGIN_V1) != 0) {
+        /* What the statement covers besides the bytes counts too. */
+        memcpy(res->signed_at, m.created_at, sizeof res->signed_at);
+        res->deps = m.deps;
+        res->ndeps = m.ndeps;
+        m.deps = NULL;
+    }
     tenon__meta_free(&m);
     if (rc == TENON_ENOENT)
         return verdict(res, TENON__TRUST_UNTRUSTED, TENON_EPERM,
@@ -903,6 +992,72 @@ int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
     if (rc)
         return verdict(res, TENON__TRUST_BADSIG, rc, "%s", why);
     return verdict(res, TENON__TRUST_OK, 0, "signed by %s", res->key_id);
+}
+
+int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
+                            const char *name, const char *version, int fd,
+                            const unsigned char *known_digest,
+                            struct tenon__trust_result *res)
+{
+    return check_meta(kr, path, name, version, fd, known_digest, res);
+}
+
+void tenon__trust_result_free(struct tenon__trust_result *res)
+{
+    free(res->deps);
+    res->deps = NULL;
+    res->ndeps = 0;
+}
+
+int tenon__trust_check_dep(const struct tenon__keyring *kr,
+                           const struct tenon__trust_result *plugin,
+                           const struct tenon__dep *dep, char *reason,
+                           size_t len)
+{
+    struct tenon__trust_result own;
+    char fhex[65], mhex[65];
+    int rc;
+
+    if (dep->kind == TENON__DEP_PATH)
+        return tenon__reason(reason, len, TENON_EPERM,
+                             "DT_NEEDED '%s' is a path, which the dynamic "
+                             "loader would open itself, unchecked",
+                             dep->name);
+    if (dep->kind != TENON__DEP_BUNDLED)
+        return 0; /* the system's: not what a trust policy covers */
+    for (size_t i = 0; i < plugin->ndeps; i++) {
+        if (strcmp(plugin->deps[i].name, dep->name) != 0)
+            continue;
+        if (CRYPTO_memcmp(plugin->deps[i].digest, dep->digest, 32) == 0)
+            return 0;
+        /* Pinned to other bytes: its own signature does not overrule the
+         * plugin's. */
+        tenon__hex_encode(dep->digest, 32, fhex);
+        tenon__hex_encode(plugin->deps[i].digest, 32, mhex);
+        return tenon__reason(reason, len, TENON_EPERM,
+                             "dependency %s (%s, through %s): digest "
+                             "mismatch with the plugin's signed .meta (file "
+                             "%.16s..., .meta %.16s...)",
+                             dep->name, dep->path, dep->via, fhex, mhex);
+    }
+    rc = check_meta(kr, dep->path, dep->name, NULL, -1, dep->digest, &own);
+    tenon__trust_result_free(&own);
+    if (rc == 0)
+        return 0;
+    return tenon__reason(reason, len, TENON_EPERM,
+                         "dependency %s (%s, through %s) is not verified: the "
+                         "plugin's signed .meta does not name it, and %s",
+                         dep->name, dep->path, dep->via, own.reason);
+}
+
+int tenon__trust_deps(const struct tenon__keyring *kr,
+                      const struct tenon__trust_result *plugin,
+                      const struct tenon__deps *d, char *reason, size_t len)
+{
+    int rc = 0;
+    for (size_t i = 0; i < d->n && rc == 0; i++)
+        rc = tenon__trust_check_dep(kr, plugin, &d->v[i], reason, len);
+    return rc;
 }
 
 /* The static info in `fd` must be the one `p` was made from: the signature
@@ -971,29 +1126,6 @@ int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
     rc = tenon__trust_check_with(&kr, p, fd, reason, len, NULL);
     tenon__keyring_free(&kr);
     return rc;
-}
-
-int tenon__trust_deps(tenon_t *t, const struct tenon_plugin *p,
-                      const struct tenon__deps *d, char *reason, size_t len)
-{
-    const struct tenon__keyring *kr;
-    if (tenon__trust_policy(t, &kr) == TENON_TRUST_OFF)
-        return 0;
-    (void)p;
-    for (size_t i = 0; i < d->n; i++) {
-        const struct tenon__dep *dep = &d->v[i];
-        if (dep->kind == TENON__DEP_PATH)
-            return tenon__reason(reason, len, TENON_EPERM,
-                                 "DT_NEEDED '%s' is a path, which the loader "
-                                 "would open itself, unverified",
-                                 dep->name);
-        if (dep->kind == TENON__DEP_BUNDLED)
-            return tenon__reason(reason, len, TENON_EPERM,
-                                 "dependency %s (%s, through %s) is not "
-                                 "verified",
-                                 dep->name, dep->path, dep->via);
-    }
-    return 0;
 }
 
 /* ---- public accessors ---------------------------------------------------- */

@@ -2,6 +2,7 @@
  * copying, NAME-VERSION.so names, and no partial file ever visible to a
  * scan running at the same time. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -354,37 +355,155 @@ static void set_created_at(const char *meta, const char *when)
     json_decref(m);
 }
 
-/* The same name and version installed twice: the newer created_at wins,
- * whichever directory comes first; without a difference, the first. */
-static void newer_install_wins(void **state)
+/* Sign `so` as statement `stmt` with created_at `when`, by hand (the CLI
+ * always signs now): DIR/keys/dev.key, made on first use, and trusted in
+ * DIR/keys. */
+static void sign_at(const char *dir, const char *so, const char *stmt,
+                    const char *when)
 {
-    char *dir = *state, *a = path_join(dir, "a"), *b = path_join(dir, "b");
-    char *ma = path_join(a, "basic-1.2.0.so.meta");
-    char *mb = path_join(b, "basic-1.2.0.so.meta");
-    const char *dirs[] = {a, b};
+    char *keys = path_join(dir, "keys"), *sec = path_join(keys, "dev.key"),
+         *pub = path_join(keys, "dev.pub"), *meta = NULL;
+    char id[17], why[TENON__REASON_MAX];
+    unsigned char seed[32];
+    struct tenon__meta m = {0};
+    struct stat st;
+    if (stat(keys, &st) != 0) {
+        assert_int_equal(mkdir(keys, 0700), 0);
+        assert_int_equal(tenon__key_generate(sec, pub, id, why, sizeof why), 0);
+    }
+    assert_int_equal(tenon__seckey_read(sec, seed, id, why, sizeof why), 0);
+    struct tenon_plugin *p = calloc(1, sizeof *p + strlen(so) + 1);
+    assert_non_null(p);
+    strcpy(p->path, so);
+    tenon__plugin_probe(p, AT_FDCWD, so);
+    assert_int_equal(p->status, TENON_AVAILABLE);
+    int fd = open(so, O_RDONLY);
+    assert_int_equal(tenon__digest_fd(fd, m.digest), 0);
+    close(fd);
+    memcpy(m.created_at, when, TENON__TIME_LEN + 1);
+    m.info = tenon__meta_info(&p->info);
+    if (strcmp(stmt, TENON__STMT_PLUGIN_V2) == 0) {
+        assert_int_equal(
+            tenon__meta_sign(&m, seed, id, p->info.name, p->info.version), 0);
+    } else { /* as signatures from before statements had names */
+        size_t len;
+        strcpy(m.statement, stmt);
+        char *msg = tenon__statement(&m, p->info.name, p->info.version, &len);
+        assert_int_equal(tenon__sign(seed, msg, len, m.signature), 0);
+        free(msg);
+        m.is_signed = 1;
+        strcpy(m.key_id, id);
+    }
+    assert_int_equal(asprintf(&meta, "%s.meta", so) > 0, 1);
+    assert_int_equal(tenon__meta_write(meta, &m, why, sizeof why), 0);
+    tenon__meta_free(&m);
+    tenon__plugin_free(p);
+    free(meta);
+    free(keys);
+    free(sec);
+    free(pub);
+}
+
+static tenon_t *open_trust2(const char *a, const char *b, const char *keys,
+                            int trust)
+{
+    const char *dirs[] = {a, b}, *tdirs[] = {keys};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 2,
+                              .trust = trust,
+                              .trust_dirs = tdirs,
+                              .trust_dir_count = 1,
+                              .log_level = TENON_LOG_ERROR,
+                              .no_cache = 1};
+    tenon_t *t = NULL;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    assert_int_equal(tenon_scan(t), 0);
+    return t;
+}
+
+static void expect_winner(tenon_t *t, const char *dir, const char *why)
+{
     const tenon_plugin_t *p;
-    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", a, NULL), 0);
-    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", b, NULL), 0);
-    set_created_at(ma, "2026-01-01T00:00:00Z");
-    set_created_at(mb, "2026-06-01T00:00:00Z");
-    tenon_t *t = open_scanned(dirs, 2);
     assert_int_equal(tenon_find(t, "basic", &p), 0);
-    assert_contains(tenon_plugin_path(p), "/b/basic-1.2.0.so");
+    assert_contains(tenon_plugin_path(p), dir);
     for (size_t i = 0; i < tenon_plugin_count(t); i++)
         if (tenon_plugin_at(t, i) != p)
-            assert_contains(tenon_plugin_reason(tenon_plugin_at(t, i)),
-                            "installed later: .meta created_at "
-                            "2026-06-01T00:00:00Z");
+            assert_contains(tenon_plugin_reason(tenon_plugin_at(t, i)), why);
+}
+
+/* The same name and version in two directories: a created_at counts only
+ * when a signature that verifies covers it. A later directory writing
+ * 2099 into its .meta wins nothing; signed later, it does. */
+static void only_signed_created_at_counts(void **state)
+{
+    char *dir = *state, *a = path_join(dir, "a"), *b = path_join(dir, "b");
+    char *ma = path_join(a, "basic-1.2.0.so.meta"),
+         *fa = path_join(a, "basic-1.2.0.so"),
+         *fb = path_join(b, "basic-1.2.0.so"),
+         *mb = path_join(b, "basic-1.2.0.so.meta"),
+         *keys = path_join(dir, "keys");
+    const char *earlier = "search path";
+    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", a, NULL), 0);
+    assert_int_equal(tenon_install(TEST_PLUGIN_DIR "/basic_v1.so", b, NULL), 0);
+
+    /* Unsigned: whatever created_at says, the earlier directory wins. */
+    set_created_at(ma, "2026-01-01T00:00:00Z");
+    set_created_at(mb, "2099-01-01T00:00:00Z");
+    tenon_t *t = open_trust2(a, b, dir, TENON_TRUST_OFF);
+    expect_winner(t, "/a/", earlier);
     tenon_close(t);
-    set_created_at(mb, "2026-01-01T00:00:00Z"); /* a tie: search order */
-    t = open_scanned(dirs, 2);
-    assert_int_equal(tenon_find(t, "basic", &p), 0);
-    assert_contains(tenon_plugin_path(p), "/a/basic-1.2.0.so");
+
+    /* Both signed, b later: b wins under require and under warn. */
+    sign_at(dir, fa, TENON__STMT_PLUGIN_V2, "2026-01-01T00:00:00Z");
+    sign_at(dir, fb, TENON__STMT_PLUGIN_V2, "2026-06-01T00:00:00Z");
+    t = open_trust2(a, b, keys, TENON_TRUST_REQUIRE);
+    expect_winner(t, "/b/",
+                  "with the newest signed created_at, 2026-06-01T00:00:00Z");
+    tenon_close(t);
+    t = open_trust2(a, b, keys, TENON_TRUST_WARN);
+    expect_winner(t, "/b/", "newest signed created_at");
+    tenon_close(t);
+    /* ...but the policy off verifies nothing, so nothing counts. */
+    t = open_trust2(a, b, keys, TENON_TRUST_OFF);
+    expect_winner(t, "/a/", earlier);
+    tenon_close(t);
+
+    /* b's signed time moved to 2099 by hand: its signature fails; under
+     * warn it stays available, and its created_at does not count: a's
+     * signed one does. */
+    set_created_at(mb, "2099-01-01T00:00:00Z");
+    t = open_trust2(a, b, keys, TENON_TRUST_WARN);
+    expect_winner(t, "/a/",
+                  "with the newest signed created_at, 2026-01-01T00:00:00Z");
+    tenon_close(t);
+
+    /* Signed with the first statement, which does not cover created_at:
+     * it verifies, and its created_at does not count either. */
+    sign_at(dir, fb, TENON__STMT_PLUGIN_V1, "2026-06-01T00:00:00Z");
+    t = open_trust2(a, b, keys, TENON_TRUST_REQUIRE);
+    expect_winner(t, "/a/", "newest signed created_at, 2026-01-01");
+    tenon_close(t);
+    /* a signed with the first statement too: neither counts, the search
+     * path decides. */
+    sign_at(dir, fa, TENON__STMT_PLUGIN_V1, "2026-01-01T00:00:00Z");
+    t = open_trust2(a, b, keys, TENON_TRUST_REQUIRE);
+    expect_winner(t, "/a/", earlier);
+    const tenon_plugin_t *p;
+    for (size_t i = 0; i < tenon_plugin_count(t); i++) {
+        p = tenon_plugin_at(t, i);
+        assert_int_equal(tenon_plugin_status(p),
+                         strstr(tenon_plugin_path(p), "/a/") ? TENON_AVAILABLE
+                                                             : TENON_SHADOWED);
+    }
     tenon_close(t);
     free(a);
     free(b);
     free(ma);
     free(mb);
+    free(fa);
+    free(fb);
+    free(keys);
 }
 
 /* When the plugin cannot be moved into place, the .meta written for it is
@@ -420,8 +539,8 @@ int main(void)
                                         tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(install_warns_when_require_refuses,
                                         tmp_setup, tmp_teardown),
-        cmocka_unit_test_setup_teardown(newer_install_wins, tmp_setup,
-                                        tmp_teardown),
+        cmocka_unit_test_setup_teardown(only_signed_created_at_counts,
+                                        tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(failed_install_leaves_no_meta,
                                         tmp_setup, tmp_teardown),
     };

@@ -212,19 +212,45 @@ static void test_rfc3339(void **state)
 
 /* ---- statements and signatures ------------------------------------------- */
 
+/* A v1 plugin .meta for `digest`, as signatures made before statements
+ * had names cover. */
+static void v1_meta(struct tenon__meta *m, const unsigned char digest[32],
+                    const char *key_id)
+{
+    memset(m, 0, sizeof *m);
+    memcpy(m->digest, digest, 32);
+    memcpy(m->created_at, "2026-11-22T04:05:06Z", TENON__TIME_LEN + 1);
+    strcpy(m->statement, TENON__STMT_PLUGIN_V1);
+    m->is_signed = 1;
+    snprintf(m->key_id, sizeof m->key_id, "%s", key_id);
+}
+
+/* Sign *m over its statement with the seed. */
+static void sign_meta(struct tenon__meta *m, const unsigned char seed[32],
+                      const char *name, const char *version)
+{
+    size_t len;
+    char *st = tenon__statement(m, name, version, &len);
+    assert_non_null(st);
+    assert_int_equal(tenon__sign(seed, st, len, m->signature), 0);
+    free(st);
+}
+
 static void test_statement_binds_name_and_version(void **state)
 {
     struct fx *f = *state;
     char id[17], reason[TENON__REASON_MAX];
-    unsigned char sk[64], sig[64], digest[32];
+    unsigned char sk[32], digest[32];
     struct tenon__keyring kr;
+    struct tenon__meta m;
     char *sec = path_join(f->dir, "k.key"), *pub = path_join(f->dir, "k.pub");
     char *dirs[1] = {f->dir};
     size_t len;
     char *st;
 
     memset(digest, 0xab, sizeof digest);
-    st = tenon__statement("hello", "1.0.0", digest, &len);
+    v1_meta(&m, digest, "");
+    st = tenon__statement(&m, "hello", "1.0.0", &len);
     assert_non_null(st);
     assert_string_equal(st, "tenon-plugin-signature-v1\nhello\n1.0.0\n"
                             "abababababababababababababababab"
@@ -243,30 +269,31 @@ static void test_statement_binds_name_and_version(void **state)
             tenon__seckey_read(sec, sk, id2, reason, sizeof reason), 0);
         assert_string_equal(id2, id);
     }
-    assert_int_equal(tenon__sign(sk, "hello", "1.0.0", digest, sig), 0);
-    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig, id,
-                                         reason, sizeof reason),
-                     0);
+    v1_meta(&m, digest, id);
+    sign_meta(&m, sk, "hello", "1.0.0");
+    assert_int_equal(
+        tenon__meta_verify(&kr, &m, "hello", "1.0.0", reason, sizeof reason),
+        0);
     /* The same signature for another version, another name, another digest
      * or from another key id: refused, each with its reason. */
-    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.1", digest, sig, id,
-                                         reason, sizeof reason),
-                     TENON_EPERM);
+    assert_int_equal(
+        tenon__meta_verify(&kr, &m, "hello", "1.0.1", reason, sizeof reason),
+        TENON_EPERM);
     assert_contains(reason, "signature does not verify for hello 1.0.1");
     assert_contains(reason, "abababab");
-    assert_int_equal(tenon__trust_verify(&kr, "hellp", "1.0.0", digest, sig, id,
-                                         reason, sizeof reason),
-                     TENON_EPERM);
+    assert_int_equal(
+        tenon__meta_verify(&kr, &m, "hellp", "1.0.0", reason, sizeof reason),
+        TENON_EPERM);
     assert_contains(reason, "for hellp 1.0.0");
-    digest[31] ^= 1;
-    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig, id,
-                                         reason, sizeof reason),
-                     TENON_EPERM);
-    digest[31] ^= 1;
-    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig,
-                                         "0123456789abcdef", reason,
-                                         sizeof reason),
-                     TENON_ENOENT);
+    m.digest[31] ^= 1;
+    assert_int_equal(
+        tenon__meta_verify(&kr, &m, "hello", "1.0.0", reason, sizeof reason),
+        TENON_EPERM);
+    m.digest[31] ^= 1;
+    strcpy(m.key_id, "0123456789abcdef");
+    assert_int_equal(
+        tenon__meta_verify(&kr, &m, "hello", "1.0.0", reason, sizeof reason),
+        TENON_ENOENT);
     assert_contains(reason, "signed by key 0123456789abcdef which is not "
                             "trusted");
     tenon__keyring_free(&kr);
@@ -497,7 +524,7 @@ static void test_signature_made_elsewhere(void **state)
     char *dirs[1] = {trusted};
     char *so = path_join(f->dir, "hello.so"), *meta = meta_of(so);
     char *pub, *sec;
-    unsigned char digest[32], sig[64], mine[64], sk[64];
+    unsigned char digest[32], sig[64], mine[64], sk[32];
     struct tenon__trust_result res;
     struct tenon__keyring kr;
     int fd;
@@ -514,16 +541,20 @@ static void test_signature_made_elsewhere(void **state)
 
     /* The statement signed elsewhere verifies, and what Tenon signs with
      * the same key is byte for byte the same signature. */
-    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig,
-                                         rfc8032[0].id, reason, sizeof reason),
-                     0);
+    struct tenon__meta m;
+    v1_meta(&m, digest, rfc8032[0].id);
+    memcpy(m.signature, sig, 64);
+    assert_int_equal(
+        tenon__meta_verify(&kr, &m, "hello", "1.0.0", reason, sizeof reason),
+        0);
     assert_int_equal(tenon__seckey_read(sec, sk, id, reason, sizeof reason), 0);
-    assert_int_equal(tenon__sign(sk, "hello", "1.0.0", digest, mine), 0);
+    sign_meta(&m, sk, "hello", "1.0.0");
+    memcpy(mine, m.signature, 64);
     assert_memory_equal(mine, sig, 64);
-    sig[17] ^= 0x04;
-    assert_int_equal(tenon__trust_verify(&kr, "hello", "1.0.0", digest, sig,
-                                         rfc8032[0].id, reason, sizeof reason),
-                     TENON_EPERM);
+    m.signature[17] ^= 0x04;
+    assert_int_equal(
+        tenon__meta_verify(&kr, &m, "hello", "1.0.0", reason, sizeof reason),
+        TENON_EPERM);
     assert_contains(reason, "signature does not verify for hello 1.0.0");
 
     /* The same as a plugin file and a hand-written .meta, the way the

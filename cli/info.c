@@ -14,15 +14,18 @@ static const char usage[] =
     "       tenon info FILE [--json]\n"
     "\n"
     "Show a plugin's static info: version, file, ABI, description, license,\n"
-    "the interfaces it provides and accepts, its arguments (type, range,\n"
-    "default, whether required, help) and its help text. NAME picks the\n"
-    "highest version on the search path; NAME@VERSION exactly that one. An\n"
-    "operand with a '/' or ending in .so is a FILE, read where it is (the\n"
-    "search path and the trust policy play no part; see 'tenon verify').\n"
+    "the interfaces it provides and accepts, the libraries it needs and\n"
+    "where it asks the loader to look for them (DT_NEEDED, DT_RUNPATH,\n"
+    "DT_RPATH), its arguments (type, range, default, whether required,\n"
+    "help) and its help text. NAME picks the highest version on the search\n"
+    "path; NAME@VERSION exactly that one. An operand with a '/' or ending in\n"
+    ".so is a FILE, read where it is (the search path and the trust policy\n"
+    "play no part; see 'tenon verify').\n"
     "No plugin code runs, unless --targets is given.\n"
     "\n"
     "  --json              print one JSON object (see 'tenon list --help';\n"
-    "                      adds license, help, arguments, info, targets)\n"
+    "                      adds license, help, arguments, needed, runpath,\n"
+    "                      rpath, info, targets)\n"
     "  --targets           load the plugin and list what it can attach to\n"
     "                      (NAME only)\n"
     "  --no-cache          probe every file; neither read nor write the scan\n"
@@ -119,6 +122,14 @@ static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
         tool_printf(stdout, " %s", tenon_plugin_provides(p, i));
     printf("%s\n", n ? "" : " -");
     print_field("accepts:", tenon_plugin_get(p, "accepts"));
+    printf("%-12s", "needs:");
+    for (size_t i = 0; i < tenon_plugin_needed_count(p); i++)
+        tool_printf(stdout, " %s", tenon_plugin_needed(p, i));
+    printf("%s\n", tenon_plugin_needed_count(p) ? "" : " -");
+    if (tenon_plugin_runpath(p))
+        print_field("runpath:", tenon_plugin_runpath(p));
+    if (tenon_plugin_rpath(p))
+        print_field("rpath:", tenon_plugin_rpath(p));
     print_args(p);
     if (help) {
         printf("help:\n");
@@ -200,6 +211,12 @@ static int info_json(tenon_t *t, const tenon_plugin_t *p, int targets)
     json_object_set_new(o, "contact",
                         tool_json_str(tenon_plugin_get(p, "contact")));
     json_object_set_new(o, "arguments", args_json(p));
+    json_t *needed = json_array();
+    for (size_t i = 0; i < tenon_plugin_needed_count(p); i++)
+        json_array_append_new(needed, tool_json_str(tenon_plugin_needed(p, i)));
+    json_object_set_new(o, "needed", needed);
+    json_object_set_new(o, "runpath", tool_json_str(tenon_plugin_runpath(p)));
+    json_object_set_new(o, "rpath", tool_json_str(tenon_plugin_rpath(p)));
     for (size_t i = 0; i < tenon_plugin_info_count(p); i++) {
         const char *k, *v;
         json_t *kv = json_array();

@@ -1094,3 +1094,23 @@ const struct tenon_arg_decl *tenon_plugin_arg(const tenon_plugin_t *p, size_t i)
 {
     return i < p->info.nargs ? &p->info.args[i] : NULL;
 }
+
+size_t tenon_plugin_needed_count(const tenon_plugin_t *p)
+{
+    return p->dynv.nneeded;
+}
+
+const char *tenon_plugin_needed(const tenon_plugin_t *p, size_t i)
+{
+    return i < p->dynv.nneeded ? p->dynv.needed[i] : NULL;
+}
+
+const char *tenon_plugin_runpath(const tenon_plugin_t *p)
+{
+    return p->dynv.runpath;
+}
+
+const char *tenon_plugin_rpath(const tenon_plugin_t *p)
+{
+    return p->dynv.rpath;
+}

@@ -230,6 +230,215 @@ static void library_swapped_before_load_changes_nothing(void **state)
     free(swap_to);
 }
 
+/* ---- under a trust policy -------------------------------------------------
+ */
+
+/* T/keys/dev.key and .pub, made once per test. */
+static char *keys_of(const struct fx *f)
+{
+    char *keys = path_join(f->dir, "keys"), *key = path_join(keys, "dev.key");
+    struct run r;
+    if (access(key, F_OK) != 0) {
+        RUN(&r, "keygen", "--out", keys, "--name", "dev");
+        assert_status(&r, 0);
+        run_free(&r);
+    }
+    free(key);
+    return keys;
+}
+
+/* tenon sign FILE with the test key; returns what it printed. */
+static char *sign(const struct fx *f, const char *file)
+{
+    char *keys = keys_of(f), *key = path_join(keys, "dev.key"), *out;
+    struct run r;
+    RUN(&r, "sign", file, "--key", key);
+    assert_status(&r, 0);
+    out = strdup(r.out);
+    run_free(&r);
+    free(keys);
+    free(key);
+    return out;
+}
+
+static char last_warning[1024];
+
+static void keep_warning(void *ud, int level, const char *origin,
+                         const char *msg)
+{
+    (void)ud, (void)origin;
+    if (level == TENON_LOG_WARN)
+        snprintf(last_warning, sizeof last_warning, "%s", msg);
+}
+
+static tenon_t *open_policy(const struct fx *f, int trust)
+{
+    char *keys = keys_of(f);
+    const char *dirs[] = {f->plugins}, *tdirs[] = {keys};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .trust = trust,
+                              .trust_dirs = tdirs,
+                              .trust_dir_count = 1,
+                              .log_level = TENON_LOG_WARN,
+                              .log_fn = keep_warning,
+                              .no_cache = 1};
+    tenon_t *t = NULL;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    free(keys);
+    return t;
+}
+
+/* The scan's verdict on depup, and its reason. */
+static int depup_status(tenon_t *t, const char **reason)
+{
+    const tenon_plugin_t *p = NULL;
+    int rc = tenon_find(t, "depup", &p);
+    *reason = tenon_last_error();
+    return rc;
+}
+
+/* Signed with the library in place: its digest is in the plugin's signed
+ * .meta, and the plugin loads. */
+static void require_loads_library_named_in_meta(void **state)
+{
+    struct fx *f = *state;
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
+    put_free(f->lib, "lib/libtdep.so", "libtdep.so");
+    char *out = sign(f, so);
+    assert_contains(out, "bundled libtdep.so: ");
+    assert_contains(out, "/lib/libtdep.so (through DT_RUNPATH "
+                         "'$ORIGIN/../lib' of depup.so)");
+    char *meta = path_join(f->plugins, "depup.so.meta");
+    json_error_t e;
+    json_t *m = json_load_file(meta, 0, &e);
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(m, "statement")),
+                        "tenon-plugin-signature-v2");
+    assert_non_null(json_object_get(json_object_get(m, "deps"), "libtdep.so"));
+    json_decref(m);
+    tenon_t *t = open_policy(f, TENON_TRUST_REQUIRE);
+    expect_text(t, "depup", "tdep 1");
+    tenon_close(t);
+    free(meta);
+    free(out);
+    free(so);
+}
+
+/* Signed without the library (so the .meta does not name it), and the
+ * library unsigned: refused naming the library, and none of its code
+ * runs, at the scan or at a load attempt. */
+static void require_refuses_unverified_library(void **state)
+{
+    struct fx *f = *state;
+    const char *reason;
+    tenon_instance_t *inst = NULL;
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
+    free(sign(f, so));
+    put_free(f->lib, "lib/libtdep.so", "libtdep.so");
+    tenon_t *t = open_policy(f, TENON_TRUST_REQUIRE);
+    assert_int_equal(depup_status(t, &reason), TENON_EUNAVAIL);
+    assert_contains(reason, "dependency libtdep.so (");
+    assert_contains(reason, "is not verified: the plugin's signed .meta does "
+                            "not name it, and unsigned: no ");
+    assert_int_equal(tenon_create(t, "depup", NULL, &inst), TENON_EUNAVAIL);
+    assert_false(ran(f));
+    tenon_close(t);
+    /* warn: loads, with the reason as a warning */
+    last_warning[0] = '\0';
+    t = open_policy(f, TENON_TRUST_WARN);
+    expect_text(t, "depup", "tdep 1");
+    assert_contains(last_warning, "libtdep.so");
+    assert_contains(last_warning, "is not verified");
+    tenon_close(t);
+    free(so);
+}
+
+/* Another build of the library put in place after signing: refused by the
+ * scan; and when the swap happens after the scan, by the loader. */
+static void require_refuses_swapped_library(void **state)
+{
+    struct fx *f = *state;
+    const char *reason;
+    tenon_instance_t *inst = NULL;
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
+    put_free(f->lib, "lib/libtdep.so", "libtdep.so");
+    free(sign(f, so));
+    tenon_t *t = open_policy(f, TENON_TRUST_REQUIRE);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(depup_status(t, &reason), 0);
+    put_free(f->lib, "alt/libtdep.so", "libtdep.so"); /* after the scan */
+    assert_int_equal(tenon_create(t, "depup", NULL, &inst), TENON_EPERM);
+    assert_contains(tenon_last_error(),
+                    "not loaded under the require trust policy");
+    assert_contains(tenon_last_error(), "dependency libtdep.so (");
+    assert_contains(tenon_last_error(), "digest mismatch with the plugin's "
+                                        "signed .meta");
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(depup_status(t, &reason), TENON_EUNAVAIL);
+    assert_contains(reason, "digest mismatch with the plugin's signed .meta");
+    assert_false(ran(f));
+    tenon_close(t);
+    free(so);
+}
+
+/* The library signed on its own by a trusted key: a plugin that does not
+ * name it may bundle it. Another signed library renamed into its place
+ * (with its .meta) is refused: its DT_SONAME is not the name asked for. */
+static void library_signed_on_its_own(void **state)
+{
+    struct fx *f = *state;
+    const char *reason;
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
+    free(sign(f, so)); /* no library yet: not named */
+    char *lib = put(f->lib, "lib/libtdep.so", "libtdep.so");
+    char *out = sign(f, lib);
+    assert_contains(out, "(library libtdep.so)");
+    tenon_t *t = open_policy(f, TENON_TRUST_REQUIRE);
+    expect_text(t, "depup", "tdep 1");
+    tenon_close(t);
+    /* the chain's second library signed, renamed as the first */
+    char *other = put(f->lib, "lib/libtdepb.so", "libtdepb.so");
+    free(sign(f, other));
+    char *meta = path_join(f->lib, "libtdep.so.meta"),
+         *other_meta = path_join(f->lib, "libtdepb.so.meta");
+    assert_int_equal(rename(other, lib), 0);
+    assert_int_equal(rename(other_meta, meta), 0);
+    t = open_policy(f, TENON_TRUST_REQUIRE);
+    assert_int_equal(depup_status(t, &reason), TENON_EUNAVAIL);
+    assert_contains(reason, "dependency libtdep.so (");
+    assert_contains(reason, "has DT_SONAME libtdepb.so; expected DT_SONAME "
+                            "libtdep.so");
+    tenon_close(t);
+    free(out);
+    free(lib);
+    free(other);
+    free(meta);
+    free(other_meta);
+    free(so);
+}
+
+/* Under require, what is loaded is the checked copy: replacing the library
+ * right before dlopen changes nothing. */
+static void require_loads_checked_copy(void **state)
+{
+    struct fx *f = *state;
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
+    swap_to = put(f->lib, "lib/libtdep.so", "libtdep.so");
+    swap_from = put(f->lib, "alt/libtdep.so", "incoming");
+    free(sign(f, so));
+    tenon_t *t = open_policy(f, TENON_TRUST_REQUIRE);
+    assert_int_equal(tenon_scan(t), 0);
+    tenon__before_load_hook = swap_library;
+    expect_text(t, "depup", "tdep 1");
+    tenon__before_load_hook = NULL;
+    tenon_close(t);
+    free(swap_from);
+    free(swap_to);
+    free(so);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -242,6 +451,11 @@ int main(void)
         T(missing_library_is_named),
         T(library_without_soname_is_refused),
         T(library_swapped_before_load_changes_nothing),
+        T(require_loads_library_named_in_meta),
+        T(require_refuses_unverified_library),
+        T(require_refuses_swapped_library),
+        T(library_signed_on_its_own),
+        T(require_loads_checked_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,6 +190,18 @@ int tenon_plugin_info_at(const tenon_plugin_t *p, size_t i, const char **key,
 size_t tenon_plugin_provides_count(const tenon_plugin_t *p);
 const char *tenon_plugin_provides(const tenon_plugin_t *p, size_t i);
 
+/* What the dynamic loader will look for when the plugin is loaded, read
+ * from its dynamic section without loading it: the libraries it needs
+ * (DT_NEEDED, and filters, in order), and the search paths it carries
+ * (DT_RUNPATH, DT_RPATH; NULL when absent). A library found through them
+ * outside the system library directories is bundled: under a trust policy
+ * it is verified like the plugin (docs/trust.md). Strings owned by the
+ * entry. [any-thread] */
+size_t tenon_plugin_needed_count(const tenon_plugin_t *p);
+const char *tenon_plugin_needed(const tenon_plugin_t *p, size_t i);
+const char *tenon_plugin_runpath(const tenon_plugin_t *p);
+const char *tenon_plugin_rpath(const tenon_plugin_t *p);
+
 /* A declared argument, as read from the static info. The accessors below
  * return NULL past the end; tenon_arg_type_name() gives "string", "int",
  * "bool" or "enum". [any-thread] */

@@ -113,6 +113,32 @@ static void inventory_reads_dynamic_section(void **state)
     tenon_close(t);
 }
 
+/* tenon info shows what the loader will look for, by name and by path. */
+static void info_shows_needed_and_paths(void **state)
+{
+    struct fx *f = *state;
+    struct run r;
+    char *so = put(f->plugins, "plugins/dephere.so", "dephere.so");
+    RUN(&r, "info", so);
+    assert_status(&r, 0);
+    assert_contains(r.out, "needs:       libtdep.so libc.so.6\n");
+    assert_contains(r.out, "rpath:       ${ORIGIN}\n");
+    run_free(&r);
+    RUN(&r, "info", "depup", "--json", "--plugin-path",
+        TEST_DEPS_DIR "/plugins");
+    assert_status(&r, 0);
+    json_t *j = parse_json(r.out);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(j, "needed"), 0)),
+        "libtdep.so");
+    assert_string_equal(json_string_value(json_object_get(j, "runpath")),
+                        "$ORIGIN/../lib");
+    assert_true(json_is_null(json_object_get(j, "rpath")));
+    json_decref(j);
+    run_free(&r);
+    free(so);
+}
+
 /* ---- $ORIGIN is the plugin's directory ------------------------------------
  */
 
@@ -444,6 +470,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(inventory_reads_dynamic_section),
+        T(info_shows_needed_and_paths),
         T(origin_parent_lib_loads),
         T(origin_is_not_the_working_directory),
         T(rpath_origin_in_braces_loads),

@@ -7,15 +7,23 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
     "usage: tenon verify FILE... [--json]\n"
     "\n"
-    "Check each plugin FILE: its SHA-256 must equal the digest in FILE.meta,\n"
-    "and the .meta's signature, over the digest and the plugin's name and\n"
-    "version, must verify with a trusted key (see 'tenon trust'). Prints one\n"
-    "verdict per file:\n"
+    "Check each FILE as a host under the require trust policy would, with\n"
+    "the trusted keys (see 'tenon trust'). A plugin: its SHA-256 must equal\n"
+    "the digest in FILE.meta, whose signature (over the digest, the\n"
+    "plugin's name and version, and what newer statements add: created_at\n"
+    "and the digests of its bundled libraries) must verify; then every\n"
+    "library it bundles (found through its DT_RUNPATH or DT_RPATH outside\n"
+    "the system library directories) must be named with its digest in that\n"
+    ".meta or be signed itself. A library (a shared object with a DT_SONAME\n"
+    "and no Tenon info): its own .meta, as 'tenon sign' writes for it. A\n"
+    "file the scan cache knows unchanged is not read again for its digest.\n"
+    "Prints one verdict per file:\n"
     "\n"
     "  FILE: ok: signed by KEY_ID\n"
     "  FILE: FAILED: digest mismatch (file ..., .meta ...)\n"
@@ -23,14 +31,17 @@ static const char usage[] =
     "  FILE: FAILED: signed by untrusted key KEY_ID\n"
     "  FILE: FAILED: signature does not verify for NAME VERSION (...)\n"
     "  FILE: FAILED: malformed .meta: REASON\n"
+    "  FILE: FAILED: dependency NAME (PATH, through ...) ...\n"
     "  FILE: FAILED: not a usable plugin: REASON\n"
     "\n"
     "No plugin code runs.\n"
     "\n"
-    "  --json   print a JSON array of objects with file, ok, verdict (ok,\n"
-    "           unsigned, malformed, digest-mismatch, untrusted,\n"
-    "           bad-signature, error, not-a-plugin), reason, name, version,\n"
-    "           key_id, digest\n"
+    "  --json   print a JSON array of objects with file, ok, kind (plugin,\n"
+    "           library, or null), verdict (ok, unsigned, malformed,\n"
+    "           digest-mismatch, untrusted, bad-signature, error,\n"
+    "           dependency, not-a-plugin), reason, name, version, soname,\n"
+    "           key_id, digest, bundled (an array of objects with name,\n"
+    "           path, via, digest)\n"
     "\n"
     "Exit status: 0 when every file verifies, 1 when any fails, 2 on a usage\n"
     "error.\n";
@@ -45,65 +56,170 @@ static const char *const verdict_names[] = {
     [TENON__TRUST_ERROR] = "error",
 };
 
-/* Verify one file into `res`; name and version point into *pp. */
-static void verify_one(const struct tenon__keyring *kr, const char *file,
-                       struct tenon_plugin **pp, struct tenon__trust_result *r,
-                       int *not_plugin)
+/* The verdict on one file. */
+struct check {
+    const char *file;
+    struct tenon_plugin *p; /* the probe */
+    char *soname;           /* a library: its DT_SONAME */
+    struct tenon__trust_result r;
+    struct tenon__deps deps; /* a plugin's bundled libraries */
+    int not_plugin, dep_failed;
+};
+
+static int ok(const struct check *c)
 {
-    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    return c->r.verdict == TENON__TRUST_OK && !c->not_plugin && !c->dep_failed;
+}
+
+/* The digest the scan cache holds for the file p probed, when its key
+ * (and its .meta's) are unchanged: the file need not be read again. */
+static const unsigned char *
+cached_digest(tenon_t *t, struct tenon__cache *cache, struct tenon_plugin *p)
+{
+    const struct tenon__cache_entry *e;
+    char *meta = tenon__asprintf("%s.meta", p->path);
+    struct stat st;
+    p->meta_size = -1;
+    if (meta && stat(meta, &st) == 0) {
+        p->meta_size = (int64_t)st.st_size;
+        p->meta_mtime_ns = tenon__mtime_ns(&st);
+        p->meta_ctime_ns = tenon__ctime_ns(&st);
+    }
+    free(meta);
+    e = cache->enabled ? tenon__cache_find(cache, p) : NULL;
+    if (!e || !e->have_digest)
+        return NULL;
+    tenon__log(t, TENON_LOG_DEBUG, "tenon",
+               "%s: unchanged since a scan hashed it: digest from the scan "
+               "cache",
+               p->path);
+    return e->digest;
+}
+
+/* The DT_SONAME of a shared object without Tenon info, malloc'd. */
+static char *soname_of(int fd)
+{
+    char why[TENON__REASON_MAX], *so = NULL;
+    struct tenon__elf elf;
+    struct tenon__dyn d;
+    struct stat st;
+    if (fstat(fd, &st) != 0 ||
+        tenon__elf_read_fd(fd, (uint64_t)st.st_size, TENON__ELF_DYN, &elf, why,
+                           sizeof why) != 0)
+        return NULL;
+    if (tenon__dyn_split(elf.dyn, elf.dyn_size, &d) == 0 && d.soname)
+        so = tenon__strdup(d.soname);
+    free(d.needed);
+    free(elf.dyn);
+    return so;
+}
+
+/* A plugin's bundled libraries, found and checked after a good verdict. */
+static void check_bundled(const struct tenon__keyring *kr, struct check *c)
+{
+    char why[TENON__REASON_MAX];
+    const struct tenon_plugin *p = c->p;
+    if (!p->dynv.nneeded || (!p->dynv.rpath && !p->dynv.runpath))
+        return;
+    if (tenon__deps_resolve(c->file, &p->dynv, 0, TENON_MAX_FILE_SIZE_DEFAULT,
+                            &c->deps, why, sizeof why) == 0 &&
+        tenon__trust_deps(kr, &c->r, &c->deps, why, sizeof why) == 0)
+        return;
+    c->dep_failed = 1;
+    snprintf(c->r.reason, sizeof c->r.reason, "%s", why);
+}
+
+static void verify_one(tenon_t *t, const struct tenon__keyring *kr,
+                       struct tenon__cache *cache, struct check *c)
+{
+    int fd = open(c->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct tenon_plugin *p;
 
-    memset(r, 0, sizeof *r);
-    *pp = NULL;
-    *not_plugin = 0;
-    r->verdict = TENON__TRUST_ERROR;
+    c->r.verdict = TENON__TRUST_ERROR;
     if (fd < 0) {
-        snprintf(r->reason, sizeof r->reason, "cannot open: %s",
+        snprintf(c->r.reason, sizeof c->r.reason, "cannot open: %s",
                  strerror(errno));
         return;
     }
-    if (!(*pp = p = tool_probe(file, fd))) {
-        snprintf(r->reason, sizeof r->reason, "out of memory");
-    } else if (p->status != TENON_AVAILABLE) {
-        *not_plugin = 1;
-        snprintf(r->reason, sizeof r->reason, "not a usable plugin: %s",
-                 p->reason);
+    if (!(c->p = p = tool_probe(c->file, fd))) {
+        snprintf(c->r.reason, sizeof c->r.reason, "out of memory");
+    } else if (p->status == TENON_AVAILABLE) {
+        if (tenon__trust_check_file(kr, c->file, p->info.name, p->info.version,
+                                    fd, cached_digest(t, cache, p), &c->r) == 0)
+            check_bundled(kr, c);
+    } else if (!p->have_info && (c->soname = soname_of(fd))) {
+        tenon__trust_check_library(kr, c->file, c->soname, fd,
+                                   cached_digest(t, cache, p), &c->r);
     } else {
-        tenon__trust_check_file(kr, file, p->info.name, p->info.version, fd,
-                                NULL, r);
+        c->not_plugin = 1;
+        snprintf(c->r.reason, sizeof c->r.reason, "not a usable plugin: %s",
+                 p->reason);
     }
     close(fd);
 }
 
-static json_t *result_json(const char *file, const struct tenon_plugin *p,
-                           const struct tenon__trust_result *r, int not_plugin)
+static json_t *result_json(const struct check *c)
 {
-    json_t *o = json_object();
-    int have = p && p->status == TENON_AVAILABLE;
+    json_t *o = json_object(), *bundled = json_array();
+    const struct tenon_plugin *p = c->p;
+    int plugin = p && p->status == TENON_AVAILABLE;
     char hex[65];
 
-    json_object_set_new(o, "file", tool_json_str(file));
-    json_object_set_new(
-        o, "ok", json_boolean(r->verdict == TENON__TRUST_OK && !not_plugin));
-    json_object_set_new(
-        o, "verdict",
-        json_string(not_plugin ? "not-a-plugin" : verdict_names[r->verdict]));
-    json_object_set_new(o, "reason", tool_json_str(r->reason));
-    json_object_set_new(o, "name", tool_json_str(have ? p->info.name : NULL));
+    json_object_set_new(o, "file", tool_json_str(c->file));
+    json_object_set_new(o, "ok", json_boolean(ok(c)));
+    json_object_set_new(o, "kind",
+                        plugin      ? json_string("plugin")
+                        : c->soname ? json_string("library")
+                                    : json_null());
+    json_object_set_new(o, "verdict",
+                        json_string(c->not_plugin ? "not-a-plugin"
+                                    : c->dep_failed
+                                        ? "dependency"
+                                        : verdict_names[c->r.verdict]));
+    json_object_set_new(o, "reason", tool_json_str(c->r.reason));
+    json_object_set_new(o, "name", tool_json_str(plugin ? p->info.name : NULL));
     json_object_set_new(o, "version",
-                        tool_json_str(have ? p->info.version : NULL));
-    json_object_set_new(o, "key_id",
-                        r->key_id[0] ? json_string(r->key_id) : json_null());
-    tenon__hex_encode(r->digest, 32, hex);
+                        tool_json_str(plugin ? p->info.version : NULL));
+    json_object_set_new(o, "soname", tool_json_str(c->soname));
+    json_object_set_new(
+        o, "key_id", c->r.key_id[0] ? json_string(c->r.key_id) : json_null());
+    tenon__hex_encode(c->r.digest, 32, hex);
     json_object_set_new(o, "digest",
-                        r->have_digest ? json_string(hex) : json_null());
+                        c->r.have_digest ? json_string(hex) : json_null());
+    for (size_t i = 0; i < c->deps.n; i++) {
+        const struct tenon__dep *d = &c->deps.v[i];
+        json_t *e;
+        if (d->kind != TENON__DEP_BUNDLED)
+            continue;
+        e = json_object();
+        tenon__hex_encode(d->digest, 32, hex);
+        json_object_set_new(e, "name", tool_json_str(d->name));
+        json_object_set_new(e, "path", tool_json_str(d->path));
+        json_object_set_new(e, "via", tool_json_str(d->via));
+        json_object_set_new(e, "digest", json_string(hex));
+        json_array_append_new(bundled, e);
+    }
+    json_object_set_new(o, "bundled", bundled);
     return o;
+}
+
+/* "ok: signed by X" and, for a plugin that bundles libraries, which. */
+static void print_text(const struct check *c)
+{
+    tool_printf(stdout, "%s: %s: %s", c->file, ok(c) ? "ok" : "FAILED",
+                c->r.reason);
+    for (size_t i = 0, n = 0; ok(c) && i < c->deps.n; i++)
+        if (c->deps.v[i].kind == TENON__DEP_BUNDLED)
+            tool_printf(stdout, "%s%s",
+                        n++ ? ", " : "; bundled: ", c->deps.v[i].name);
+    putchar('\n');
 }
 
 int cmd_verify(int argc, char **argv)
 {
     struct tool_opts o = {0};
     struct tenon__keyring kr;
+    struct tenon__cache cache;
     json_t *arr = NULL;
     tenon_t *t;
     int rc = tool_parse("verify", usage, argc, argv, OPT_JSON,
@@ -122,24 +238,23 @@ int cmd_verify(int argc, char **argv)
         tenon_close(t);
         return EXIT_FAIL;
     }
+    tenon__cache_load(t, &cache);
     if (o.json)
         arr = json_array();
     for (int i = 0; i < o.npositional; i++) {
-        const char *file = o.positional[i];
-        struct tenon__trust_result r;
-        struct tenon_plugin *p;
-        int not_plugin, ok;
-
-        verify_one(&kr, file, &p, &r, &not_plugin);
-        ok = r.verdict == TENON__TRUST_OK && !not_plugin;
-        failed += !ok;
+        struct check c = {.file = o.positional[i]};
+        verify_one(t, &kr, &cache, &c);
+        failed += !ok(&c);
         if (arr)
-            json_array_append_new(arr, result_json(file, p, &r, not_plugin));
+            json_array_append_new(arr, result_json(&c));
         else
-            tool_printf(stdout, "%s: %s: %s\n", file, ok ? "ok" : "FAILED",
-                        r.reason);
-        tenon__plugin_free(p);
+            print_text(&c);
+        tenon__trust_result_free(&c.r);
+        tenon__deps_free(&c.deps);
+        tenon__plugin_free(c.p);
+        free(c.soname);
     }
+    tenon__cache_free(&cache);
     tenon__keyring_free(&kr);
     tenon_close(t);
     if (arr && tool_print_json(arr) != EXIT_OK)

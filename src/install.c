@@ -500,7 +500,7 @@ int tenon_remove(const char *spec, const char *dir, size_t *removed)
                               .plugin_paths = &dir,
                               .plugin_path_count = 1,
                               .trust = TENON_TRUST_OFF,
-                              .no_cache = 1};
+                              .log_level = -1 /* TENON_LOG */};
     if ((rc = tenon_open(&t, &o)))
         goto out;
     rc = tenon_find(t, spec, &match);

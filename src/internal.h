@@ -778,6 +778,14 @@ int tenon__trust_check_with(const struct tenon__keyring *kr,
 int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
                        char *reason, size_t len);
 
+/* tenon__trust_check_file() for a library a plugin bundles, whose
+ * DT_SONAME is `soname`: its .meta must describe a library of that
+ * DT_SONAME (tenon-library-signature-v1). */
+int tenon__trust_check_library(const struct tenon__keyring *kr,
+                               const char *path, const char *soname, int fd,
+                               const unsigned char *known_digest,
+                               struct tenon__trust_result *res);
+
 /* Free what a trust check left in *res (the bundled libraries). */
 void tenon__trust_result_free(struct tenon__trust_result *res);
 

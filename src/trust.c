@@ -1002,6 +1002,14 @@ int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
     return check_meta(kr, path, name, version, fd, known_digest, res);
 }
 
+int tenon__trust_check_library(const struct tenon__keyring *kr,
+                               const char *path, const char *soname, int fd,
+                               const unsigned char *known_digest,
+                               struct tenon__trust_result *res)
+{
+    return check_meta(kr, path, soname, NULL, fd, known_digest, res);
+}
+
 void tenon__trust_result_free(struct tenon__trust_result *res)
 {
     free(res->deps);

@@ -465,6 +465,120 @@ static void require_loads_checked_copy(void **state)
     free(so);
 }
 
+/* The CLI with a private trust store holding the test key, and a private
+ * scan cache: env for RUN_ENV. */
+struct cli_env {
+    char *cfg, *cache, *vars[5];
+};
+
+static void cli_env(const struct fx *f, struct cli_env *e, int debug)
+{
+    char *keys = keys_of(f), *pub = path_join(keys, "dev.pub");
+    struct run r;
+    assert_int_equal(asprintf(&e->cfg, "XDG_CONFIG_HOME=%s/cfg", f->dir) > 0,
+                     1);
+    assert_int_equal(
+        asprintf(&e->cache, "TENON_CACHE_DIR=%s/cache", f->dir) > 0, 1);
+    e->vars[0] = e->cfg;
+    e->vars[1] = e->cache;
+    e->vars[2] = debug ? "TENON_LOG=debug" : "TENON_LOG";
+    e->vars[3] = NULL;
+    RUN_ENV(&r, (const char *const *)e->vars, "trust", "add", pub);
+    assert_status(&r, 0);
+    run_free(&r);
+    free(keys);
+    free(pub);
+}
+
+static void cli_env_free(struct cli_env *e)
+{
+    free(e->cfg);
+    free(e->cache);
+}
+
+/* tenon verify checks a plugin's bundled libraries and a library's own
+ * signature, in text and JSON. */
+static void verify_checks_bundled_libraries(void **state)
+{
+    struct fx *f = *state;
+    struct cli_env e;
+    struct run r;
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
+    char *lib = put(f->lib, "lib/libtdep.so", "libtdep.so");
+    free(sign(f, so));
+    cli_env(f, &e, 0);
+    const char *const *env = (const char *const *)e.vars;
+    RUN_ENV(&r, env, "verify", so);
+    assert_status(&r, 0);
+    assert_contains(r.out, ": ok: signed by ");
+    assert_contains(r.out, "; bundled: libtdep.so\n");
+    run_free(&r);
+    put_free(f->lib, "alt/libtdep.so", "libtdep.so");
+    RUN_ENV(&r, env, "verify", so, "--json");
+    assert_status(&r, 1);
+    json_t *j = parse_json(r.out), *o = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")),
+                        "dependency");
+    assert_string_equal(json_string_value(json_object_get(o, "kind")),
+                        "plugin");
+    assert_contains(json_string_value(json_object_get(o, "reason")),
+                    "digest mismatch with the plugin's signed .meta");
+    json_decref(j);
+    run_free(&r);
+    /* the library signed on its own */
+    free(sign(f, lib));
+    RUN_ENV(&r, env, "verify", lib, "--json");
+    assert_status(&r, 0);
+    j = parse_json(r.out);
+    o = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(o, "kind")),
+                        "library");
+    assert_string_equal(json_string_value(json_object_get(o, "soname")),
+                        "libtdep.so");
+    assert_true(json_is_true(json_object_get(o, "ok")));
+    json_decref(j);
+    run_free(&r);
+    assert_false(ran(f));
+    cli_env_free(&e);
+    free(so);
+    free(lib);
+}
+
+/* A file a scan has hashed, unchanged since: tenon verify takes its digest
+ * from the scan cache instead of reading it again. */
+static void verify_uses_the_scan_cache(void **state)
+{
+    struct fx *f = *state;
+    struct cli_env e;
+    struct run r;
+    struct timespec old[2] = {{1600000000, 0}, {1600000000, 0}};
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so"),
+         *meta = path_join(f->plugins, "depup.so.meta");
+    put_free(f->lib, "lib/libtdep.so", "libtdep.so");
+    free(sign(f, so));
+    /* older than the cache will be: not racy */
+    assert_int_equal(utimensat(AT_FDCWD, so, old, 0), 0);
+    assert_int_equal(utimensat(AT_FDCWD, meta, old, 0), 0);
+    cli_env(f, &e, 1);
+    const char *const *env = (const char *const *)e.vars;
+    RUN_ENV(&r, env, "list", "--plugin-path", f->plugins);
+    assert_status(&r, 0);
+    run_free(&r);
+    RUN_ENV(&r, env, "verify", so);
+    assert_status(&r, 0);
+    assert_contains(r.err, "digest from the scan cache");
+    run_free(&r);
+    /* the .meta rewritten: its key changed, so no cached digest is used */
+    free(sign(f, so));
+    RUN_ENV(&r, env, "verify", so);
+    assert_status(&r, 0);
+    assert_true(strstr(r.err, "digest from the scan cache") == NULL);
+    run_free(&r);
+    cli_env_free(&e);
+    free(so);
+    free(meta);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -483,6 +597,8 @@ int main(void)
         T(require_refuses_swapped_library),
         T(library_signed_on_its_own),
         T(require_loads_checked_copy),
+        T(verify_checks_bundled_libraries),
+        T(verify_uses_the_scan_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

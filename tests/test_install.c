@@ -172,9 +172,12 @@ static void cli(void **state)
     assert_contains(r.err, "nosuch.so is not an installable plugin: cannot "
                            "open: no such file");
     run_free(&r);
-    RUN(&r, "remove", "required", "--dir", dir);
+    /* remove finds what it removes through the scan cache, as scans do */
+    const char *debug[] = {"TENON_LOG=debug", NULL};
+    RUN_ENV(&r, debug, "remove", "required", "--dir", dir);
     assert_status(&r, 0);
     assert_contains(r.out, "removed 1 file for required");
+    assert_contains(r.err, "tenon: debug: scan cache: ");
     run_free(&r);
     RUN(&r, "remove", "required", "--dir", dir);
     assert_status(&r, 1);

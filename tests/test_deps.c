@@ -121,16 +121,19 @@ static void info_shows_needed_and_paths(void **state)
     char *so = put(f->plugins, "plugins/dephere.so", "dephere.so");
     RUN(&r, "info", so);
     assert_status(&r, 0);
-    assert_contains(r.out, "needs:       libtdep.so libc.so.6\n");
+    /* (a sanitizer build's plugins need its runtimes too) */
+    assert_contains(r.out, "\nneeds:       ");
+    assert_contains(r.out, " libtdep.so libc.so.6\n");
     assert_contains(r.out, "rpath:       ${ORIGIN}\n");
     run_free(&r);
     RUN(&r, "info", "depup", "--json", "--plugin-path",
         TEST_DEPS_DIR "/plugins");
     assert_status(&r, 0);
-    json_t *j = parse_json(r.out);
-    assert_string_equal(
-        json_string_value(json_array_get(json_object_get(j, "needed"), 0)),
-        "libtdep.so");
+    json_t *j = parse_json(r.out), *needed = json_object_get(j, "needed");
+    size_t n = json_array_size(needed);
+    assert_true(n >= 2);
+    assert_string_equal(json_string_value(json_array_get(needed, n - 2)),
+                        "libtdep.so");
     assert_string_equal(json_string_value(json_object_get(j, "runpath")),
                         "$ORIGIN/../lib");
     assert_true(json_is_null(json_object_get(j, "rpath")));

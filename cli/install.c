@@ -20,8 +20,10 @@ static const char install_usage[] =
     "temporary name, synced and renamed, so a scan running at the same time\n"
     "never sees part of it. A file that fails the checks is refused with\n"
     "the reason. When the require trust policy is in force (a trusted key\n"
-    "exists) and the copy's signature does not verify, a warning says that\n"
-    "it will be unavailable.\n"
+    "exists) and the copy's signature (or a library it bundles) does not\n"
+    "verify, a warning says that it will be unavailable. Only the plugin\n"
+    "file is copied: a warning names a library it bundles that the copy no\n"
+    "longer finds through its DT_RUNPATH or DT_RPATH.\n"
     "\n"
     "  --dir DIR   install into DIR (created if missing)\n"
     "  --json      print a JSON array of {file, installed, warning} objects\n"
@@ -43,67 +45,117 @@ static const char remove_usage[] =
     "Exit status: 0 when every name matched something, 1 otherwise, 2 on a\n"
     "usage error.\n";
 
-/* Why the installed copy `path` will be unavailable under the trust policy
- * of `t`, into `why`; NULL when it will not be (no policy, or it verifies). */
-static const char *trust_warning(tenon_t *t, const char *path, char *why,
-                                 size_t len)
+/* Why the installed copy `path` (probed as p, open as fd) will be
+ * unavailable under the trust policy of `t`, into `why`; NULL when it will
+ * not be (no require policy, or it verifies with its libraries). */
+static const char *trust_warning(tenon_t *t, const struct tenon_plugin *p,
+                                 int fd, char *why, size_t len)
 {
     const struct tenon__keyring *kr;
     struct tenon__trust_result r;
-    struct tenon_plugin *p;
-    int fd;
+    struct tenon__deps d = {0};
+    const char *warn = why;
 
     if (tenon__trust_policy(t, &kr) != TENON_TRUST_REQUIRE)
         return NULL;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-        snprintf(why, len, "cannot open it to check its signature: %s",
-                 strerror(errno));
-        return why;
+    if (tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
+                                NULL, &r) != 0)
+        snprintf(why, len, "%s", r.reason);
+    else if (tenon__deps_resolve(p->path, &p->dynv, 0,
+                                 TENON_MAX_FILE_SIZE_DEFAULT, &d, why,
+                                 len) == 0 &&
+             tenon__trust_deps(kr, &r, &d, why, len) == 0)
+        warn = NULL;
+    tenon__deps_free(&d);
+    tenon__trust_result_free(&r);
+    return warn;
+}
+
+/* A library the source bundles that the installed copy, from its new
+ * directory, does not find where the source found it: install copies the
+ * plugin file only. Into `why`, or NULL. */
+static const char *bundle_warning(const char *src, const struct tenon_plugin *p,
+                                  char *why, size_t len)
+{
+    char ignored[TENON__REASON_MAX];
+    struct tenon__deps from = {0}, to = {0};
+    const char *warn = NULL;
+    if (!p->dynv.rpath && !p->dynv.runpath)
+        return NULL;
+    tenon__deps_resolve(src, &p->dynv, 0, TENON_MAX_FILE_SIZE_DEFAULT, &from,
+                        ignored, sizeof ignored);
+    tenon__deps_resolve(p->path, &p->dynv, 0, TENON_MAX_FILE_SIZE_DEFAULT, &to,
+                        ignored, sizeof ignored);
+    for (size_t i = 0; i < from.n && !warn; i++) {
+        const struct tenon__dep *f = &from.v[i];
+        int found = 0;
+        if (f->kind != TENON__DEP_BUNDLED)
+            continue;
+        for (size_t j = 0; j < to.n; j++)
+            found |= strcmp(to.v[j].name, f->name) == 0 &&
+                     to.v[j].kind == TENON__DEP_BUNDLED &&
+                     memcmp(to.v[j].digest, f->digest, 32) == 0;
+        if (!found) {
+            snprintf(why, len,
+                     "%s bundles %s (found at %s through %s); install copies "
+                     "the plugin file only, and %s does not find it from its "
+                     "directory: copy the library where that path leads "
+                     "from there",
+                     src, f->name, f->path, f->via, p->path);
+            warn = why;
+        }
     }
-    if (!(p = tool_probe(path, fd)) || p->status != TENON_AVAILABLE) {
-        snprintf(why, len, "cannot read it back: %s",
-                 p ? p->reason : "out of memory");
-    } else {
-        tenon__trust_check_file(kr, path, p->info.name, p->info.version, fd,
-                                NULL, &r);
-        if (r.verdict == TENON__TRUST_OK)
-            why = NULL;
-        else
-            snprintf(why, len, "%s", r.reason);
-    }
-    tenon__plugin_free(p);
-    close(fd);
-    return why;
+    tenon__deps_free(&from);
+    tenon__deps_free(&to);
+    return warn;
 }
 
 /* Install one file; prints it (or appends it to `arr`). */
 static int install_one(tenon_t *t, const char *file, const char *dir,
                        json_t *arr)
 {
-    char why[TENON__REASON_MAX];
-    const char *warn;
+    char why[TENON__REASON_MAX], lib[TENON__REASON_MAX];
+    const char *warn = NULL, *libwarn = NULL;
+    struct tenon_plugin *p = NULL;
     char *dst = NULL;
+    int fd;
 
     if (tenon_install(file, dir, &dst) != 0) {
         tool_error("install", "%s", tenon_last_error());
         return EXIT_FAIL;
     }
-    warn = trust_warning(t, dst, why, sizeof why);
+    if ((fd = open(dst, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+        snprintf(why, sizeof why, "cannot open it to check it: %s",
+                 strerror(errno));
+        warn = why;
+    } else if (!(p = tool_probe(dst, fd)) || p->status != TENON_AVAILABLE) {
+        snprintf(why, sizeof why, "cannot read it back: %s",
+                 p ? p->reason : "out of memory");
+        warn = why;
+    } else {
+        libwarn = bundle_warning(file, p, lib, sizeof lib);
+        warn = trust_warning(t, p, fd, why, sizeof why);
+    }
+    if (fd >= 0)
+        close(fd);
     if (arr) {
         json_t *e = json_object();
         json_object_set_new(e, "file", tool_json_str(file));
         json_object_set_new(e, "installed", tool_json_str(dst));
-        json_object_set_new(e, "warning", tool_json_str(warn));
+        json_object_set_new(e, "warning", tool_json_str(warn ? warn : libwarn));
         json_array_append_new(arr, e);
     } else {
         tool_printf(stdout, "installed %s as %s\n", file, dst);
     }
+    if (libwarn)
+        tool_error("install", "warning: %s", libwarn);
     if (warn)
         tool_error("install",
                    "warning: %s will be unavailable: a trusted key exists, "
                    "and the require policy refuses it (%s); sign it with "
                    "'tenon sign'",
                    dst, warn);
+    tenon__plugin_free(p);
     free(dst);
     return EXIT_OK;
 }

@@ -582,6 +582,37 @@ static void verify_uses_the_scan_cache(void **state)
     free(meta);
 }
 
+/* tenon install copies the plugin only: it says when the copy no longer
+ * finds a library the source bundles, and says nothing when it does. */
+static void install_warns_about_bundled_libraries(void **state)
+{
+    struct fx *f = *state;
+    struct run r;
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
+    char *far = path_join(f->dir, "far/away"),
+         *near = path_join(f->dir, "near");
+    put_free(f->lib, "lib/libtdep.so", "libtdep.so");
+    RUN(&r, "install", so, "--dir", far);
+    assert_status(&r, 0);
+    assert_contains(r.err, "tenon install: warning: ");
+    assert_contains(r.err, "bundles libtdep.so (found at ");
+    assert_contains(r.err, "install copies the plugin file only");
+    run_free(&r);
+    /* T/near/../lib is T/lib: found, no warning (and no trusted key in a
+     * private trust store, so no trust warning either) */
+    char *cfg = NULL;
+    assert_int_equal(asprintf(&cfg, "XDG_CONFIG_HOME=%s/cfg", f->dir) > 0, 1);
+    const char *env[] = {cfg, NULL};
+    RUN_ENV(&r, env, "install", so, "--dir", near);
+    free(cfg);
+    assert_status(&r, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    free(so);
+    free(far);
+    free(near);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -602,6 +633,7 @@ int main(void)
         T(require_loads_checked_copy),
         T(verify_checks_bundled_libraries),
         T(verify_uses_the_scan_cache),
+        T(install_warns_about_bundled_libraries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,19 +121,25 @@ static void info_shows_needed_and_paths(void **state)
     char *so = put(f->plugins, "plugins/dephere.so", "dephere.so");
     RUN(&r, "info", so);
     assert_status(&r, 0);
-    /* (a sanitizer build's plugins need its runtimes too) */
-    assert_contains(r.out, "\nneeds:       ");
-    assert_contains(r.out, " libtdep.so libc.so.6\n");
+    /* (a sanitizer build's plugins need its runtimes too, in between) */
+    const char *needs = strstr(r.out, "\nneeds:       ");
+    assert_non_null(needs);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(needs + 1, "\n"),
+             needs + 1);
+    assert_contains(line, " libtdep.so ");
+    assert_contains(line, " libc.so.6");
     assert_contains(r.out, "rpath:       ${ORIGIN}\n");
     run_free(&r);
     RUN(&r, "info", "depup", "--json", "--plugin-path",
         TEST_DEPS_DIR "/plugins");
     assert_status(&r, 0);
     json_t *j = parse_json(r.out), *needed = json_object_get(j, "needed");
-    size_t n = json_array_size(needed);
-    assert_true(n >= 2);
-    assert_string_equal(json_string_value(json_array_get(needed, n - 2)),
-                        "libtdep.so");
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(needed); i++)
+        found |= strcmp(json_string_value(json_array_get(needed, i)),
+                        "libtdep.so") == 0;
+    assert_true(found);
     assert_string_equal(json_string_value(json_object_get(j, "runpath")),
                         "$ORIGIN/../lib");
     assert_true(json_is_null(json_object_get(j, "rpath")));

@@ -2,8 +2,9 @@
  * fuzz_elfinfo: a whole plugin file, as the inventory scan sees it.
  *
  * The input is the file's bytes. tenon__elf_read_mem() digs out the static
- * info; when it does, the info goes on to tenon__info_parse() exactly as
- * tenon__plugin_probe() hands it over. Only inputs that survive the ELF
+ * info and the dynamic strings; when it does, the info goes on to
+ * tenon__info_parse() and the strings to tenon__dyn_split() exactly as
+ * tenon__plugin_probe() hands them over. Only inputs that survive the ELF
  * checks reach the info parser here, so fuzz_info feeds that parser directly.
  *
  * Besides the sanitizers, the target traps when a result breaks the contract
@@ -14,7 +15,10 @@
  * (cc -shared -fPIC -Os -s -nostdlib -Wl,-z,noseparate-code, which keeps them
  * near 5 KB, and one with the default link for the usual layout), edited
  * copies of them (info moved past the first page, truncations), the raw info
- * bytes alone, and crash-* inputs that found bugs.
+ * bytes alone, and crash-* inputs that found bugs; and for the dynamic
+ * section a plugin and a library with DT_NEEDED, DT_RUNPATH and DT_SONAME
+ * as the test suite builds them (tests/plugins/depplug.c, tdep.c), one with
+ * PT_DYNAMIC's p_offset pointed at the ELF header.
  */
 #include "internal.h"
 

@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "testapi.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,43 @@ static void inventory_reads_dynamic_section(void **state)
     assert_null(p->dynv.rpath);
     assert_false(ran(f)); /* reading ran nothing */
     tenon_close(t);
+}
+
+/* PT_DYNAMIC's p_offset pointed at the ELF header: the loader reads the
+ * dynamic section at p_vaddr, through the PT_LOAD segments, and so does
+ * the inventory; what it reports is what the loader will load. */
+static void dynamic_section_read_as_the_loader_maps_it(void **state)
+{
+    struct fx *f = *state;
+    const tenon_plugin_t *p;
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
+    FILE *fp = fopen(so, "r+b");
+    Elf64_Ehdr eh;
+    assert_non_null(fp);
+    assert_int_equal(fread(&eh, sizeof eh, 1, fp), 1);
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        long at = (long)eh.e_phoff + (long)i * (long)sizeof ph;
+        assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+        assert_int_equal(fread(&ph, sizeof ph, 1, fp), 1);
+        if (ph.p_type != PT_DYNAMIC)
+            continue;
+        ph.p_offset = 0;
+        assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+        assert_int_equal(fwrite(&ph, sizeof ph, 1, fp), 1);
+    }
+    assert_int_equal(fclose(fp), 0);
+    put_free(f->lib, "lib/libtdep.so", "libtdep.so");
+    tenon_t *t = open_off(f->plugins);
+    assert_int_equal(tenon_find(t, "depup", &p), 0);
+    int found = 0;
+    for (size_t i = 0; i < tenon_plugin_needed_count(p); i++)
+        found |= strcmp(tenon_plugin_needed(p, i), "libtdep.so") == 0;
+    assert_true(found);
+    assert_string_equal(tenon_plugin_runpath(p), "$ORIGIN/../lib");
+    expect_text(t, "depup", "tdep 1");
+    tenon_close(t);
+    free(so);
 }
 
 /* tenon info shows what the loader will look for, by name and by path. */
@@ -625,6 +663,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(inventory_reads_dynamic_section),
         T(info_shows_needed_and_paths),
+        T(dynamic_section_read_as_the_loader_maps_it),
         T(origin_parent_lib_loads),
         T(origin_is_not_the_working_directory),
         T(rpath_origin_in_braces_loads),

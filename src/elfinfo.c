@@ -268,7 +268,8 @@ static int read_notes(const struct src *s, const Elf64_Phdr *ph, unsigned n,
 
 #define PAGE       4096u         /* the loader's mapping granularity */
 #define DYN_MAX    (64u * 1024u) /* the largest dynamic array read */
-#define STRTAB_MAX (64u * 1024u) /* read whole up to this size */
+#define DYN_FIRST  1024u         /* what is read of it first */
+#define STRTAB_MAX 4096u         /* read whole up to this size */
 #define DYNSTR_MAX 4096u         /* the longest name or search path */
 #define NEEDED_MAX 256u
 
@@ -317,7 +318,8 @@ struct dyn_scan {
     unsigned nneeded;
 };
 
-/* Walk the dynamic array up to DT_NULL. */
+/* Walk the dynamic array up to DT_NULL; 1 when there is none in `len`
+ * bytes. */
 static int scan_dyn(const unsigned char *d, uint64_t len, struct dyn_scan *ds,
                     char *reason, size_t reason_len)
 {
@@ -343,9 +345,7 @@ static int scan_dyn(const unsigned char *d, uint64_t len, struct dyn_scan *ds,
         default: break;
         }
     }
-    return REASON("the dynamic section has no DT_NULL within its %llu "
-                  "file-backed bytes",
-                  (unsigned long long)len);
+    return 1;
 }
 
 /* Append tag, the string at `off` of the string table and a NUL to out. */
@@ -370,7 +370,14 @@ static int add_dynstr(const struct src *s, const struct dyn_scan *ds,
                       name, (unsigned long long)off,
                       (unsigned long long)ds->strsz);
     max = ds->strsz - off < DYNSTR_MAX + 1 ? ds->strsz - off : DYNSTR_MAX + 1;
-    str = tab ? tab + off : src_range(s, tab_off + off, max, &tmp);
+    /* Names are short: a small read, then all that may be needed. */
+    str = tab ? tab + off
+              : src_range(s, tab_off + off, max < 256 ? max : 256, &tmp);
+    if (str && !tab && max > 256 && !memchr(str, '\0', 256)) {
+        free(tmp);
+        tmp = NULL;
+        str = src_range(s, tab_off + off, max, &tmp);
+    }
     if (!str)
         return REASON("read error in the dynamic string table");
     nul = memchr(str, '\0', (size_t)max);
@@ -417,12 +424,25 @@ static int read_dynamic(const struct src *s, const Elf64_Phdr *ph, unsigned n,
                       (unsigned long long)dyn->p_vaddr);
     if (avail > DYN_MAX)
         avail = DYN_MAX;
-    if (!(d = src_range(s, off, avail, &dtmp)))
-        return REASON("read error in the dynamic section");
-    rc = scan_dyn(d, avail, &ds, reason, reason_len);
-    free(dtmp);
-    if (rc)
-        return rc;
+    /* Most dynamic arrays hold a few dozen entries: a small read first. */
+    for (uint64_t len = avail < DYN_FIRST ? avail : DYN_FIRST;; len = avail) {
+        struct dyn_scan fresh = ds;
+        if (!(d = src_range(s, off, len, &dtmp)))
+            return REASON("read error in the dynamic section");
+        rc = scan_dyn(d, len, &fresh, reason, reason_len);
+        free(dtmp);
+        dtmp = NULL;
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            ds = fresh;
+            break;
+        }
+        if (len == avail)
+            return REASON("the dynamic section has no DT_NULL within its "
+                          "%llu file-backed bytes",
+                          (unsigned long long)avail);
+    }
     if (ds.nneeded == 0 && ds.soname == UINT64_MAX && ds.rpath == UINT64_MAX &&
         ds.runpath == UINT64_MAX)
         return 0;
@@ -434,7 +454,8 @@ static int read_dynamic(const struct src *s, const Elf64_Phdr *ph, unsigned n,
                       (unsigned long long)ds.strtab,
                       (unsigned long long)ds.strsz);
     /* Small tables, the usual case, in one read (often from the head). */
-    if (ds.strsz <= STRTAB_MAX &&
+    if ((ds.strsz <= STRTAB_MAX ||
+         (tab_off <= s->head_len && ds.strsz <= s->head_len - tab_off)) &&
         !(tab = src_range(s, tab_off, ds.strsz, &ttmp)))
         return REASON("read error in the dynamic string table");
     for (unsigned i = 0; i < ds.nneeded && rc == 0; i++)
@@ -482,8 +503,11 @@ static int read_phdrs(const struct src *s, const Elf64_Ehdr *eh, unsigned want,
                       (unsigned long long)phlen, (unsigned long long)s->size);
     if (!(raw = src_range(s, eh->e_phoff, phlen, &ptmp)))
         return REASON("read error in the program header table");
-    /* Aligned copies: the table's offset in the file may be odd. */
-    if (!(ph = malloc((size_t)phlen))) {
+    /* Aligned copies (the table's offset in the file may be odd), on the
+     * stack for the usual dozen: this runs for every file of a scan. */
+    Elf64_Phdr local[32];
+    ph = eh->e_phnum <= 32 ? local : malloc((size_t)phlen);
+    if (!ph) {
         free(ptmp);
         return NOMEM();
     }
@@ -493,7 +517,8 @@ static int read_phdrs(const struct src *s, const Elf64_Ehdr *eh, unsigned want,
         rc = read_notes(s, ph, eh->e_phnum, out, reason, reason_len);
     if (rc == 0 && (want & TENON__ELF_DYN))
         rc = read_dynamic(s, ph, eh->e_phnum, out, reason, reason_len);
-    free(ph);
+    if (ph != local)
+        free(ph);
     return rc;
 }
 
@@ -501,14 +526,15 @@ int tenon__elf_read(tenon__read_at_fn read_at, void *ctx, uint64_t file_size,
                     unsigned want, struct tenon__elf *out, char *reason,
                     size_t reason_len)
 {
-    unsigned char head[HEAD_SIZE] = {
-        0}; /* gcc cannot see an empty file never reads it */
+    unsigned char head[HEAD_SIZE];
     Elf64_Ehdr eh;
     size_t have = file_size < sizeof head ? (size_t)file_size : sizeof head;
     int rc;
 
     memset(out, 0, sizeof *out);
-    if (have && read_at(ctx, head, have, 0) != 0)
+    if (have == 0)
+        return check_ident(NULL, 0, reason, reason_len);
+    if (read_at(ctx, head, have, 0) != 0)
         return REASON("read error in the ELF header");
     rc = check_ident(head, have, reason, reason_len);
     out->elfclass = have >= EI_NIDENT ? head[EI_CLASS] : 0;

@@ -179,27 +179,6 @@ static int bundled_digests(const char *file, const struct tenon_plugin *p,
     return rc;
 }
 
-/* The DT_SONAME of the file open as fd, malloc'd, when it is a shared
- * object for this host (*is_lib); NULL when it has none. */
-static char *library_soname(int fd, int *is_lib)
-{
-    char why[TENON__REASON_MAX], *soname = NULL;
-    struct tenon__elf elf;
-    struct tenon__dyn d;
-    struct stat st;
-    *is_lib = 0;
-    if (fstat(fd, &st) != 0 ||
-        tenon__elf_read_fd(fd, (uint64_t)st.st_size, TENON__ELF_DYN, &elf, why,
-                           sizeof why) != 0)
-        return NULL;
-    *is_lib = 1;
-    if (tenon__dyn_split(elf.dyn, elf.dyn_size, &d) == 0 && d.soname)
-        soname = tenon__strdup(d.soname);
-    free(d.needed);
-    free(elf.dyn);
-    return soname;
-}
-
 static int sign_file(const char *file, const char *keyfile)
 {
     char reason[TENON__REASON_MAX], id[TENON__KEY_ID_LEN + 1];
@@ -225,7 +204,7 @@ static int sign_file(const char *file, const char *keyfile)
     }
     /* Not a plugin, but a library with a DT_SONAME: signed as a library. */
     if (p->status != TENON_AVAILABLE && !p->have_info)
-        m.soname = library_soname(fd, &is_lib);
+        m.soname = tenon__elf_soname(fd, &is_lib);
     if (p->status != TENON_AVAILABLE && !m.soname) {
         if (is_lib)
             tool_error("sign",

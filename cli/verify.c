@@ -96,24 +96,6 @@ cached_digest(tenon_t *t, struct tenon__cache *cache, struct tenon_plugin *p)
     return e->digest;
 }
 
-/* The DT_SONAME of a shared object without Tenon info, malloc'd. */
-static char *soname_of(int fd)
-{
-    char why[TENON__REASON_MAX], *so = NULL;
-    struct tenon__elf elf;
-    struct tenon__dyn d;
-    struct stat st;
-    if (fstat(fd, &st) != 0 ||
-        tenon__elf_read_fd(fd, (uint64_t)st.st_size, TENON__ELF_DYN, &elf, why,
-                           sizeof why) != 0)
-        return NULL;
-    if (tenon__dyn_split(elf.dyn, elf.dyn_size, &d) == 0 && d.soname)
-        so = tenon__strdup(d.soname);
-    free(d.needed);
-    free(elf.dyn);
-    return so;
-}
-
 /* A plugin's bundled libraries, found and checked after a good verdict. */
 static void check_bundled(const struct tenon__keyring *kr, struct check *c)
 {
@@ -132,7 +114,7 @@ static void check_bundled(const struct tenon__keyring *kr, struct check *c)
 static void verify_one(tenon_t *t, const struct tenon__keyring *kr,
                        struct tenon__cache *cache, struct check *c)
 {
-    int fd = open(c->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = open(c->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), elf;
     struct tenon_plugin *p;
 
     c->r.verdict = TENON__TRUST_ERROR;
@@ -147,7 +129,7 @@ static void verify_one(tenon_t *t, const struct tenon__keyring *kr,
         if (tenon__trust_check_file(kr, c->file, p->info.name, p->info.version,
                                     fd, cached_digest(t, cache, p), &c->r) == 0)
             check_bundled(kr, c);
-    } else if (!p->have_info && (c->soname = soname_of(fd))) {
+    } else if (!p->have_info && (c->soname = tenon__elf_soname(fd, &elf))) {
         tenon__trust_check_library(kr, c->file, c->soname, fd,
                                    cached_digest(t, cache, p), &c->r);
     } else {

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -659,4 +660,23 @@ bad:
     free(d->needed);
     memset(d, 0, sizeof *d);
     return TENON_EINVAL;
+}
+
+char *tenon__elf_soname(int fd, int *is_elf)
+{
+    char why[TENON__REASON_MAX], *soname = NULL;
+    struct tenon__elf elf;
+    struct tenon__dyn d;
+    struct stat st;
+    *is_elf = 0;
+    if (fstat(fd, &st) != 0 ||
+        tenon__elf_read_fd(fd, (uint64_t)st.st_size, TENON__ELF_DYN, &elf, why,
+                           sizeof why) != 0)
+        return NULL;
+    *is_elf = 1;
+    if (tenon__dyn_split(elf.dyn, elf.dyn_size, &d) == 0 && d.soname)
+        soname = tenon__strdup(d.soname);
+    free(d.needed);
+    free(elf.dyn);
+    return soname;
 }

@@ -110,6 +110,11 @@ int tenon__elf_read_fd(int fd, uint64_t file_size, unsigned want,
  * take (class, byte order, machine). */
 int tenon__elf_is_host(int fd);
 
+/* The DT_SONAME of the file open as `fd`, malloc'd, when it is a shared
+ * object this host could load (*is_elf set); NULL when it has none or is
+ * not one. */
+char *tenon__elf_soname(int fd, int *is_elf);
+
 /* The same for a memory buffer (fuzzing, tests). */
 int tenon__elf_read_mem(const void *data, size_t size, unsigned want,
                         struct tenon__elf *out, char *reason,

@@ -306,7 +306,7 @@ static void library_swapped_before_load_changes_nothing(void **state)
 /* ---- under a trust policy -------------------------------------------------
  */
 
-/* T/keys/dev.key and .pub, made once per test. */
+/* T/keys, where tenon keygen made dev.key and dev.pub. */
 static char *keys_of(const struct fx *f)
 {
     char *keys = path_join(f->dir, "keys"), *key = path_join(keys, "dev.key");
@@ -323,14 +323,8 @@ static char *keys_of(const struct fx *f)
 /* tenon sign FILE with the test key; returns what it printed. */
 static char *sign(const struct fx *f, const char *file)
 {
-    char *keys = keys_of(f), *key = path_join(keys, "dev.key"), *out;
-    struct run r;
-    RUN(&r, "sign", file, "--key", key);
-    assert_status(&r, 0);
-    out = strdup(r.out);
-    run_free(&r);
+    char *keys = path_join(f->dir, "keys"), *out = sign_with(keys, file);
     free(keys);
-    free(key);
     return out;
 }
 
@@ -347,18 +341,8 @@ static void keep_warning(void *ud, int level, const char *origin,
 static tenon_t *open_policy(const struct fx *f, int trust)
 {
     char *keys = keys_of(f);
-    const char *dirs[] = {f->plugins}, *tdirs[] = {keys};
-    struct tenon_options o = {.struct_size = sizeof o,
-                              .plugin_paths = dirs,
-                              .plugin_path_count = 1,
-                              .trust = trust,
-                              .trust_dirs = tdirs,
-                              .trust_dir_count = 1,
-                              .log_level = TENON_LOG_WARN,
-                              .log_fn = keep_warning,
-                              .no_cache = 1};
-    tenon_t *t = NULL;
-    assert_int_equal(tenon_open(&t, &o), 0);
+    const char *dirs[] = {f->plugins};
+    tenon_t *t = open_trusted(dirs, 1, keys, trust, keep_warning);
     free(keys);
     return t;
 }

@@ -410,17 +410,8 @@ static void sign_at(const char *dir, const char *so, const char *stmt,
 static tenon_t *open_trust2(const char *a, const char *b, const char *keys,
                             int trust)
 {
-    const char *dirs[] = {a, b}, *tdirs[] = {keys};
-    struct tenon_options o = {.struct_size = sizeof o,
-                              .plugin_paths = dirs,
-                              .plugin_path_count = 2,
-                              .trust = trust,
-                              .trust_dirs = tdirs,
-                              .trust_dir_count = 1,
-                              .log_level = TENON_LOG_ERROR,
-                              .no_cache = 1};
-    tenon_t *t = NULL;
-    assert_int_equal(tenon_open(&t, &o), 0);
+    const char *dirs[] = {a, b};
+    tenon_t *t = open_trusted(dirs, 2, keys, trust, NULL);
     assert_int_equal(tenon_scan(t), 0);
     return t;
 }

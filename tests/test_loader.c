@@ -94,33 +94,15 @@ static void stale_mapping_is_not_reused(void **state)
 /* Sign `file` with DIR/keys/dev.key (made on first use). */
 static void sign_file(const char *dir, const char *file)
 {
-    char *keys = path_join(dir, "keys"), *key = path_join(keys, "dev.key");
-    struct run r;
-    if (access(key, F_OK) != 0) {
-        RUN(&r, "keygen", "--out", keys, "--name", "dev");
-        assert_status(&r, 0);
-        run_free(&r);
-    }
-    RUN(&r, "sign", file, "--key", key);
-    assert_status(&r, 0);
-    run_free(&r);
+    char *keys = path_join(dir, "keys");
+    free(sign_with(keys, file));
     free(keys);
-    free(key);
 }
 
 static tenon_t *open_trust(const char *plugins, const char *keys, int trust)
 {
-    const char *dirs[] = {plugins}, *tdirs[] = {keys};
-    struct tenon_options o = {.struct_size = sizeof o,
-                              .plugin_paths = dirs,
-                              .plugin_path_count = 1,
-                              .trust = trust,
-                              .trust_dirs = tdirs,
-                              .trust_dir_count = 1,
-                              .no_cache = 1};
-    tenon_t *t = NULL;
-    assert_int_equal(tenon_open(&t, &o), 0);
-    return t;
+    const char *dirs[] = {plugins};
+    return open_trusted(dirs, 1, keys, trust, NULL);
 }
 
 /* An instance of basic 1.2.0 lives; its install is removed and 1.10.0

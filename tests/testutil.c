@@ -260,6 +260,43 @@ tenon_t *open_scanned(const char *const *dirs, size_t n)
     return t;
 }
 
+tenon_t *open_trusted(const char *const *dirs, size_t n, const char *keys,
+                      int trust, tenon_log_fn log_fn)
+{
+    const char *tdirs[] = {keys};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = n,
+                              .trust = trust,
+                              .trust_dirs = tdirs,
+                              .trust_dir_count = 1,
+                              .log_level =
+                                  log_fn ? TENON_LOG_WARN : TENON_LOG_ERROR,
+                              .log_fn = log_fn,
+                              .no_cache = 1};
+    tenon_t *t = NULL;
+    assert_int_equal(tenon_open(&t, &o), 0);
+    return t;
+}
+
+char *sign_with(const char *keys, const char *file)
+{
+    char *key = path_join(keys, "dev.key"), *out;
+    struct run r;
+    if (access(key, F_OK) != 0) {
+        RUN(&r, "keygen", "--out", keys, "--name", "dev");
+        assert_status(&r, 0);
+        run_free(&r);
+    }
+    RUN(&r, "sign", file, "--key", key);
+    assert_status(&r, 0);
+    out = strdup(r.out);
+    assert_non_null(out);
+    run_free(&r);
+    free(key);
+    return out;
+}
+
 /* ---- files --------------------------------------------------------------- */
 
 char *path_join(const char *dir, const char *name)

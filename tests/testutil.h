@@ -70,6 +70,17 @@ tenon_t *open_dirs(const char *const *dirs, size_t n);
  * showing up as a confusing difference later. */
 tenon_t *open_scanned(const char *const *dirs, size_t n);
 
+/* A context searching exactly `dirs` under trust policy `trust`, with the
+ * one trust directory `keys`, no scan cache, and log lines at warn level
+ * and above going to `log_fn` (NULL: only errors, to stderr). Not scanned
+ * yet. */
+tenon_t *open_trusted(const char *const *dirs, size_t n, const char *keys,
+                      int trust, tenon_log_fn log_fn);
+
+/* `tenon sign FILE` with KEYS/dev.key, made (with dev.pub) by `tenon
+ * keygen` on first use. Returns what it printed, malloc'd. */
+char *sign_with(const char *keys, const char *file);
+
 /* ---- files --------------------------------------------------------------- */
 
 /* "dir/name", malloc'd. */

@@ -59,7 +59,7 @@ static const char *trust_warning(tenon_t *t, const struct tenon_plugin *p,
     if (tenon__trust_policy(t, &kr) != TENON_TRUST_REQUIRE)
         return NULL;
     if (tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
-                                NULL, &r) != 0)
+                                TENON_MAX_FILE_SIZE_DEFAULT, NULL, &r) != 0)
         snprintf(why, len, "%s", r.reason);
     else if (tenon__deps_resolve(p->path, &p->dynv, 0,
                                  TENON_MAX_FILE_SIZE_DEFAULT, &d, why,

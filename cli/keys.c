@@ -159,9 +159,10 @@ static int bundled_digests(const char *file, const struct tenon_plugin *p,
         const struct tenon__dep *dep = &d.v[i];
         if (dep->kind == TENON__DEP_PATH)
             rc = tenon__reason(why, sizeof why, TENON_EINVAL,
-                               "DT_NEEDED '%s' is a path, which the dynamic "
-                               "loader opens itself: no signature can cover "
-                               "it",
+                               "DT_NEEDED '%s' is a path or has a dynamic "
+                               "string token, which the dynamic loader "
+                               "expands and opens itself: no signature can "
+                               "cover it",
                                dep->name);
         else if (dep->kind == TENON__DEP_BUNDLED &&
                  snprintf(m->deps[m->ndeps].name, sizeof m->deps[m->ndeps].name,
@@ -186,7 +187,7 @@ static int sign_file(const char *file, const char *keyfile)
     struct tenon_plugin *p = NULL;
     unsigned char seed[32];
     char *meta_path = NULL;
-    int fd, rc = EXIT_FAIL, is_lib = 0;
+    int fd, rc = EXIT_FAIL, is_lib = 0, err;
 
     memset(&m, 0, sizeof m);
     if (tenon__seckey_read(keyfile, seed, id, reason, sizeof reason)) {
@@ -216,8 +217,14 @@ static int sign_file(const char *file, const char *keyfile)
             tool_error("sign", "%s: not a usable plugin: %s", file, p->reason);
         goto out;
     }
-    if (tenon__digest_fd(fd, m.digest) != 0) {
-        tool_error("sign", "%s: cannot read: %s", file, strerror(errno));
+    if ((err = tenon__digest_fd(fd, TENON_MAX_FILE_SIZE_DEFAULT, m.digest))) {
+        if (err == TENON_ERANGE)
+            tool_error("sign",
+                       "%s: larger than %llu bytes, the most a host hashes "
+                       "and loads by default (max_file_size)",
+                       file, (unsigned long long)TENON_MAX_FILE_SIZE_DEFAULT);
+        else
+            tool_error("sign", "%s: cannot read: %s", file, strerror(errno));
         goto out;
     }
     tenon__rfc3339(time(NULL), m.created_at);

@@ -21,9 +21,10 @@ static const char usage[] =
     "library it bundles (found through its DT_RUNPATH or DT_RPATH outside\n"
     "the system library directories) must be named with its digest in that\n"
     ".meta or be signed itself. A library (a shared object with a DT_SONAME\n"
-    "and no Tenon info): its own .meta, as 'tenon sign' writes for it. A\n"
-    "file the scan cache knows unchanged is not read again for its digest.\n"
-    "Prints one verdict per file:\n"
+    "and no Tenon info): its own .meta, as 'tenon sign' writes for it.\n"
+    "Every file is read and hashed: a scan cache's key (size and times)\n"
+    "cannot see every write, and this is the check. Prints one verdict per\n"
+    "file:\n"
     "\n"
     "  FILE: ok: signed by KEY_ID\n"
     "  FILE: FAILED: digest mismatch (file ..., .meta ...)\n"
@@ -71,37 +72,12 @@ static int ok(const struct check *c)
     return c->r.verdict == TENON__TRUST_OK && !c->not_plugin && !c->dep_failed;
 }
 
-/* The digest the scan cache holds for the file p probed, when its key
- * (and its .meta's) are unchanged: the file need not be read again. */
-static const unsigned char *
-cached_digest(tenon_t *t, struct tenon__cache *cache, struct tenon_plugin *p)
-{
-    const struct tenon__cache_entry *e;
-    char *meta = tenon__asprintf("%s.meta", p->path);
-    struct stat st;
-    p->meta_size = -1;
-    if (meta && stat(meta, &st) == 0) {
-        p->meta_size = (int64_t)st.st_size;
-        p->meta_mtime_ns = tenon__mtime_ns(&st);
-        p->meta_ctime_ns = tenon__ctime_ns(&st);
-    }
-    free(meta);
-    e = cache->enabled ? tenon__cache_find(cache, p) : NULL;
-    if (!e || !e->have_digest)
-        return NULL;
-    tenon__log(t, TENON_LOG_DEBUG, "tenon",
-               "%s: unchanged since a scan hashed it: digest from the scan "
-               "cache",
-               p->path);
-    return e->digest;
-}
-
 /* A plugin's bundled libraries, found and checked after a good verdict. */
 static void check_bundled(const struct tenon__keyring *kr, struct check *c)
 {
     char why[TENON__REASON_MAX];
     const struct tenon_plugin *p = c->p;
-    if (!p->dynv.nneeded || (!p->dynv.rpath && !p->dynv.runpath))
+    if (!tenon__deps_possible(&p->dynv))
         return;
     if (tenon__deps_resolve(c->file, &p->dynv, 0, TENON_MAX_FILE_SIZE_DEFAULT,
                             &c->deps, why, sizeof why) == 0 &&
@@ -111,8 +87,7 @@ static void check_bundled(const struct tenon__keyring *kr, struct check *c)
     snprintf(c->r.reason, sizeof c->r.reason, "%s", why);
 }
 
-static void verify_one(tenon_t *t, const struct tenon__keyring *kr,
-                       struct tenon__cache *cache, struct check *c)
+static void verify_one(const struct tenon__keyring *kr, struct check *c)
 {
     int fd = open(c->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), elf;
     struct tenon_plugin *p;
@@ -127,11 +102,12 @@ static void verify_one(tenon_t *t, const struct tenon__keyring *kr,
         snprintf(c->r.reason, sizeof c->r.reason, "out of memory");
     } else if (p->status == TENON_AVAILABLE) {
         if (tenon__trust_check_file(kr, c->file, p->info.name, p->info.version,
-                                    fd, cached_digest(t, cache, p), &c->r) == 0)
+                                    fd, TENON_MAX_FILE_SIZE_DEFAULT, NULL,
+                                    &c->r) == 0)
             check_bundled(kr, c);
     } else if (!p->have_info && (c->soname = tenon__elf_soname(fd, &elf))) {
         tenon__trust_check_library(kr, c->file, c->soname, fd,
-                                   cached_digest(t, cache, p), &c->r);
+                                   TENON_MAX_FILE_SIZE_DEFAULT, NULL, &c->r);
     } else {
         c->not_plugin = 1;
         snprintf(c->r.reason, sizeof c->r.reason, "not a usable plugin: %s",
@@ -201,7 +177,6 @@ int cmd_verify(int argc, char **argv)
 {
     struct tool_opts o = {0};
     struct tenon__keyring kr;
-    struct tenon__cache cache;
     json_t *arr = NULL;
     tenon_t *t;
     int rc = tool_parse("verify", usage, argc, argv, OPT_JSON,
@@ -220,12 +195,11 @@ int cmd_verify(int argc, char **argv)
         tenon_close(t);
         return EXIT_FAIL;
     }
-    tenon__cache_load(t, &cache);
     if (o.json)
         arr = json_array();
     for (int i = 0; i < o.npositional; i++) {
         struct check c = {.file = o.positional[i]};
-        verify_one(t, &kr, &cache, &c);
+        verify_one(&kr, &c);
         failed += !ok(&c);
         if (arr)
             json_array_append_new(arr, result_json(&c));
@@ -236,7 +210,6 @@ int cmd_verify(int argc, char **argv)
         tenon__plugin_free(c.p);
         free(c.soname);
     }
-    tenon__cache_free(&cache);
     tenon__keyring_free(&kr);
     tenon_close(t);
     if (arr && tool_print_json(arr) != EXIT_OK)

@@ -188,9 +188,12 @@ static int take_bundled(struct resolver *r, struct tenon__dep *dep, int fd,
             return FAIL("dependency %s: %s", dep->name, why);
         src = dep->fd;
     }
-    if ((rc = tenon__digest_fd(src, dep->digest)))
-        return FAIL("dependency %s (%s): cannot read: %s", dep->name, dep->path,
-                    rc == TENON_EIO ? strerror(errno) : "no memory");
+    if ((rc = tenon__digest_fd(src, r->max_size, dep->digest)))
+        return FAIL("dependency %s (%s): %s", dep->name, dep->path,
+                    rc == TENON_ERANGE ? "more bytes than the host hashes "
+                                         "(max_file_size)"
+                    : rc == TENON_EIO  ? strerror(errno)
+                                       : "out of memory");
     rc = tenon__elf_read_fd(src, (uint64_t)st->st_size, TENON__ELF_DYN, &elf,
                             why, sizeof why);
     if (rc)
@@ -275,7 +278,7 @@ static int find_one(struct resolver *r, size_t o, const char *name)
             return 0; /* the first one found serves everyone, as loaded */
     if (r->out->n == DEPS_MAX)
         return FAIL("more than %d dependencies", DEPS_MAX);
-    if (strchr(name, '/')) { /* opened as a path, not searched */
+    if (!tenon__plain_name(name)) { /* the loader resolves it itself */
         dep = add_dep(r, name, o, TENON__DEP_PATH);
         return dep ? 0 : TENON_ENOMEM;
     }
@@ -308,6 +311,24 @@ static int find_one(struct resolver *r, size_t o, const char *name)
         return rc < 0 ? rc : 0;
     dep = add_dep(r, name, o, TENON__DEP_SYSTEM);
     return dep ? 0 : TENON_ENOMEM;
+}
+
+int tenon__plain_name(const char *name)
+{
+    /* A '/' makes it a path; a '$' may be a dynamic string token ($LIB,
+     * $PLATFORM, $ORIGIN), which the loader expands in DT_NEEDED too,
+     * into another name or a path, and then looks for that. */
+    return !strchr(name, '/') && !strchr(name, '$');
+}
+
+int tenon__deps_possible(const struct tenon__dyn *d)
+{
+    if (d->nneeded && (d->rpath || d->runpath))
+        return 1;
+    for (size_t i = 0; i < d->nneeded; i++)
+        if (!tenon__plain_name(d->needed[i]))
+            return 1;
+    return 0;
 }
 
 static size_t depth(const struct resolver *r, size_t o)

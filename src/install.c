@@ -240,6 +240,16 @@ static int make_dirs(const char *dir)
 }
 
 /* Copy all of `in` to `out` (both open), then fsync `out`. */
+/* A host would refuse it (max_file_size): it is not copied either. */
+static int too_big(const char *src)
+{
+    return tenon__fail(TENON_EUNAVAIL,
+                       "%s is larger than %llu bytes, the most a host "
+                       "hashes and loads by default (max_file_size); not "
+                       "installed",
+                       src, (unsigned long long)TENON_MAX_FILE_SIZE_DEFAULT);
+}
+
 static int copy_fd(int in, int out, const char *src, const char *dst)
 {
     char buf[65536];
@@ -253,6 +263,8 @@ static int copy_fd(int in, int out, const char *src, const char *dst)
                                strerror(errno));
         if (n == 0)
             break;
+        if ((uint64_t)off + (uint64_t)n > TENON_MAX_FILE_SIZE_DEFAULT)
+            return too_big(src);
         for (ssize_t w = 0; w < n;) {
             ssize_t m = write(out, buf + w, (size_t)(n - w));
             if (m < 0 && errno == EINTR)
@@ -312,7 +324,7 @@ static int build_meta(const struct tenon_plugin *p, const char *src, int fd,
     int rc;
 
     memset(m, 0, sizeof *m);
-    if ((rc = tenon__digest_fd(fd, m->digest)))
+    if ((rc = tenon__digest_fd(fd, TENON_MAX_FILE_SIZE_DEFAULT, m->digest)))
         return tenon__fail(rc, "cannot hash the copy of %s", src);
     if (!(src_meta = tenon__asprintf("%s.meta", src)))
         return tenon__fail(TENON_ENOMEM, "out of memory");
@@ -393,6 +405,10 @@ int tenon_install(const char *file, const char *dir, char **installed)
         *installed = NULL;
     if ((rc = check_plugin(file, &p)))
         return rc;
+    if ((uint64_t)p->size > TENON_MAX_FILE_SIZE_DEFAULT) {
+        rc = too_big(file);
+        goto out;
+    }
     if (!dir && !(dir = owned_dir = default_dir())) {
         rc = TENON_EINVAL;
         goto out;

@@ -280,7 +280,8 @@ enum {
     TENON__DEP_BUNDLED,    /* found through DT_RPATH or DT_RUNPATH outside
                               the system library directories */
     TENON__DEP_LOADED,     /* already loaded under that name (load only) */
-    TENON__DEP_PATH        /* a DT_NEEDED with a '/': opened as a path */
+    TENON__DEP_PATH        /* a DT_NEEDED with a '/' or a '$': the loader
+                              expands and opens it itself */
 };
 
 struct tenon__dep {
@@ -323,6 +324,13 @@ struct tenon__deps {
 int tenon__deps_resolve(const char *path, const struct tenon__dyn *dyn,
                         unsigned flags, uint64_t max_size,
                         struct tenon__deps *out, char *reason, size_t len);
+/* Is `name` a plain DT_NEEDED name, one the loader searches for as it is
+ * (no '/', no '$')? */
+int tenon__plain_name(const char *name);
+/* Could resolving d's dependencies find anything a trust policy checks: a
+ * DT_RPATH or DT_RUNPATH to search, or a DT_NEEDED that is not plain? */
+int tenon__deps_possible(const struct tenon__dyn *d);
+
 /* Close the sealed copies and dlclose the handles, last loaded first. */
 void tenon__deps_free(struct tenon__deps *d);
 
@@ -574,8 +582,10 @@ struct json_t; /* jansson's, for the .meta info */
 
 /* SHA-256 of everything in `fd`, read with pread() from offset 0 in 256 KiB
  * chunks (the file offset is not used or moved). TENON_EIO with errno set on
- * a read error, TENON_ENOMEM. Thread-safe. */
-int tenon__digest_fd(int fd, unsigned char out[32]);
+ * a read error, TENON_ERANGE when there are more than `max` bytes (read up
+ * to there only: a file that grows while it is read cannot make it read
+ * on), TENON_ENOMEM. Thread-safe. */
+int tenon__digest_fd(int fd, uint64_t max, unsigned char out[32]);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void tenon__hex_encode(const unsigned char *in, size_t n, char *out);
@@ -758,10 +768,12 @@ struct tenon__trust_result {
  * (MISMATCH, UNTRUSTED, BADSIG), TENON_EIO or TENON_ENOMEM (ERROR).
  * Only reads: fd's offset is not moved. Runs no plugin code. When
  * `known_digest` is not NULL it is taken as the file's SHA-256 (a digest
- * the scan cache kept for an unchanged file) and fd is not read. */
+ * the scan cache kept for an unchanged file) and fd is not read; else fd
+ * is hashed, and a file of more than `max` bytes refused (TENON_EPERM,
+ * naming max_file_size). */
 int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
                             const char *name, const char *version, int fd,
-                            const unsigned char *known_digest,
+                            uint64_t max, const unsigned char *known_digest,
                             struct tenon__trust_result *res);
 
 /* Check an inventory entry `p` (status TENON_AVAILABLE, with info) whose
@@ -788,7 +800,7 @@ int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
  * DT_SONAME (tenon-library-signature-v1). */
 int tenon__trust_check_library(const struct tenon__keyring *kr,
                                const char *path, const char *soname, int fd,
-                               const unsigned char *known_digest,
+                               uint64_t max, const unsigned char *known_digest,
                                struct tenon__trust_result *res);
 
 /* Free what a trust check left in *res (the bundled libraries). */

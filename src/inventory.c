@@ -340,9 +340,10 @@ static int trust_one(const struct probe_job *job, struct tenon_plugin *p,
     int64_t meta_before[2];
     int fd = -1;
     /* A DT_RPATH or DT_RUNPATH may lead to bundled libraries, which can
-     * change without the plugin's file or .meta changing: such a plugin's
-     * verdict is not cached, and its libraries are checked every scan. */
-    int paths = p->dynv.nneeded && (p->dynv.rpath || p->dynv.runpath);
+     * change without the plugin's file or .meta changing (and a DT_NEEDED
+     * that is a path or has a '$' is refused): such a plugin's verdict is
+     * not cached, and its libraries are checked every scan. */
+    int paths = tenon__deps_possible(&p->dynv);
     *torn = 0;
     if (p->status != TENON_AVAILABLE)
         return 0;
@@ -367,9 +368,9 @@ static int trust_one(const struct probe_job *job, struct tenon_plugin *p,
                                           strerror(errno));
         return 0;
     }
-    p->trust_rc =
-        tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
-                                p->have_digest ? p->digest : NULL, &res);
+    p->trust_rc = tenon__trust_check_file(
+        kr, p->path, p->info.name, p->info.version, fd, job->max_size,
+        p->have_digest ? p->digest : NULL, &res);
     /* Keep the digest only if it is of the file the probe saw: it is
      * cached under that file's key. */
     struct stat st;
@@ -668,7 +669,7 @@ static void signed_created_at(const struct tenon__keyring *kr,
     if (!kr || !p->have_digest)
         return;
     if (tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, -1,
-                                p->digest, &res) == 0)
+                                0, p->digest, &res) == 0)
         memcpy(out, res.signed_at, TENON__TIME_LEN + 1);
     tenon__trust_result_free(&res);
 }

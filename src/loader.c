@@ -220,7 +220,7 @@ static int check_bytes(tenon_t *t, const struct tenon_plugin *p, int fd,
     if ((c->policy = tenon__trust_policy(t, &c->kr)) == TENON_TRUST_OFF)
         return 0;
     rc = tenon__trust_check_file(c->kr, p->path, p->info.name, p->info.version,
-                                 fd, digest, &c->res);
+                                 fd, 0, digest, &c->res);
     if (rc && (c->res.verdict == TENON__TRUST_MISMATCH ||
                c->res.verdict == TENON__TRUST_UNSIGNED ||
                c->res.verdict == TENON__TRUST_ERROR)) {
@@ -237,7 +237,8 @@ static int check_bytes(tenon_t *t, const struct tenon_plugin *p, int fd,
             /* The same bytes against the .meta the install left. */
             tenon__trust_result_free(&c->res);
             rc = tenon__trust_check_file(c->kr, p->path, p->info.name,
-                                         p->info.version, fd, digest, &c->res);
+                                         p->info.version, fd, 0, digest,
+                                         &c->res);
             close(lock);
             note[0] = '\0';
         } else if (lock != TENON_EBUSY) {
@@ -478,7 +479,7 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
         memcpy(digest, shared->digest, sizeof digest);
     else if ((mfd = tenon__sealed_copy(fd, p->path, t->max_file_size, why,
                                        sizeof why)) < 0 ||
-             (rc = tenon__digest_fd(mfd, digest))) {
+             (rc = tenon__digest_fd(mfd, t->max_file_size, digest))) {
         rc = tenon__fail(TENON_EIO, "%s: %s", p->path,
                          mfd < 0 ? why : "cannot read the sealed copy");
         goto out;

@@ -54,7 +54,7 @@ static const EVP_MD *sha256(void)
     return sha256_md;
 }
 
-int tenon__digest_fd(int fd, unsigned char out[32])
+int tenon__digest_fd(int fd, uint64_t max, unsigned char out[32])
 {
     const EVP_MD *md = sha256();
     EVP_MD_CTX *ctx = md ? EVP_MD_CTX_new() : NULL;
@@ -71,13 +71,16 @@ int tenon__digest_fd(int fd, unsigned char out[32])
             n = pread(fd, buf, CHUNK, off);
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n <= 0 || !EVP_DigestUpdate(ctx, buf, (size_t)n))
+            if (n <= 0 || (uint64_t)off + (uint64_t)n > max ||
+                !EVP_DigestUpdate(ctx, buf, (size_t)n))
                 break;
             off += n;
         }
         err = errno;
         if (n < 0)
             rc = TENON_EIO;
+        else if (n > 0 && (uint64_t)off + (uint64_t)n > max)
+            rc = TENON_ERANGE; /* it grew past the limit while read */
         else if (n == 0 && EVP_DigestFinal_ex(ctx, out, NULL))
             rc = 0;
     }
@@ -918,7 +921,7 @@ static int verdict(struct tenon__trust_result *res, int v, int code,
  * whose DT_SONAME is `name`. */
 static int check_meta(const struct tenon__keyring *kr, const char *path,
                       const char *name, const char *version, int fd,
-                      const unsigned char *known_digest,
+                      uint64_t max, const unsigned char *known_digest,
                       struct tenon__trust_result *res)
 {
     struct tenon__meta m;
@@ -949,8 +952,13 @@ static int check_meta(const struct tenon__keyring *kr, const char *path,
     }
     if (known_digest)
         memcpy(res->digest, known_digest, 32);
-    else if ((rc = tenon__digest_fd(fd, res->digest))) {
+    else if ((rc = tenon__digest_fd(fd, max, res->digest))) {
         tenon__meta_free(&m);
+        if (rc == TENON_ERANGE)
+            return verdict(res, TENON__TRUST_ERROR, TENON_EPERM,
+                           "%s: more than the %llu bytes the host hashes "
+                           "(max_file_size)",
+                           path, (unsigned long long)max);
         return verdict(res, TENON__TRUST_ERROR, rc, "cannot read %s: %s", path,
                        rc == TENON_EIO ? strerror(errno) : "out of memory");
     }
@@ -996,18 +1004,18 @@ static int check_meta(const struct tenon__keyring *kr, const char *path,
 
 int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
                             const char *name, const char *version, int fd,
-                            const unsigned char *known_digest,
+                            uint64_t max, const unsigned char *known_digest,
                             struct tenon__trust_result *res)
 {
-    return check_meta(kr, path, name, version, fd, known_digest, res);
+    return check_meta(kr, path, name, version, fd, max, known_digest, res);
 }
 
 int tenon__trust_check_library(const struct tenon__keyring *kr,
                                const char *path, const char *soname, int fd,
-                               const unsigned char *known_digest,
+                               uint64_t max, const unsigned char *known_digest,
                                struct tenon__trust_result *res)
 {
-    return check_meta(kr, path, soname, NULL, fd, known_digest, res);
+    return check_meta(kr, path, soname, NULL, fd, max, known_digest, res);
 }
 
 void tenon__trust_result_free(struct tenon__trust_result *res)
@@ -1028,8 +1036,10 @@ int tenon__trust_check_dep(const struct tenon__keyring *kr,
 
     if (dep->kind == TENON__DEP_PATH)
         return tenon__reason(reason, len, TENON_EPERM,
-                             "DT_NEEDED '%s' is a path, which the dynamic "
-                             "loader would open itself, unchecked",
+                             "DT_NEEDED '%s' is a path or has a dynamic "
+                             "string token ($LIB, $PLATFORM, $ORIGIN), which "
+                             "the dynamic loader expands and opens itself, "
+                             "unchecked",
                              dep->name);
     if (dep->kind != TENON__DEP_BUNDLED)
         return 0; /* the system's: not what a trust policy covers */
@@ -1048,7 +1058,7 @@ int tenon__trust_check_dep(const struct tenon__keyring *kr,
                              "%.16s..., .meta %.16s...)",
                              dep->name, dep->path, dep->via, fhex, mhex);
     }
-    rc = check_meta(kr, dep->path, dep->name, NULL, -1, dep->digest, &own);
+    rc = check_meta(kr, dep->path, dep->name, NULL, -1, 0, dep->digest, &own);
     tenon__trust_result_free(&own);
     if (rc == 0)
         return 0;
@@ -1114,7 +1124,7 @@ int tenon__trust_check_with(const struct tenon__keyring *kr,
     if ((rc = same_info(p, fd, reason, len)))
         return rc;
     rc = tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
-                                 NULL, &res);
+                                 UINT64_MAX, NULL, &res);
     if (verdict_out)
         *verdict_out = res.verdict;
     if (rc)

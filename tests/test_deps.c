@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fx {
@@ -575,39 +577,149 @@ static void verify_checks_bundled_libraries(void **state)
     free(lib);
 }
 
-/* A file a scan has hashed, unchanged since: tenon verify takes its digest
- * from the scan cache instead of reading it again. */
-static void verify_uses_the_scan_cache(void **state)
+/* tenon verify reads the bytes every time: a write through a shared
+ * mapping whose pages are already dirty moves neither the file's mtime nor
+ * its ctime, so a scan cache's key (which a scan trusts only for what it
+ * lists; the loader checks the bytes it loads) cannot see it. */
+static void verify_reads_the_bytes(void **state)
 {
     struct fx *f = *state;
     struct cli_env e;
     struct run r;
-    struct timespec old[2] = {{1600000000, 0}, {1600000000, 0}};
-    char *so = put(f->plugins, "plugins/depup.so", "depup.so"),
-         *meta = path_join(f->plugins, "depup.so.meta");
+    char *so = put(f->plugins, "plugins/depup.so", "depup.so");
     put_free(f->lib, "lib/libtdep.so", "libtdep.so");
     free(sign(f, so));
-    /* older than the cache will be: not racy */
-    assert_int_equal(utimensat(AT_FDCWD, so, old, 0), 0);
-    assert_int_equal(utimensat(AT_FDCWD, meta, old, 0), 0);
-    cli_env(f, &e, 1);
+    int fd = open(so, O_RDWR);
+    struct stat st;
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    unsigned char *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                              MAP_SHARED, fd, 0);
+    assert_true(map != MAP_FAILED);
+    size_t last = (size_t)st.st_size - 1;
+    map[last] = map[last]; /* the page is dirty now: times move once */
+    usleep(1100 * 1000);   /* a scan's cache trusts what is a second old */
+    cli_env(f, &e, 0);
     const char *const *env = (const char *const *)e.vars;
-    RUN_ENV(&r, env, "list", "--plugin-path", f->plugins);
+    RUN_ENV(&r, env, "list", "--plugin-path", f->plugins); /* caches it */
     assert_status(&r, 0);
     run_free(&r);
+    map[last] ^= 0xff; /* tampered, same size and times */
     RUN_ENV(&r, env, "verify", so);
-    assert_status(&r, 0);
-    assert_contains(r.err, "digest from the scan cache");
+    assert_status(&r, 1);
+    assert_contains(r.out, "FAILED: digest mismatch");
     run_free(&r);
-    /* the .meta rewritten: its key changed, so no cached digest is used */
-    free(sign(f, so));
-    RUN_ENV(&r, env, "verify", so);
-    assert_status(&r, 0);
-    assert_true(strstr(r.err, "digest from the scan cache") == NULL);
-    run_free(&r);
+    munmap(map, (size_t)st.st_size);
+    close(fd);
     cli_env_free(&e);
     free(so);
+}
+
+/* Replace the first `from` in the file with `to`, of the same length. */
+static void patch_bytes(const char *file, const char *from, const char *to)
+{
+    size_t len = strlen(from), n;
+    char *buf;
+    FILE *fp = fopen(file, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(strlen(to), len);
+    fseek(fp, 0, SEEK_END);
+    n = (size_t)ftell(fp);
+    rewind(fp);
+    buf = malloc(n);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, n, fp), n);
+    char *at = memmem(buf, n, from, len + 1); /* with its NUL */
+    assert_non_null(at);
+    memcpy(at, to, len);
+    rewind(fp);
+    assert_int_equal(fwrite(buf, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    free(buf);
+}
+
+/* Sign the plugin `file` alone with the test key, by hand: tenon sign
+ * refuses what it cannot cover. */
+static void sign_by_hand(const struct fx *f, const char *file)
+{
+    char *keys = keys_of(f), *key = path_join(keys, "dev.key"), *meta = NULL;
+    char id[17], why[TENON__REASON_MAX];
+    unsigned char seed[32];
+    struct tenon__meta m = {0};
+    struct tenon_plugin *p = calloc(1, sizeof *p + strlen(file) + 1);
+    assert_non_null(p);
+    strcpy(p->path, file);
+    tenon__plugin_probe(p, AT_FDCWD, file);
+    assert_int_equal(p->status, TENON_AVAILABLE);
+    assert_int_equal(tenon__seckey_read(key, seed, id, why, sizeof why), 0);
+    int fd = open(file, O_RDONLY);
+    assert_int_equal(tenon__digest_fd(fd, UINT64_MAX, m.digest), 0);
+    close(fd);
+    tenon__rfc3339(time(NULL), m.created_at);
+    m.info = tenon__meta_info(&p->info);
+    assert_int_equal(
+        tenon__meta_sign(&m, seed, id, p->info.name, p->info.version), 0);
+    assert_int_equal(asprintf(&meta, "%s.meta", file) > 0, 1);
+    assert_int_equal(tenon__meta_write(meta, &m, why, sizeof why), 0);
+    tenon__meta_free(&m);
+    tenon__plugin_free(p);
     free(meta);
+    free(key);
+    free(keys);
+}
+
+/* A DT_NEEDED the loader would resolve itself: a path (here without any
+ * DT_RUNPATH), or a name with a dynamic string token, which it expands
+ * (into lib/x86_64-linux-gnu for $LIB: a path from the working
+ * directory). tenon sign refuses to sign them; signed anyway, under
+ * require they are refused by the scan, by verify and by the loader, and
+ * nothing of the library runs. */
+static void loader_resolved_names_are_refused(void **state)
+{
+    struct fx *f = *state;
+    struct run r;
+    tenon_instance_t *inst = NULL;
+    const char *reason;
+    char *slash = put(f->plugins, "plugins/depslash.so", "depslash.so");
+    char *dst = put(f->plugins, "plugins/depup.so", "depup.so");
+    put_free(f->lib, "lib/libtdep.so", "lib$LIB.so");
+    patch_bytes(dst, "libtdep.so", "lib$LIB.so");
+    char *keys = keys_of(f), *key = path_join(keys, "dev.key");
+    RUN(&r, "sign", slash, "--key", key);
+    assert_status(&r, 1);
+    assert_contains(r.err, "is a path or has a dynamic string token");
+    run_free(&r);
+    RUN(&r, "sign", dst, "--key", key);
+    assert_status(&r, 1);
+    assert_contains(r.err, "DT_NEEDED 'lib$LIB.so' is a path or has a "
+                           "dynamic string token");
+    run_free(&r);
+    sign_by_hand(f, slash);
+    sign_by_hand(f, dst);
+
+    tenon_t *t = open_policy(f, TENON_TRUST_REQUIRE);
+    const tenon_plugin_t *q;
+    assert_int_equal(tenon_find(t, "depslash", &q), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "/libtdepns.so' is a path or has a "
+                                        "dynamic string token");
+    assert_int_equal(depup_status(t, &reason), TENON_EUNAVAIL);
+    assert_contains(reason, "DT_NEEDED 'lib$LIB.so' is a path or has a "
+                            "dynamic string token");
+    assert_int_equal(tenon_create(t, "depup", NULL, &inst), TENON_EUNAVAIL);
+    tenon_close(t);
+    struct cli_env e;
+    cli_env(f, &e, 0);
+    RUN_ENV(&r, (const char *const *)e.vars, "verify", slash, dst);
+    assert_status(&r, 1);
+    assert_contains(r.out, "depslash.so: FAILED: DT_NEEDED '");
+    assert_contains(r.out, "depup.so: FAILED: DT_NEEDED 'lib$LIB.so'");
+    run_free(&r);
+    cli_env_free(&e);
+    assert_false(ran(f));
+    free(key);
+    free(keys);
+    free(slash);
+    free(dst);
 }
 
 /* tenon install copies the plugin only: it says when the copy no longer
@@ -661,8 +773,9 @@ int main(void)
         T(library_signed_on_its_own),
         T(require_loads_checked_copy),
         T(verify_checks_bundled_libraries),
-        T(verify_uses_the_scan_cache),
+        T(verify_reads_the_bytes),
         T(install_warns_about_bundled_libraries),
+        T(loader_resolved_names_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -613,6 +613,7 @@ static void huge_file_is_not_hashed(void **state)
          *huge = path_join(e->plugins, "huge.so");
     copy_path(TEST_PLUGIN_DIR "/basic_v2.so", huge);
     assert_int_equal(truncate(huge, 8ll << 30), 0);
+    struct run r;
     /* any .meta: without one there is nothing to check, so nothing to
      * hash */
     char *meta = path_join(e->plugins, "huge.so.meta");
@@ -652,6 +653,30 @@ static void huge_file_is_not_hashed(void **state)
     assert_contains(tenon_last_error(), "the host checks and loads "
                                         "(max_file_size)");
     tenon_close(t);
+
+    /* The CLI's hashing and copying stop at the default limit too. */
+    const char *env[] = {"TENON_TRUST=require", NULL};
+    RUN_ENV(&r, env, "verify", huge);
+    assert_status(&r, 1);
+    assert_contains(r.out, "more than the 268435456 bytes the host hashes "
+                           "(max_file_size)");
+    run_free(&r);
+    RUN(&r, "sign", huge, "--key", e->key);
+    assert_status(&r, 1);
+    assert_contains(r.err, "larger than 268435456 bytes");
+    run_free(&r);
+    RUN(&r, "install", huge, "--dir", e->empty);
+    assert_status(&r, 1);
+    assert_contains(r.err, "is larger than 268435456 bytes, the most a host "
+                           "hashes and loads by default (max_file_size)");
+    run_free(&r);
+
+    /* A file read past the limit (as one that grows while it is hashed
+     * would be) stops the digest there. */
+    int fd = open(huge, O_RDONLY);
+    unsigned char d[32];
+    assert_int_equal(tenon__digest_fd(fd, 1 << 20, d), TENON_ERANGE);
+    close(fd);
     free(so);
     free(huge);
 }

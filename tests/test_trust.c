@@ -171,7 +171,7 @@ static void test_digest_and_hex(void **state)
     fd = open(path, O_RDONLY);
     assert_true(fd >= 0);
     assert_int_equal(lseek(fd, 2, SEEK_SET), 2); /* pread ignores the offset */
-    assert_int_equal(tenon__digest_fd(fd, d), 0);
+    assert_int_equal(tenon__digest_fd(fd, UINT64_MAX, d), 0);
     assert_int_equal(lseek(fd, 0, SEEK_CUR), 2);
     close(fd);
     tenon__hex_encode(d, 32, hex);
@@ -184,7 +184,7 @@ static void test_digest_and_hex(void **state)
     assert_int_equal(tenon__hex_decode(hex, 64, back, 32), TENON_EINVAL);
     hex[5] = 'g';
     assert_int_equal(tenon__hex_decode(hex, 64, back, 32), TENON_EINVAL);
-    assert_int_equal(tenon__digest_fd(-1, d), TENON_EIO);
+    assert_int_equal(tenon__digest_fd(-1, UINT64_MAX, d), TENON_EIO);
     free(path);
 }
 
@@ -563,8 +563,9 @@ static void test_signature_made_elsewhere(void **state)
     write_meta(meta, abc_sig);
     fd = open(so, O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
-    assert_int_equal(
-        tenon__trust_check_file(&kr, so, "hello", "1.0.0", fd, NULL, &res), 0);
+    assert_int_equal(tenon__trust_check_file(&kr, so, "hello", "1.0.0", fd,
+                                             UINT64_MAX, NULL, &res),
+                     0);
     assert_int_equal(res.verdict, TENON__TRUST_OK);
     assert_memory_equal(res.digest, digest, 32);
     /* One hex digit of the signature in the .meta changed: refused. */
@@ -574,9 +575,9 @@ static void test_signature_made_elsewhere(void **state)
         bad[100] = bad[100] == '0' ? '1' : '0';
         write_meta(meta, bad);
     }
-    assert_int_equal(
-        tenon__trust_check_file(&kr, so, "hello", "1.0.0", fd, NULL, &res),
-        TENON_EPERM);
+    assert_int_equal(tenon__trust_check_file(&kr, so, "hello", "1.0.0", fd,
+                                             UINT64_MAX, NULL, &res),
+                     TENON_EPERM);
     assert_int_equal(res.verdict, TENON__TRUST_BADSIG);
     assert_contains(res.reason, "signature does not verify for hello 1.0.0");
     close(fd);
@@ -731,7 +732,7 @@ static void test_unsigned(void **state)
     /* A .meta with the right digest and no signature is still unsigned. */
     memset(&m, 0, sizeof m);
     fd = open(so, O_RDONLY);
-    assert_int_equal(tenon__digest_fd(fd, m.digest), 0);
+    assert_int_equal(tenon__digest_fd(fd, UINT64_MAX, m.digest), 0);
     close(fd);
     tenon__rfc3339(time(NULL), m.created_at);
     m.info = json_pack("{s:s, s:s}", "name", "marker", "version", "1.0.0");

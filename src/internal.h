@@ -378,13 +378,11 @@ struct tenon__library {
     struct tenon__library *next;
     unsigned char digest[32]; /* SHA-256 of the bytes loaded */
     /* The file they were copied from, held open so that its inode number
-     * is not reused while loaded, and its key at load time; racy: it had
-     * changed within a second of the load, so the key proves nothing. */
+     * is not reused while loaded, and its key at load time. */
     int file_fd;
     dev_t dev;
     ino_t ino;
     int64_t size, mtime_ns, ctime_ns;
-    int racy;
     char *path;
     void *handle;
     int fd; /* the sealed copy that was loaded, open while loaded */

@@ -11,10 +11,10 @@
  * nothing, and cannot pull pages out from under code that is running.
  *
  * A library is shared between instances only when the bytes are proven the
- * same: equal digests, or the very same file (its inode held open by the
- * library, so the number cannot be reused, and its change time unchanged
- * since a load that did not race with a write). The checks (availability,
- * trust, entry) run on every acquisition, before a library is shared.
+ * same: equal digests (the file of a loaded library is hashed again on
+ * each acquisition; the library keeps it open, so its inode number is not
+ * reused meanwhile). The checks (availability, trust, entry) run on every
+ * acquisition, before a library is shared.
  *
  * Dependencies are found and loaded first (deps.c), so $ORIGIN means the
  * plugin's directory and a bundled library is verified like the plugin.
@@ -36,7 +36,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 void (*tenon__before_load_hook)(const char *path);
@@ -351,18 +350,14 @@ static int load_deps(const struct tenon_plugin *p, struct tenon__deps *d)
     return 0;
 }
 
-/* The loaded library holding the same bytes as the file open as `fd` (its
- * fstat `st`): the same inode, which the library keeps open, unchanged
- * since a load that did not race with a write to it. */
-static struct tenon__library *same_file(tenon_t *t, const struct stat *st)
+/* Is a library loaded from this very file (its inode, which the library
+ * keeps open)? Its bytes may have changed since. */
+static int same_inode(tenon_t *t, const struct stat *st)
 {
     for (struct tenon__library *lib = t->libraries; lib; lib = lib->next)
-        if (!lib->racy && lib->dev == st->st_dev && lib->ino == st->st_ino &&
-            lib->size == (int64_t)st->st_size &&
-            lib->mtime_ns == tenon__mtime_ns(st) &&
-            lib->ctime_ns == tenon__ctime_ns(st))
-            return lib;
-    return NULL;
+        if (lib->dev == st->st_dev && lib->ino == st->st_ino)
+            return 1;
+    return 0;
 }
 
 static struct tenon__library *same_digest(tenon_t *t,
@@ -372,17 +367,6 @@ static struct tenon__library *same_digest(tenon_t *t,
         if (memcmp(lib->digest, digest, 32) == 0)
             return lib;
     return NULL;
-}
-
-/* Did the file change within a second of `now`? A later write could then
- * leave the same change time, so the key proves nothing. */
-static int racy(const struct stat *st)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    return tenon__ctime_ns(st) > now - 1000000000 ||
-           tenon__mtime_ns(st) > now - 1000000000;
 }
 
 /* Map the checked copy and its dependencies, and check its entry. */
@@ -438,7 +422,7 @@ static void lib_free(struct tenon__library *lib)
 int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
                            struct tenon__library **out)
 {
-    struct tenon__library *lib = NULL, *shared;
+    struct tenon__library *lib = NULL, *shared = NULL;
     char why[TENON__REASON_MAX];
     unsigned char digest[32];
     struct tenon__elf elf = {0};
@@ -472,19 +456,23 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
                            p->path, (long long)st.st_size,
                            (unsigned long long)t->max_file_size);
     }
-    /* The same file as a loaded library: its bytes are known, and checked
-     * again below as if new. Otherwise a sealed copy is what gets checked
-     * and, unless some library holds the same bytes, loaded. */
-    if ((shared = same_file(t, &st)))
-        memcpy(digest, shared->digest, sizeof digest);
-    else if ((mfd = tenon__sealed_copy(fd, p->path, t->max_file_size, why,
-                                       sizeof why)) < 0 ||
-             (rc = tenon__digest_fd(mfd, t->max_file_size, digest))) {
+    /* The file of a loaded library, hashed now: when it still holds that
+     * library's bytes, they are what is checked and shared (no copy). No
+     * stat key can prove that: a write through a shared mapping whose
+     * pages are already dirty moves neither mtime nor ctime. Otherwise a
+     * sealed copy is what gets checked and, unless some library holds the
+     * same bytes, loaded. */
+    if (same_inode(t, &st) &&
+        tenon__digest_fd(fd, t->max_file_size, digest) == 0)
+        shared = same_digest(t, digest);
+    if (!shared && ((mfd = tenon__sealed_copy(fd, p->path, t->max_file_size,
+                                              why, sizeof why)) < 0 ||
+                    (rc = tenon__digest_fd(mfd, t->max_file_size, digest)))) {
         rc = tenon__fail(TENON_EIO, "%s: %s", p->path,
                          mfd < 0 ? why : "cannot read the sealed copy");
         goto out;
     }
-    if ((rc = check_bytes(t, p, shared ? fd : mfd, digest, &elf, &c)))
+    if ((rc = check_bytes(t, p, shared ? shared->fd : mfd, digest, &elf, &c)))
         goto out;
     if (shared || (shared = same_digest(t, digest))) {
         /* Same bytes, so same entry; its dependencies are verified again
@@ -525,7 +513,6 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
     lib->size = (int64_t)st.st_size;
     lib->mtime_ns = tenon__mtime_ns(&st);
     lib->ctime_ns = tenon__ctime_ns(&st);
-    lib->racy = racy(&st);
     lib->refs = 1;
     lib->next = t->libraries;
     t->libraries = lib;

@@ -228,17 +228,17 @@ static int search_list(struct resolver *r, size_t o, const char *list,
         char *dir = expand(p, len, obj, &skip), *what;
         if (!dir && !skip)
             return TENON_ENOMEM;
-        /* An empty element is the current directory, as for the loader. */
-        dfd = dir ? open(*dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                  : -1;
+        /* An empty element is the current directory, as for the loader;
+         * like the loader, a directory it may search but not list will
+         * do (O_PATH). */
+        dfd =
+            dir ? open(*dir ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
         fd = dfd >= 0 && fstat(dfd, &dst) == 0
-                 ? openat(dfd, name,
-                          O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+                 ? tenon__open_regular(dfd, name, &st)
                  : -1;
         if (dfd >= 0)
             close(dfd);
-        if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-                        !tenon__elf_is_host(fd))) {
+        if (fd >= 0 && (!S_ISREG(st.st_mode) || !tenon__elf_is_host(fd))) {
             close(fd); /* the loader skips files it cannot use, too */
             fd = -1;
         }

@@ -50,6 +50,14 @@ size_t tenon__esc_char(const char *s, char out[TENON__ESC_MAX], size_t *len);
 /* All of `s` escaped, malloc'd; NULL when out of memory. */
 char *tenon__escape(const char *s);
 
+/* Open `name` in `dirfd` (or AT_FDCWD) for reading, with its fstat in *st.
+ * A symbolic link is followed only to a regular file (else -1, errno
+ * ENXIO): opening some devices for reading does something, and anyone who
+ * can write a plugin directory can plant a link. A file that is not a link
+ * is opened as it is (only root makes device nodes); the caller checks
+ * st->st_mode. -1 with errno on failure. */
+int tenon__open_regular(int dirfd, const char *name, struct stat *st);
+
 /* A stat's mtime and ctime in nanoseconds, the unit of the cache's keys. */
 static inline int64_t tenon__mtime_ns(const struct stat *st)
 {

@@ -36,6 +36,7 @@ static const char *open_error(int err, int dirfd, const char *name)
                    ? "dangling symbolic link"
                    : "no such file";
     case EACCES: return "permission denied";
+    case ENXIO: return "a symbolic link to a device, FIFO or socket";
     default: return strerror(err);
     }
 }
@@ -46,8 +47,9 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
     struct tenon__elf elf;
     struct stat st;
     int rc;
-    /* O_NONBLOCK: a FIFO named *.so must not hang the scan. */
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    /* Never a device behind a link; O_NONBLOCK: a FIFO named *.so must
+     * not hang the scan. */
+    int fd = tenon__open_regular(dirfd, name, &st);
 
     p->info.abi = -1;
     if (fd < 0) {
@@ -60,10 +62,6 @@ void tenon__plugin_probe(struct tenon_plugin *p, int dirfd, const char *name)
                  open_error(err, dirfd, name));
         tenon__plugin_set_reason(p, TENON_UNAVAILABLE, reason);
         return;
-    }
-    if (fstat(fd, &st) != 0) {
-        snprintf(reason, sizeof reason, "cannot stat: %s", strerror(errno));
-        goto bad;
     }
     p->dev = st.st_dev;
     p->ino = st.st_ino;
@@ -360,21 +358,31 @@ static int trust_one(const struct probe_job *job, struct tenon_plugin *p,
         return 0;
     }
     meta_stamp(p->path, meta_before);
-    if (!p->have_digest && (fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-                                                   O_NONBLOCK)) < 0) {
+    struct stat st;
+    if (!p->have_digest &&
+        (fd = tenon__open_regular(AT_FDCWD, p->path, &st)) < 0) {
         *torn = errno == ENOENT;
         p->trust_rc = TENON_EIO;
         p->trust_reason = tenon__asprintf("cannot open to check its digest: %s",
                                           strerror(errno));
         return 0;
     }
+    /* The verdict is about these bytes, and the entry shows the static
+     * info the probe read: they must be the same file. */
+    if (fd >= 0 && !same_file(&st, p)) {
+        close(fd);
+        *torn = 1;
+        p->trust_rc = TENON_EPERM;
+        p->trust_reason = tenon__strdup("the file changed between its probe "
+                                        "and its check; scan again");
+        return 0;
+    }
     p->trust_rc = tenon__trust_check_file(
         kr, p->path, p->info.name, p->info.version, fd, job->max_size,
         p->have_digest ? p->digest : NULL, &res);
-    /* Keep the digest only if it is of the file the probe saw: it is
-     * cached under that file's key. */
-    struct stat st;
-    if (res.have_digest && !p->have_digest && fd >= 0 && fstat(fd, &st) == 0 &&
+    /* Keep the digest only if the file is still as the probe saw it (no
+     * write while it was hashed): it is cached under that file's key. */
+    if (res.have_digest && !p->have_digest && fstat(fd, &st) == 0 &&
         same_file(&st, p)) {
         memcpy(p->digest, res.digest, sizeof p->digest);
         p->have_digest = 1;

@@ -433,14 +433,10 @@ int tenon__library_acquire(tenon_t *t, const struct tenon_plugin *p,
     if (p->status != TENON_AVAILABLE)
         return tenon__fail(TENON_EUNAVAIL, "%s is unavailable: %s", p->path,
                            p->reason);
-    fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        rc = tenon__fail(TENON_EIO, "%s: cannot open for loading: %s", p->path,
-                         strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return rc;
-    }
+    fd = tenon__open_regular(AT_FDCWD, p->path, &st);
+    if (fd < 0)
+        return tenon__fail(TENON_EIO, "%s: cannot open for loading: %s",
+                           p->path, strerror(errno));
     if (st.st_dev != p->dev || st.st_ino != p->ino) {
         close(fd);
         return tenon__fail(TENON_EUNAVAIL,

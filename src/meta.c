@@ -439,19 +439,24 @@ int tenon__meta_parse(const char *data, size_t size, struct tenon__meta *out,
 int tenon__meta_read(const char *path, struct tenon__meta *out, char *reason,
                      size_t len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
+    int fd = tenon__open_regular(AT_FDCWD, path, &st);
     char *buf = NULL;
     size_t got = 0;
     ssize_t n;
     int rc;
 
     memset(out, 0, sizeof *out);
+    if (fd < 0 && errno == ENXIO)
+        return tenon__reason(reason, len, TENON_EINVAL,
+                             "%s: a symbolic link to a device, FIFO or "
+                             "socket; expected a regular file",
+                             path);
     if (fd < 0)
         return tenon__reason(reason, len,
                              errno == ENOENT ? TENON_ENOENT : TENON_EIO,
                              "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st.st_mode)) {
         close(fd);
         return tenon__reason(reason, len, TENON_EINVAL,
                              "%s: not a regular file", path);

@@ -682,8 +682,8 @@ static int open_key(int dirfd, const char *name, const char *path, char *reason,
     struct stat st;
 
     if (fd < 0 && errno == ELOOP) {
-        link = 1;
-        fd = openat(dirfd, name, flags);
+        link = 1; /* followed to a regular file only */
+        fd = tenon__open_regular(dirfd, name, &st);
     }
     if (fd < 0)
         return tenon__reason(

@@ -1,9 +1,14 @@
-/* Small allocation helpers shared by the library's files. */
+/* Small helpers shared by the library's files: allocation, reasons, and
+ * opening untrusted files. */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 char *tenon__strndup(const char *s, size_t n)
 {
@@ -135,4 +140,39 @@ char *tenon__escape(const char *s)
     }
     d[used] = '\0';
     return d;
+}
+
+int tenon__open_regular(int dirfd, const char *name, struct stat *st)
+{
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    char proc[64];
+    int fd = openat(dirfd, name, flags | O_NOFOLLOW), pfd, e;
+
+    if (fd < 0 && errno == ELOOP) {
+        /* A symbolic link: see what it leads to before opening that for
+         * reading, which for some devices is an action (a watchdog arms,
+         * a tape rewinds), then open the very inode looked at. */
+        if ((pfd = openat(dirfd, name, O_PATH | O_CLOEXEC)) < 0)
+            return -1;
+        if (fstat(pfd, st) != 0 || !S_ISREG(st->st_mode)) {
+            e = S_ISREG(st->st_mode) ? errno : ENXIO;
+            close(pfd);
+            errno = e;
+            return -1;
+        }
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+        fd = open(proc, flags);
+        e = errno;
+        close(pfd);
+        errno = e;
+    }
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) != 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }

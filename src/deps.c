@@ -188,7 +188,9 @@ static int take_bundled(struct resolver *r, struct tenon__dep *dep, int fd,
             return FAIL("dependency %s: %s", dep->name, why);
         src = dep->fd;
     }
-    if ((rc = tenon__digest_fd(src, r->max_size, dep->digest)))
+    if ((rc = tenon__digest_fd(src, r->max_size, dep->digest)) == 0)
+        dep->have_digest = 1;
+    else
         return FAIL("dependency %s (%s): %s", dep->name, dep->path,
                     rc == TENON_ERANGE ? "more bytes than the host hashes "
                                          "(max_file_size)"

@@ -301,6 +301,7 @@ struct tenon__dep {
      * the sealed copy those describe. */
     char *path, *via;
     unsigned char digest[32];
+    int have_digest; /* bundled; or loaded by another plugin's load */
     char *dyn;
     size_t dyn_size;
     struct tenon__dyn dynv;

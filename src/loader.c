@@ -369,6 +369,24 @@ static struct tenon__library *same_digest(tenon_t *t,
     return NULL;
 }
 
+/* A dependency found already loaded: when this context loaded it, as a
+ * bundled library of another plugin, its digest is known. */
+static void known_digests(tenon_t *t, struct tenon__deps *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        struct tenon__dep *dep = &d->v[i];
+        if (dep->kind != TENON__DEP_LOADED)
+            continue;
+        for (struct tenon__library *lib = t->libraries; lib; lib = lib->next)
+            for (size_t j = 0; j < lib->deps.n; j++)
+                if (lib->deps.v[j].handle == dep->handle &&
+                    lib->deps.v[j].have_digest) {
+                    memcpy(dep->digest, lib->deps.v[j].digest, 32);
+                    dep->have_digest = 1;
+                }
+    }
+}
+
 /* Map the checked copy and its dependencies, and check its entry. */
 static int load(tenon_t *t, const struct tenon_plugin *p, int *mfd,
                 const struct tenon__dyn *dyn, const struct checked *c,
@@ -383,6 +401,7 @@ static int load(tenon_t *t, const struct tenon_plugin *p, int *mfd,
                                   sizeof why)))
         return tenon__fail(rc == TENON_ENOMEM ? rc : TENON_EUNAVAIL, "%s: %s",
                            p->path, why);
+    known_digests(t, &lib->deps);
     if ((rc = check_deps(t, p, c, &lib->deps)))
         return rc;
     if ((rc = load_deps(p, &lib->deps)))

@@ -1041,23 +1041,37 @@ int tenon__trust_check_dep(const struct tenon__keyring *kr,
                              "the dynamic loader expands and opens itself, "
                              "unchecked",
                              dep->name);
-    if (dep->kind != TENON__DEP_BUNDLED)
-        return 0; /* the system's: not what a trust policy covers */
     for (size_t i = 0; i < plugin->ndeps; i++) {
         if (strcmp(plugin->deps[i].name, dep->name) != 0)
             continue;
-        if (CRYPTO_memcmp(plugin->deps[i].digest, dep->digest, 32) == 0)
+        if (dep->have_digest &&
+            CRYPTO_memcmp(plugin->deps[i].digest, dep->digest, 32) == 0)
             return 0;
+        /* Pinned, but the process has that name loaded already, and the
+         * loader would hand the plugin that: not proven the same bytes. */
+        if (dep->kind == TENON__DEP_LOADED && !dep->have_digest)
+            return tenon__reason(reason, len, TENON_EPERM,
+                                 "dependency %s is already loaded in this "
+                                 "process (not by this context as a verified "
+                                 "library), and the plugin's signed .meta "
+                                 "pins other bytes",
+                                 dep->name);
+        if (dep->kind != TENON__DEP_BUNDLED && dep->kind != TENON__DEP_LOADED)
+            return 0; /* the system's: not what a trust policy covers */
         /* Pinned to other bytes: its own signature does not overrule the
          * plugin's. */
         tenon__hex_encode(dep->digest, 32, fhex);
         tenon__hex_encode(plugin->deps[i].digest, 32, mhex);
-        return tenon__reason(reason, len, TENON_EPERM,
-                             "dependency %s (%s, through %s): digest "
-                             "mismatch with the plugin's signed .meta (file "
-                             "%.16s..., .meta %.16s...)",
-                             dep->name, dep->path, dep->via, fhex, mhex);
+        return tenon__reason(
+            reason, len, TENON_EPERM,
+            "dependency %s (%s, through %s): digest "
+            "mismatch with the plugin's signed .meta (file "
+            "%.16s..., .meta %.16s...)",
+            dep->name, dep->path ? dep->path : "already loaded",
+            dep->via ? dep->via : "another plugin", fhex, mhex);
     }
+    if (dep->kind != TENON__DEP_BUNDLED)
+        return 0; /* the system's, or loaded already: not pinned here */
     rc = check_meta(kr, dep->path, dep->name, NULL, -1, 0, dep->digest, &own);
     tenon__trust_result_free(&own);
     if (rc == 0)

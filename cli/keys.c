@@ -462,6 +462,13 @@ static int trust_remove(tenon_t *t, const char *id)
         tool_printf(stdout, "removed %s\n", kr.keys[i].path);
         removed++;
     }
+    if (removed && removed == kr.n)
+        tool_printf(stdout,
+                    "no trusted key is left: the default trust policy stays "
+                    "require while a trust directory exists, so every "
+                    "plugin is refused until you trust a key again "
+                    "(TENON_TRUST=off, or removing the directory, turns "
+                    "checking off)\n");
     if (!removed && rc == EXIT_OK) {
         tool_error("trust", "no trusted key has the id %s%s", id,
                    kr.nproblems ? " (the trust store has ignored parts, "

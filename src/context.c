@@ -371,13 +371,15 @@ static void refresh_keyring(tenon_t *t)
 }
 
 /* The policy in force with keyring `kr`: the host's or TENON_TRUST's, else
- * require when kr has a key or an error (the trust store fails closed),
- * else off. */
+ * require when a trust directory exists (with keys or not: removing the
+ * last key must not turn checking off) or the trust store has a problem
+ * (it fails closed), else off. */
 static int policy_for(const tenon_t *t, const struct tenon__keyring *kr)
 {
     if (t->trust != TENON_TRUST_DEFAULT)
         return t->trust;
-    return kr->n || kr->error ? TENON_TRUST_REQUIRE : TENON_TRUST_OFF;
+    return kr->n || kr->ndirs || kr->error ? TENON_TRUST_REQUIRE
+                                           : TENON_TRUST_OFF;
 }
 
 int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr)

@@ -628,6 +628,10 @@ struct tenon__keyring {
     size_t nproblems, cap_problems;
     /* NULL without problems, else the text tenon__keyring_error() gives. */
     char *error;
+    /* How many of the trust directories exist. One that exists, even
+     * empty, keeps the default policy at require: removing the last key
+     * (as for a leaked one) must not turn checking off. */
+    size_t ndirs;
     /* Never 0: a hash of the keys in order. A verdict "signed by a trusted
      * key" holds for the keyring of this fingerprint (the scan cache keeps
      * such verdicts under it). */

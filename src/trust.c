@@ -796,6 +796,7 @@ static int load_dir(struct tenon__keyring *kr, const char *dir, size_t di)
 
     if (fd < 0 && errno == ENOENT)
         return 0; /* no such directory: nothing trusted there */
+    kr->ndirs++;
     if (fd < 0)
         return add_problem(kr, dir, "trust directory %s cannot be read: %s",
                            dir, strerror(errno));
@@ -881,7 +882,7 @@ void tenon__keyring_warn(const tenon_t *t, const struct tenon__keyring *kr)
 int tenon__keyring_same(const struct tenon__keyring *a,
                         const struct tenon__keyring *b)
 {
-    if (a->n != b->n || a->nproblems != b->nproblems)
+    if (a->n != b->n || a->nproblems != b->nproblems || a->ndirs != b->ndirs)
         return 0;
     for (size_t i = 0; i < a->n; i++)
         if (memcmp(a->keys[i].pk, b->keys[i].pk, sizeof a->keys[i].pk) != 0 ||

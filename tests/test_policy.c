@@ -158,18 +158,44 @@ static void default_policy_follows_the_trust_store(void **state)
 {
     struct env *e = *state;
     tenon_instance_t *inst = NULL;
-    /* no trusted key: off, the unsigned plugin loads silently */
+    /* no trust directory: off, the unsigned plugin loads silently */
+    char *none = path_join(e->root, "no-such-dir");
     last_warning[0] = '\0';
-    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, e->empty);
+    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, none);
     assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst), 0);
     assert_string_equal(last_warning, "");
     tenon_destroy(inst);
+    tenon_close(t);
+    free(none);
+    /* a trust directory without keys (the last one removed, as for a
+     * leaked key): still require, not off */
+    t = open_policy(e, TENON_TRUST_DEFAULT, e->empty);
+    assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst),
+                     TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "refused by the require trust policy");
     tenon_close(t);
     /* a trusted key: require */
     t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
     assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst),
                      TENON_EUNAVAIL);
     tenon_close(t);
+    /* the only key removed while the host runs (a leaked key): the next
+     * instances are refused, not loaded with checking turned off */
+    t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), 0);
+    tenon_destroy(inst);
+    char *pub = path_join(e->keys, "dev.pub"),
+         *kept = path_join(e->root, "dev.pub");
+    assert_int_equal(rename(pub, kept), 0);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "untrusted key");
+    assert_int_equal(tenon_create(t, "required:1,os=linux", NULL, &inst),
+                     TENON_EUNAVAIL);
+    tenon_close(t);
+    assert_int_equal(rename(kept, pub), 0);
+    free(pub);
+    free(kept);
     /* TENON_TRUST from the environment when the host leaves it open */
     setenv("TENON_TRUST", "off", 1);
     t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);

@@ -800,9 +800,16 @@ static void test_rotation(void **state)
     RUN_ENV(&r, f->env, "trust", "remove", old);
     assert_status(&r, 0);
     assert_contains(r.out, "removed ");
+    assert_true(strstr(r.out, "no trusted key is left") == NULL);
     run_free(&r);
     verify(f, a, 1, "FAILED: signed by untrusted key");
     verify(f, b, 0, "ok: signed by");
+    /* The last one too: said, and checking stays on (require) */
+    RUN_ENV(&r, f->env, "trust", "remove", new);
+    assert_status(&r, 0);
+    assert_contains(r.out, "no trusted key is left: the default trust policy "
+                           "stays require");
+    run_free(&r);
     free(a);
     free(b);
 }

@@ -49,8 +49,9 @@ typedef void (*tenon_log_fn)(void *ud, int level, const char *origin,
 /* What the inventory does with a plugin whose signature does not verify. */
 enum tenon_trust_policy {
     /* TENON_TRUST from the environment ("require", "warn", "off"); else
-     * require when at least one trusted key exists or the trust store has
-     * a problem (it fails closed: docs/trust.md), else off. */
+     * require when a trust directory exists (with keys or, once the last
+     * key is removed, without) or the trust store has a problem (it fails
+     * closed: docs/trust.md), else off. */
     TENON_TRUST_DEFAULT = 0,
     TENON_TRUST_OFF = 1,    /* no checks */
     TENON_TRUST_WARN = 2,   /* check, log a warning, load anyway */

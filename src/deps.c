@@ -341,6 +341,44 @@ static size_t depth(const struct resolver *r, size_t o)
     return n;
 }
 
+/* Each bundled library must be loadable after what it needs, one at a
+ * time, as the loader will load them: refuse a cycle among them now, so
+ * that the scan and `tenon verify` say what a load would. */
+static int check_order(struct resolver *r)
+{
+    struct tenon__deps *d = r->out;
+    unsigned char *done = calloc(d->n ? d->n : 1, 1);
+    size_t left = 0;
+    if (!done)
+        return TENON_ENOMEM;
+    for (size_t i = 0; i < d->n; i++)
+        left += d->v[i].kind == TENON__DEP_BUNDLED;
+    for (size_t progress = 1; left && progress;) {
+        progress = 0;
+        for (size_t i = 0; i < d->n; i++) {
+            const struct tenon__dep *dep = &d->v[i];
+            int ready = !done[i] && dep->kind == TENON__DEP_BUNDLED;
+            for (size_t k = 0; ready && k < dep->dynv.nneeded; k++)
+                for (size_t j = 0; j < d->n; j++)
+                    if (d->v[j].kind == TENON__DEP_BUNDLED && !done[j] &&
+                        strcmp(d->v[j].name, dep->dynv.needed[k]) == 0)
+                        ready = 0;
+            if (ready)
+                done[i] = 1, left--, progress++;
+        }
+    }
+    for (size_t i = 0; left && i < d->n; i++)
+        if (d->v[i].kind == TENON__DEP_BUNDLED && !done[i]) {
+            free(done);
+            return FAIL("bundled library %s (%s) is in a cycle of libraries "
+                        "that need each other; Tenon loads them one at a "
+                        "time, each after what it needs",
+                        d->v[i].name, d->v[i].path);
+        }
+    free(done);
+    return 0;
+}
+
 int tenon__deps_resolve(const char *path, const struct tenon__dyn *dyn,
                         unsigned flags, uint64_t max_size,
                         struct tenon__deps *out, char *reason, size_t len)
@@ -367,6 +405,8 @@ int tenon__deps_resolve(const char *path, const struct tenon__dyn *dyn,
             free(name);
         }
     }
+    if (rc == 0)
+        rc = check_order(r);
     if (rc == TENON_ENOMEM)
         tenon__reason(reason, len, rc, "out of memory");
     return rc;

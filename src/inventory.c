@@ -253,9 +253,10 @@ struct probe_job {
     struct tenon__cache *cache; /* non-NULL: fill from it, do not probe */
     const struct tenon__keyring *keyring; /* non-NULL: check signatures */
     atomic_size_t verdicts_reused;
-    /* Per search path directory, while checking signatures: a wait for its
-     * install lock timed out in this scan, so none is waited for again. */
-    atomic_uchar *gave_up;
+    /* While checking signatures: a wait for an install lock timed out in
+     * this scan, so none is waited for again (a lock held on purpose costs
+     * one wait a scan, not one a directory). */
+    atomic_uchar gave_up;
     uint64_t max_size; /* the largest file hashed (max_file_size) */
 };
 
@@ -418,15 +419,15 @@ static void stat_meta(int dirfd, const char *name, struct tenon_plugin *p)
     }
 }
 
-/* *pp's pair looked torn: wait for the directory's install lock (once per
- * directory and scan; tenon__install_settle) and, holding it, probe and
- * check the file afresh: the entry is replaced by what is there now, or
+/* *pp's pair looked torn: wait for the directory's install lock (until a
+ * wait in this scan times out; tenon__install_settle) and, holding it, probe
+ * and check the file afresh: the entry is replaced by what is there now, or
  * dropped when the file was removed. When the lock stays held, or the
  * directory has none, the verdict stands. */
 static void settle(struct probe_job *job, struct tenon_plugin **pp)
 {
     struct tenon_plugin *p = *pp, *q;
-    atomic_uchar *gave_up = &job->gave_up[p->dir_index];
+    atomic_uchar *gave_up = &job->gave_up;
     char why[TENON__REASON_MAX];
     size_t len = strlen(p->path);
     struct stat st;
@@ -533,7 +534,7 @@ static void run_job(const tenon_t *t, struct probe_job *job, size_t min)
 static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
                       int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, 0, NULL, 0};
+    struct probe_job job = {v, n, dirfd, 0, NULL, NULL, 0, 0, 0};
     run_job(t, &job, PARALLEL_MIN);
 }
 
@@ -541,7 +542,7 @@ static void probe_all(const tenon_t *t, struct tenon_plugin **v, size_t n,
 static int probe_cached(const tenon_t *t, struct tenon__cache *c,
                         struct tenon_plugin **v, size_t n, int dirfd)
 {
-    struct probe_job job = {v, n, dirfd, 0, c, NULL, 0, NULL, 0};
+    struct probe_job job = {v, n, dirfd, 0, c, NULL, 0, 0, 0};
     struct tenon_plugin **miss;
     size_t nmiss = 0;
     if (!(miss = malloc((n ? n : 1) * sizeof *miss)))
@@ -784,17 +785,12 @@ static int check_trust(tenon_t *t, struct list *l,
                        const struct tenon__keyring *kr)
 {
     struct probe_job job = {l->v, l->n, AT_FDCWD,        0, NULL, kr,
-                            0,    NULL, t->max_file_size};
+                            0,    0,    t->max_file_size};
     size_t kept = 0;
-    if (!(job.gave_up = malloc(t->npaths ? t->npaths : 1)))
-        return TENON_ENOMEM;
-    for (size_t i = 0; i < t->npaths; i++)
-        atomic_init(&job.gave_up[i], 0);
     run_job(t, &job, TRUST_PARALLEL_MIN);
     tenon__log(t, TENON_LOG_DEBUG, "tenon",
                "trust: %zu good verdicts reused from the scan cache",
                (size_t)atomic_load(&job.verdicts_reused));
-    free(job.gave_up);
     for (size_t i = 0; i < l->n; i++)
         if (l->v[i])
             l->v[kept++] = l->v[i];

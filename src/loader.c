@@ -223,8 +223,10 @@ static int check_bytes(tenon_t *t, const struct tenon_plugin *p, int fd,
     if (rc && (c->res.verdict == TENON__TRUST_MISMATCH ||
                c->res.verdict == TENON__TRUST_UNSIGNED ||
                c->res.verdict == TENON__TRUST_ERROR)) {
-        lock = tenon__install_settle(p->path, TENON__SETTLE_WAIT_MS, note,
-                                     sizeof note);
+        /* Not waited for: the caller holds t->lock, and a lock held on
+         * purpose must not stall every tenon_create(). A pair finished
+         * meanwhile is seen; one in progress fails this load. */
+        lock = tenon__install_settle(p->path, 0, note, sizeof note);
         if (lock >= 0) {
             if (!still_scanned(p)) {
                 close(lock);

@@ -753,6 +753,40 @@ static void install_warns_about_bundled_libraries(void **state)
     free(near);
 }
 
+/* Two bundled libraries that need each other cannot be loaded one after
+ * the other: refused at the load with that reason and, under require, by
+ * the scan already (it would otherwise list what no load can use). */
+static void cycle_of_bundled_libraries_is_refused(void **state)
+{
+    struct fx *f = *state;
+    tenon_instance_t *inst = NULL;
+    const tenon_plugin_t *p;
+    char *so = put(f->plugins, "plugins/depcyc.so", "depcyc.so");
+    put_free(f->lib, "lib/libtcyca.so", "libtcyca.so");
+    put_free(f->lib, "lib/libtcycb.so", "libtcycb.so");
+    tenon_t *t = open_off(f->plugins);
+    assert_int_equal(tenon_create(t, "depcyc", NULL, &inst), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "is in a cycle of libraries that "
+                                        "need each other");
+    tenon_close(t);
+    /* tenon sign refuses it too; signed anyway, the scan refuses it */
+    struct run r;
+    char *keys = keys_of(f), *key = path_join(keys, "dev.key");
+    RUN(&r, "sign", so, "--key", key);
+    assert_status(&r, 1);
+    assert_contains(r.err, "is in a cycle of libraries");
+    run_free(&r);
+    free(keys);
+    free(key);
+    sign_by_hand(f, so);
+    t = open_policy(f, TENON_TRUST_REQUIRE);
+    assert_int_equal(tenon_find(t, "depcyc", &p), TENON_EUNAVAIL);
+    assert_contains(tenon_last_error(), "in a cycle of libraries");
+    tenon_close(t);
+    assert_false(ran(f));
+    free(so);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -767,6 +801,7 @@ int main(void)
         T(missing_library_is_named),
         T(library_without_soname_is_refused),
         T(library_swapped_before_load_changes_nothing),
+        T(cycle_of_bundled_libraries_is_refused),
         T(require_loads_library_named_in_meta),
         T(require_refuses_unverified_library),
         T(require_refuses_swapped_library),

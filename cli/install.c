@@ -56,10 +56,28 @@ static const char *trust_warning(tenon_t *t, const struct tenon_plugin *p,
     struct tenon__deps d = {0};
     const char *warn = why;
 
-    if (tenon__trust_policy(t, &kr) != TENON_TRUST_REQUIRE)
+    if (tenon__trust_policy(t, &kr) != TENON_TRUST_REQUIRE) {
+        tenon__trust_release(t, kr);
         return NULL;
-    if (tenon__trust_check_file(kr, p->path, p->info.name, p->info.version, fd,
-                                TENON_MAX_FILE_SIZE_DEFAULT, NULL, &r) != 0)
+    }
+    int rc = tenon__trust_check_file(kr, p->path, p->info.name, p->info.version,
+                                     fd, TENON_MAX_FILE_SIZE_DEFAULT, NULL, &r);
+    /* Another install of the same plugin may be half done: look again
+     * once it is, as a scan would. */
+    if (rc && r.verdict != TENON__TRUST_UNTRUSTED &&
+        r.verdict != TENON__TRUST_BADSIG) {
+        char note[TENON__REASON_MAX];
+        int lock = tenon__install_settle(p->path, TENON__SETTLE_WAIT_MS, note,
+                                         sizeof note);
+        if (lock >= 0) {
+            tenon__trust_result_free(&r);
+            rc = tenon__trust_check_file(kr, p->path, p->info.name,
+                                         p->info.version, fd,
+                                         TENON_MAX_FILE_SIZE_DEFAULT, NULL, &r);
+            close(lock);
+        }
+    }
+    if (rc)
         snprintf(why, len, "%s", r.reason);
     else if (tenon__deps_resolve(p->path, &p->dynv, 0,
                                  TENON_MAX_FILE_SIZE_DEFAULT, &d, why,
@@ -68,6 +86,7 @@ static const char *trust_warning(tenon_t *t, const struct tenon_plugin *p,
         warn = NULL;
     tenon__deps_free(&d);
     tenon__trust_result_free(&r);
+    tenon__trust_release(t, kr);
     return warn;
 }
 

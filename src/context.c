@@ -315,13 +315,30 @@ static int recently_changed(const struct tenon__dir_stamp *s, size_t n)
     return 0;
 }
 
+/* Free the replaced keyrings that no caller uses any more. Caller holds
+ * trust_lock. */
+static void drop_unused(tenon_t *t)
+{
+    struct tenon__keyring **pp = &t->keyring->older;
+    while (*pp) {
+        struct tenon__keyring *kr = *pp;
+        if (kr->users) {
+            pp = &kr->older;
+            continue;
+        }
+        *pp = kr->older;
+        tenon__keyring_free(kr);
+        free(kr);
+    }
+}
+
 /* Load the keyring when it was never loaded, when a trust directory changed
  * since (a key added or removed, e.g. by `tenon trust`), or when the last
  * load had problems: a passing one (EMFILE) must not stick, and a fixed one
  * takes effect. A reload that finds what the keyring in use holds keeps
  * that one, so retrying on every call costs no memory. A keyring replaced
- * may be in use by another thread: it is kept until close. Caller holds
- * trust_lock. */
+ * may be in use by another thread: it is kept until its last user gives it
+ * back. Caller holds trust_lock. */
 static void refresh_keyring(tenon_t *t)
 {
     size_t n = t->ntrust_dirs ? t->ntrust_dirs : 1;
@@ -364,6 +381,7 @@ static void refresh_keyring(tenon_t *t)
         kr->older = t->keyring;
         t->keyring = kr;
         t->keyring_state = 1;
+        drop_unused(t);
     }
     free(t->trust_stamps);
     t->trust_stamps = now;
@@ -382,19 +400,37 @@ static int policy_for(const tenon_t *t, const struct tenon__keyring *kr)
                                            : TENON_TRUST_OFF;
 }
 
+/* The keyrings of the policy off, and of a load that failed for memory. */
+static const struct tenon__keyring none = {.fingerprint = 1};
+static const struct tenon__keyring failed = {
+    .fingerprint = 1,
+    .error = "; trust store problem: the trusted keys could not be "
+             "loaded (out of memory)"};
+
 int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr)
 {
-    static const struct tenon__keyring none = {.fingerprint = 1};
-    static const struct tenon__keyring failed = {
-        .fingerprint = 1,
-        .error = "; trust store problem: the trusted keys could not be "
-                 "loaded (out of memory)"};
     *kr = &none;
     if (t->trust == TENON_TRUST_OFF)
         return TENON_TRUST_OFF;
     pthread_mutex_lock(&t->trust_lock);
     refresh_keyring(t);
-    *kr = t->keyring_state > 0 ? t->keyring : &failed;
+    if (t->keyring_state > 0) {
+        t->keyring->users++;
+        *kr = t->keyring;
+    } else {
+        *kr = &failed;
+    }
     pthread_mutex_unlock(&t->trust_lock);
     return policy_for(t, *kr);
+}
+
+void tenon__trust_release(tenon_t *t, const struct tenon__keyring *kr)
+{
+    if (!kr || kr == &none || kr == &failed) /* nothing was taken */
+        return;
+    pthread_mutex_lock(&t->trust_lock);
+    ((struct tenon__keyring *)kr)->users--;
+    if (t->keyring && kr != t->keyring)
+        drop_unused(t);
+    pthread_mutex_unlock(&t->trust_lock);
 }

@@ -636,7 +636,11 @@ struct tenon__keyring {
      * key" holds for the keyring of this fingerprint (the scan cache keeps
      * such verdicts under it). */
     uint64_t fingerprint;
-    struct tenon__keyring *older; /* replaced by this one, freed at close */
+    /* Replaced ones still in use (users > 0), freed by the last
+     * tenon__trust_release(); users counts the calls that took it.
+     * Guarded by the context's trust_lock. */
+    struct tenon__keyring *older;
+    size_t users;
 };
 
 /* The key id: the first 8 bytes of SHA-256(pk) in hex. TENON_ENOMEM when
@@ -896,8 +900,10 @@ int tenon__rfc3339_valid(const char *s);
 /* ---- context.c: the trust policy in force ------------------------------- */
 
 /* The policy for this context (never TENON_TRUST_DEFAULT: that becomes
- * require when a trusted key exists or the trust store has a problem, else
- * off), and in *kr the keyring, which stays valid until tenon_close(). The
+ * require when a trust directory exists or the trust store has a problem,
+ * else off), and in *kr the keyring, which stays valid until the caller
+ * gives it back with tenon__trust_release() (a keyring replaced meanwhile
+ * is freed then, so a host whose keys change often does not grow). The
  * keyring is loaded from the trust directories on first use and again when
  * one of them changed (its inode, mtime or ctime). One with problems is
  * read again on every call, so a passing error (EMFILE) or a fixed
@@ -907,5 +913,6 @@ int tenon__rfc3339_valid(const char *s);
  * require with no keys: failing closed. Takes only its own lock, so the
  * loader may call it while holding t->lock. [any-thread] */
 int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr);
+void tenon__trust_release(tenon_t *t, const struct tenon__keyring *kr);
 
 #endif /* TENON_INTERNAL_H */

@@ -806,8 +806,10 @@ int tenon_scan(tenon_t *t)
     struct tenon__dir_stamp *stamps;
     int policy = tenon__trust_policy(t, &kr), rc = 0;
 
-    if (!(stamps = calloc(t->npaths ? t->npaths : 1, sizeof *stamps)))
+    if (!(stamps = calloc(t->npaths ? t->npaths : 1, sizeof *stamps))) {
+        tenon__trust_release(t, kr);
         return tenon__fail(TENON_ENOMEM, "out of memory");
+    }
     tenon__cache_load(t, &cache);
     for (size_t di = 0; di < t->npaths && rc == 0; di++)
         rc = scan_dir(t, di, &l, &cache, &stamps[di]);
@@ -824,6 +826,7 @@ int tenon_scan(tenon_t *t)
         apply_trust(t, &l, policy, kr);
     if (rc == 0)
         rc = mark_shadowed(&l, policy == TENON_TRUST_OFF ? NULL : kr);
+    tenon__trust_release(t, kr);
     if (rc) {
         for (size_t i = 0; i < l.n; i++)
             tenon__plugin_free(l.v[i]);

@@ -546,6 +546,7 @@ out:
     if (lib)
         lib_free(lib);
     tenon__trust_result_free(&c.res);
+    tenon__trust_release(t, c.kr);
     free(elf.info);
     free(elf.dyn);
     if (mfd >= 0)

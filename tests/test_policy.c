@@ -520,6 +520,8 @@ static void descriptor_exhaustion_is_retried(void **state)
                                               "files");
     assert_ptr_equal(again, kr); /* same result: kept, not chained */
     assert_int_equal(keyrings(t), 1);
+    tenon__trust_release(t, again);
+    tenon__trust_release(t, kr);
 
     assert_int_equal(tenon_scan(t), 0);
     const tenon_plugin_t *p;
@@ -527,7 +529,7 @@ static void descriptor_exhaustion_is_retried(void **state)
     assert_int_equal(tenon_find(t, "required", &p), TENON_EUNAVAIL);
     assert_contains(tenon_last_error(), "unsigned: no ");
     assert_null(strstr(tenon_last_error(), "trust store"));
-    assert_int_equal(keyrings(t), 2);
+    assert_int_equal(keyrings(t), 1); /* the replaced one, unused: freed */
     tenon_close(t);
 }
 
@@ -585,8 +587,40 @@ static void group_writable_trust_dir_is_ignored(void **state)
     assert_int_equal(chmod(e->keys, 0700), 0);
     assert_int_equal(tenon_scan(t), 0);
     assert_int_equal(tenon_find(t, "basic", &p), 0);
-    assert_int_equal(keyrings(t), 2);
+    assert_int_equal(keyrings(t), 1); /* the replaced one, unused: freed */
     tenon_close(t);
+}
+
+/* A host whose trust store changes all the time (a key added and removed,
+ * over and over) keeps one keyring, not one per change: a replaced keyring
+ * is freed when the last scan or load using it is done, and one still in
+ * use survives until then. */
+static void replaced_keyrings_are_freed(void **state)
+{
+    struct env *e = *state;
+    const struct tenon__keyring *held;
+    char *pub = path_join(e->keys, "dev.pub"),
+         *copy = path_join(e->keys, "copy.pub");
+    tenon_t *t = open_policy(e, TENON_TRUST_DEFAULT, e->keys);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(tenon__trust_policy(t, &held), TENON_TRUST_REQUIRE);
+    for (int i = 0; i < 200; i++) {
+        if (i % 2)
+            assert_int_equal(unlink(copy), 0);
+        else
+            copy_path(pub, copy);
+        assert_int_equal(tenon_scan(t), 0);
+    }
+    assert_int_equal(keyrings(t), 2); /* the current one and the held one */
+    assert_int_equal(held->n, 1);     /* still whole */
+    tenon__trust_release(t, held);
+    assert_int_equal(tenon_scan(t), 0);
+    copy_path(pub, copy);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(keyrings(t), 1);
+    tenon_close(t);
+    free(pub);
+    free(copy);
 }
 
 /* The loader's own refusal names the trust store's problem too. */
@@ -739,6 +773,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(loader_refusal_names_the_trust_store,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(huge_file_is_not_hashed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(replaced_keyrings_are_freed, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

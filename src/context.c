@@ -315,6 +315,22 @@ static int recently_changed(const struct tenon__dir_stamp *s, size_t n)
     return 0;
 }
 
+/* Do the key files that are symbolic links still lead to what they led to
+ * when the keyring was read? (A removed or replaced target leaves the
+ * trust directory as it was.) */
+static int links_unchanged(const struct tenon__keyring *kr)
+{
+    struct stat st;
+    for (size_t i = 0; kr && i < kr->n; i++)
+        if (kr->keys[i].link &&
+            (stat(kr->keys[i].path, &st) != 0 ||
+             st.st_dev != kr->keys[i].target_dev ||
+             st.st_ino != kr->keys[i].target_ino ||
+             tenon__ctime_ns(&st) != kr->keys[i].target_ctime_ns))
+            return 0;
+    return 1;
+}
+
 /* Free the replaced keyrings that no caller uses any more. Caller holds
  * trust_lock. */
 static void drop_unused(tenon_t *t)
@@ -354,7 +370,8 @@ static void refresh_keyring(tenon_t *t)
      * the next call. */
     stamp_trust_dirs(t, now);
     int same = t->trust_stamps && !t->trust_racy &&
-               memcmp(now, t->trust_stamps, n * sizeof *now) == 0;
+               memcmp(now, t->trust_stamps, n * sizeof *now) == 0 &&
+               links_unchanged(t->keyring);
     if (loaded && same && !t->keyring->nproblems) {
         free(now);
         return;

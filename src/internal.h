@@ -608,6 +608,13 @@ struct tenon__key {
     char id[TENON__KEY_ID_LEN + 1];
     char *path;
     size_t dir_index;
+    /* A key file that is a symbolic link: the target it led to. Its
+     * directory's stamp does not see the target change or go, so the
+     * keyring is read again when the link no longer leads there. */
+    int link;
+    dev_t target_dev;
+    ino_t target_ino;
+    int64_t target_ctime_ns;
 };
 
 /* Something of the trust store that was not used: a trust directory or key

@@ -674,8 +674,8 @@ static int check_owner(const struct stat *st, const char *what,
  * the target that was opened is what is checked. Returns the descriptor,
  * or a negative code with the reason: TENON_ENOENT when the file is gone
  * (removed since the listing). */
-static int open_key(int dirfd, const char *name, const char *path, char *reason,
-                    size_t rlen)
+static int open_key(int dirfd, const char *name, const char *path,
+                    struct tenon__key *k, char *reason, size_t rlen)
 {
     const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
     int fd = openat(dirfd, name, flags | O_NOFOLLOW), link = 0, rc;
@@ -701,6 +701,10 @@ static int open_key(int dirfd, const char *name, const char *path, char *reason,
         close(fd);
         return rc;
     }
+    k->link = link;
+    k->target_dev = st.st_dev;
+    k->target_ino = st.st_ino;
+    k->target_ctime_ns = tenon__ctime_ns(&st);
     return fd;
 }
 
@@ -710,7 +714,7 @@ static int read_key(int dirfd, const char *name, const char *path,
                     struct tenon__key *k, char *reason, size_t rlen)
 {
     char buf[KEYFILE_MAX], why[PROBLEM_MAX];
-    int fd = open_key(dirfd, name, path, reason, rlen), rc;
+    int fd = open_key(dirfd, name, path, k, reason, rlen), rc;
 
     if (fd < 0)
         return fd;
@@ -887,7 +891,11 @@ int tenon__keyring_same(const struct tenon__keyring *a,
     for (size_t i = 0; i < a->n; i++)
         if (memcmp(a->keys[i].pk, b->keys[i].pk, sizeof a->keys[i].pk) != 0 ||
             a->keys[i].dir_index != b->keys[i].dir_index ||
-            strcmp(a->keys[i].path, b->keys[i].path) != 0)
+            strcmp(a->keys[i].path, b->keys[i].path) != 0 ||
+            a->keys[i].link != b->keys[i].link ||
+            a->keys[i].target_dev != b->keys[i].target_dev ||
+            a->keys[i].target_ino != b->keys[i].target_ino ||
+            a->keys[i].target_ctime_ns != b->keys[i].target_ctime_ns)
             return 0;
     for (size_t i = 0; i < a->nproblems; i++)
         if (strcmp(a->problems[i].path, b->problems[i].path) != 0 ||

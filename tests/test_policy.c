@@ -623,6 +623,39 @@ static void replaced_keyrings_are_freed(void **state)
     free(copy);
 }
 
+/* A trusted key that is a symbolic link into another directory, its
+ * target deleted while the host runs: the trust directory did not change,
+ * but the next scan and load no longer trust the key. */
+static void link_target_removed_takes_effect(void **state)
+{
+    struct env *e = *state;
+    tenon_instance_t *inst = NULL;
+    const tenon_plugin_t *p;
+    char *store = path_join(e->root, "store"),
+         *pub = path_join(e->keys, "dev.pub"),
+         *target = path_join(store, "dev.pub"),
+         *link = path_join(store, "link.pub");
+    /* store/link.pub -> keys/dev.pub; the trust directory is store */
+    assert_int_equal(mkdir(store, 0700), 0);
+    assert_int_equal(symlink(pub, link), 0);
+    free(target);
+    usleep(1100 * 1000); /* an older trust directory: read once, then kept */
+    tenon_t *t = open_policy(e, TENON_TRUST_REQUIRE, store);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(tenon_find(t, "basic", &p), 0);
+    char *aside = path_join(e->root, "dev.pub");
+    assert_int_equal(rename(pub, aside), 0);
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(tenon_find(t, "basic", &p), TENON_EUNAVAIL);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), TENON_EUNAVAIL);
+    tenon_close(t);
+    assert_int_equal(rename(aside, pub), 0);
+    free(aside);
+    free(store);
+    free(pub);
+    free(link);
+}
+
 /* The loader's own refusal names the trust store's problem too. */
 static void loader_refusal_names_the_trust_store(void **state)
 {
@@ -775,6 +808,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(huge_file_is_not_hashed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(replaced_keyrings_are_freed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(link_target_removed_takes_effect, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

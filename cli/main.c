@@ -92,6 +92,11 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (strcmp(argv[1], "--version") == 0) {
+        if (argc > 2) {
+            tool_printf(stderr, "tenon: --version takes no operand; got '%s'\n",
+                        argv[2]);
+            return EXIT_USAGE;
+        }
         printf("tenon %s (plugin ABI %d)\n", TENON_VERSION_STRING,
                TENON_ABI_VERSION);
         return EXIT_OK;

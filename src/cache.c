@@ -448,7 +448,8 @@ static int read_all(int fd, unsigned char *buf, size_t len)
 
 /* The cache directory, open, if it may hold the cache: one that others can
  * write to without the sticky bit lets them rename their own file over the
- * cache, so it is not used (*unfit). -1 with the reason in `why` when it
+ * cache (its group, too: they are other users), so it is not used
+ * (*unfit). -1 with the reason in `why` when it
  * cannot be used or opened (or does not exist yet). */
 static int open_cache_dir(const tenon_t *t, int *unfit, char *why,
                           size_t why_len)
@@ -464,11 +465,11 @@ static int open_cache_dir(const tenon_t *t, int *unfit, char *why,
     if (fstat(fd, &st) != 0)
         snprintf(why, why_len, "cannot stat %s: %s", t->cache_dir,
                  strerror(errno));
-    else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+    else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
         snprintf(why, why_len,
-                 "%s is writable by others without the sticky bit; expected "
-                 "a directory only you can write to, or a sticky one",
-                 t->cache_dir);
+                 "%s is writable by %s without the sticky bit; expected a "
+                 "directory only you can write to, or a sticky one",
+                 t->cache_dir, st.st_mode & S_IWOTH ? "others" : "its group");
     else
         return fd;
     *unfit = 1;

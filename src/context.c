@@ -265,11 +265,16 @@ void tenon__vlog(const tenon_t *t, int level, const char *origin,
     if (level <= TENON_LOG_OFF || level > tenon_get_log_level(t))
         return;
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (t->log_fn)
+    if (t->log_fn) {
         t->log_fn(t->log_ud, level, origin ? origin : "?", msg);
-    else
-        fprintf(stderr, "%s: %s: %s\n", origin ? origin : "?",
-                tenon_log_level_name(level), msg);
+        return;
+    }
+    /* To a terminal, most likely: what a plugin or a file name put in the
+     * line is escaped, so it cannot forge lines or steer the terminal. */
+    char *safe = tenon__escape(msg);
+    fprintf(stderr, "%s: %s: %s\n", origin ? origin : "?",
+            tenon_log_level_name(level), safe ? safe : "(out of memory)");
+    free(safe);
 }
 
 void tenon__log(const tenon_t *t, int level, const char *origin,

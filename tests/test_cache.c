@@ -686,6 +686,13 @@ static void test_cache_dir_writable_by_others(void **state)
     assert_true(exists(e->cache_file));
     free(scan(e, &c));
     assert_int_equal(c.reused, 2);
+    /* its group is other users too */
+    assert_int_equal(chmod(e->cache, 0770), 0);
+    snprintf(want, sizeof want,
+             "scan cache %s not used: %s is writable by its group without "
+             "the sticky bit",
+             e->cache_file, e->cache);
+    expect_unused(e, want);
 }
 
 /* The cache dir is a file: nothing can be written, nothing goes wrong. */

@@ -72,6 +72,10 @@ static void test_version(void **state)
     assert_contains(r.out, TENON_VERSION_STRING);
     assert_string_equal(r.err, "");
     run_free(&r);
+    RUN(&r, "--version", "extra");
+    assert_status(&r, 2);
+    assert_contains(r.err, "--version takes no operand; got 'extra'");
+    run_free(&r);
 }
 
 static void test_help(void **state)

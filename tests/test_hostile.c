@@ -170,6 +170,44 @@ static void swap_between_probe_and_check(void **state)
     free(staged_meta);
 }
 
+/* libtenon's own logger (a host without log_fn) escapes what a plugin's
+ * file name brings into a line: no forged line, no escape sequence. */
+static const char *log_dir;
+
+static int scan_with_default_logger(void *arg)
+{
+    const char *dirs[] = {log_dir};
+    struct tenon_options o = {.struct_size = sizeof o,
+                              .plugin_paths = dirs,
+                              .plugin_path_count = 1,
+                              .log_level = TENON_LOG_DEBUG,
+                              .no_cache = 1};
+    tenon_t *t = NULL;
+    (void)arg;
+    if (tenon_open(&t, &o) != 0 || tenon_scan(t) != 0)
+        return 1;
+    tenon_close(t);
+    return 0;
+}
+
+static void default_logger_escapes(void **state)
+{
+    char *dir = *state, *name = path_join(dir, "x\nFORGED: \033[2Jy.so");
+    struct run r;
+    FILE *fp = fopen(name, "w");
+    assert_non_null(fp);
+    fputs("not a plugin\n", fp);
+    fclose(fp);
+    log_dir = dir;
+    assert_int_equal(run_child(&r, 30000, scan_with_default_logger, NULL), 0);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "x\\nFORGED: \\033[2Jy.so: unavailable");
+    assert_null(strstr(r.err, "\nFORGED"));
+    assert_null(strchr(r.err, '\033'));
+    run_free(&r);
+    free(name);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, tmp_setup, tmp_teardown)
@@ -177,6 +215,7 @@ int main(void)
         T(link_to_a_device_is_not_opened),
         T(search_only_library_directory),
         T(swap_between_probe_and_check),
+        T(default_logger_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -414,6 +414,8 @@ int tenon__deps_resolve(const char *path, const struct tenon__dyn *dyn,
 
 void tenon__deps_free(struct tenon__deps *d)
 {
+    /* In any order: each loaded object holds its own dependencies, so
+     * the dynamic loader unmaps a library only when nothing needs it. */
     for (size_t i = 0; i < d->n; i++) {
         struct tenon__dep *dep = &d->v[i];
         if (dep->handle)

@@ -340,7 +340,7 @@ int tenon__plain_name(const char *name);
  * DT_RPATH or DT_RUNPATH to search, or a DT_NEEDED that is not plain? */
 int tenon__deps_possible(const struct tenon__dyn *d);
 
-/* Close the sealed copies and dlclose the handles, last loaded first. */
+/* Close the sealed copies, dlclose the handles and free the list. */
 void tenon__deps_free(struct tenon__deps *d);
 
 /* ---- install.c: the install lock ----------------------------------------- */

@@ -341,34 +341,44 @@ static size_t depth(const struct resolver *r, size_t o)
     return n;
 }
 
-/* Each bundled library must be loadable after what it needs, one at a
- * time, as the loader will load them: refuse a cycle among them now, so
- * that the scan and `tenon verify` say what a load would. */
+/* The order to load in: each system or bundled library after those it
+ * names that are not loaded yet (a system library's names are not read:
+ * the loader finds them). Kept in out->order for the loader; a cycle among
+ * bundled libraries is refused now, so that the scan and `tenon verify`
+ * say what a load would. */
 static int check_order(struct resolver *r)
 {
     struct tenon__deps *d = r->out;
     unsigned char *done = calloc(d->n ? d->n : 1, 1);
     size_t left = 0;
-    if (!done)
+    if (!done || !(d->order = malloc((d->n ? d->n : 1) * sizeof *d->order))) {
+        free(done);
         return TENON_ENOMEM;
+    }
     for (size_t i = 0; i < d->n; i++)
-        left += d->v[i].kind == TENON__DEP_BUNDLED;
+        if (d->v[i].kind == TENON__DEP_SYSTEM ||
+            d->v[i].kind == TENON__DEP_BUNDLED)
+            left++;
+        else
+            done[i] = 1; /* loaded already, or left to the loader */
     for (size_t progress = 1; left && progress;) {
         progress = 0;
         for (size_t i = 0; i < d->n; i++) {
             const struct tenon__dep *dep = &d->v[i];
-            int ready = !done[i] && dep->kind == TENON__DEP_BUNDLED;
+            int ready = !done[i];
             for (size_t k = 0; ready && k < dep->dynv.nneeded; k++)
                 for (size_t j = 0; j < d->n; j++)
-                    if (d->v[j].kind == TENON__DEP_BUNDLED && !done[j] &&
+                    if (!done[j] &&
                         strcmp(d->v[j].name, dep->dynv.needed[k]) == 0)
                         ready = 0;
-            if (ready)
+            if (ready) {
                 done[i] = 1, left--, progress++;
+                d->order[d->norder++] = i;
+            }
         }
     }
     for (size_t i = 0; left && i < d->n; i++)
-        if (d->v[i].kind == TENON__DEP_BUNDLED && !done[i]) {
+        if (!done[i]) {
             free(done);
             return FAIL("bundled library %s (%s) is in a cycle of libraries "
                         "that need each other; Tenon loads them one at a "
@@ -429,5 +439,6 @@ void tenon__deps_free(struct tenon__deps *d)
         free(dep->dynv.needed);
     }
     free(d->v);
+    free(d->order);
     memset(d, 0, sizeof *d);
 }

@@ -312,6 +312,7 @@ struct tenon__dep {
 struct tenon__deps {
     struct tenon__dep *v;
     size_t n, cap;
+    size_t *order, norder; /* system and bundled ones, in load order */
 };
 
 /* For the loader: check what is loaded already, and copy each bundled

@@ -280,17 +280,6 @@ static void *open_copy(int *fd, char *why, size_t len)
     return h;
 }
 
-/* A dependency is ready to load when everything it needs is loaded. */
-static int ready(const struct tenon__deps *d, const struct tenon__dep *dep)
-{
-    for (size_t i = 0; i < dep->dynv.nneeded; i++)
-        for (size_t j = 0; j < d->n; j++)
-            if (strcmp(d->v[j].name, dep->dynv.needed[i]) == 0 &&
-                !d->v[j].handle && d->v[j].kind != TENON__DEP_PATH)
-                return 0;
-    return 1;
-}
-
 static int load_one(struct tenon__dep *dep, char *why, size_t len)
 {
     void *h;
@@ -319,36 +308,16 @@ static int load_one(struct tenon__dep *dep, char *why, size_t len)
     return 0;
 }
 
-/* Load what the plugin needs, each after what it needs in turn: when the
- * loader maps the plugin, or a bundled library, everything it asks for by
- * name is loaded already, so it searches nothing. */
+/* Load what the plugin needs, each after what it needs in turn (the order
+ * tenon__deps_resolve found): when the loader maps the plugin, or a bundled
+ * library, everything it asks for by name is loaded already, so it
+ * searches nothing. */
 static int load_deps(const struct tenon_plugin *p, struct tenon__deps *d)
 {
     char why[TENON__REASON_MAX];
-    size_t left = 0;
-    for (size_t i = 0; i < d->n; i++)
-        left += !d->v[i].handle && (d->v[i].kind == TENON__DEP_SYSTEM ||
-                                    d->v[i].kind == TENON__DEP_BUNDLED);
-    while (left) {
-        size_t done = 0;
-        for (size_t i = 0; i < d->n; i++) {
-            struct tenon__dep *dep = &d->v[i];
-            if (dep->handle ||
-                (dep->kind != TENON__DEP_SYSTEM &&
-                 dep->kind != TENON__DEP_BUNDLED) ||
-                !ready(d, dep))
-                continue;
-            if (load_one(dep, why, sizeof why))
-                return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
-            done++;
-        }
-        if (!done)
-            return tenon__fail(TENON_EUNAVAIL,
-                               "%s: its bundled libraries need each other in "
-                               "a cycle; Tenon loads them one at a time",
-                               p->path);
-        left -= done;
-    }
+    for (size_t k = 0; k < d->norder; k++)
+        if (load_one(&d->v[d->order[k]], why, sizeof why))
+            return tenon__fail(TENON_EUNAVAIL, "%s: %s", p->path, why);
     return 0;
 }
 

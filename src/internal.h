@@ -799,25 +799,6 @@ int tenon__trust_check_file(const struct tenon__keyring *kr, const char *path,
                             uint64_t max, const unsigned char *known_digest,
                             struct tenon__trust_result *res);
 
-/* Check an inventory entry `p` (status TENON_AVAILABLE, with info) whose
- * file the caller has open as `fd` (the descriptor it will load from):
- * first that fd's static info is byte for byte p's (else TENON_EPERM, "...
- * changed since it was scanned"), then tenon__trust_check_file() with p's
- * path, name and version. Returns 0 or the negative code above, with the
- * reason ("<path>: digest mismatch (...)") in `reason`; on success reason
- * is "signed by <key id>". *verdict (may be NULL) gets TENON__TRUST_*.
- * `kr` is read only, so one keyring may serve a whole scan, from several
- * threads. */
-int tenon__trust_check_with(const struct tenon__keyring *kr,
-                            const struct tenon_plugin *p, int fd, char *reason,
-                            size_t len, int *verdict);
-
-/* tenon__trust_check_with() with the keyring of t's trust directories,
- * loaded for this one call (its problems logged at warn). Does not take
- * t->lock. Never applies the trust policy: that is the caller's. */
-int tenon__trust_check(tenon_t *t, const struct tenon_plugin *p, int fd,
-                       char *reason, size_t len);
-
 /* tenon__trust_check_file() for a library a plugin bundles, whose
  * DT_SONAME is `soname`: its .meta must describe a library of that
  * DT_SONAME (tenon-library-signature-v1). */

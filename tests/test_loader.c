@@ -198,6 +198,30 @@ static void rewrite_in_place_runs_the_new_code(void **state)
     free(so);
 }
 
+/* The same, without a rescan: the inode is the one the scan saw, but its
+ * bytes describe another plugin now, so the load is refused instead of
+ * running code the inventory did not describe. */
+static void rewrite_in_place_after_scan_is_refused(void **state)
+{
+    char *dir = *state, *so = path_join(dir, "basic.so");
+    const char *dirs[] = {dir};
+    tenon_instance_t *inst = NULL;
+    copy_path(TEST_PLUGIN_DIR "/basic_v1.so", so);
+    tenon_t *t = open_scanned(dirs, 1);
+    rewrite_in_place(TEST_PLUGIN_DIR "/basic_v2.so", so);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), TENON_EUNAVAIL);
+    assert_null(inst);
+    assert_contains(tenon_last_error(), "changed since it was scanned: static "
+                                        "info differs from the scanned "
+                                        "file's; rescan");
+    assert_int_equal(tenon_scan(t), 0);
+    assert_int_equal(tenon_create(t, "basic", NULL, &inst), 0);
+    assert_string_equal(version_of(inst), "1.10.0");
+    tenon_destroy(inst);
+    tenon_close(t);
+    free(so);
+}
+
 /* Instances of one unchanged file share one library, and so do copies of
  * the same bytes; other bytes get another library. */
 static void same_bytes_share_one_library(void **state)
@@ -295,6 +319,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(swap_between_check_and_load, tmp_setup,
                                         tmp_teardown),
+        cmocka_unit_test_setup_teardown(rewrite_in_place_after_scan_is_refused,
+                                        tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(swap_after_scan_needs_rescan, tmp_setup,
                                         tmp_teardown),
         cmocka_unit_test(stale_mapping_is_not_reused),

@@ -1378,42 +1378,32 @@ static void test_cli_reports_problems(void **state)
     free(pb);
 }
 
-/* ---- tenon__trust_check, as the inventory calls it ------------------------
+/* ---- tenon__trust_check_file, as the scan, the loader and verify call it -
  */
 
-static struct tenon_plugin *probe(const char *path)
-{
-    size_t len = strlen(path);
-    struct tenon_plugin *p = calloc(1, sizeof *p + len + 1);
-    assert_non_null(p);
-    memcpy(p->path, path, len + 1);
-    tenon__plugin_probe(p, AT_FDCWD, path);
-    assert_int_equal(p->status, TENON_AVAILABLE);
-    return p;
-}
-
-static int check(tenon_t *t, const struct tenon_plugin *p, const char *file,
-                 char *reason, size_t len)
+/* The verdict on `file` as plugin "basic" 1.2.0, read through a descriptor. */
+static int check(const struct tenon__keyring *kr, const char *file,
+                 struct tenon__trust_result *res)
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC), rc;
     assert_true(fd >= 0);
-    rc = tenon__trust_check(t, p, fd, reason, len);
+    rc = tenon__trust_check_file(kr, file, "basic", "1.2.0", fd, UINT64_MAX,
+                                 NULL, res);
     close(fd);
+    tenon__trust_result_free(res);
     return rc;
 }
 
 static void test_trust_check_internal(void **state)
 {
     struct fx *f = *state;
-    char alice[17], mallory[17], reason[TENON__REASON_MAX];
+    char alice[17], mallory[17];
     char *so = copy_plugin(f, "basic_v1.so", "basic.so");
-    char *other = copy_plugin(f, "basic_v2.so", "other.so");
     char *meta = meta_of(so);
     const char *dirs[] = {f->trusted};
     struct tenon_options o;
-    struct tenon_plugin *p;
+    struct tenon__trust_result res;
     struct tenon__keyring kr;
-    int verdict, fd;
     tenon_t *t;
 
     keygen(f, "alice", alice);
@@ -1427,44 +1417,43 @@ static void test_trust_check_internal(void **state)
     assert_int_equal(tenon_trust_dir_count(t), 1);
     assert_string_equal(tenon_trust_dir(t, 0), f->trusted);
     assert_null(tenon_trust_dir(t, 1));
-    p = probe(so);
-
-    assert_int_equal(check(t, p, so, reason, sizeof reason), TENON_ENOENT);
-    assert_contains(reason, "unsigned: no ");
-    sign(f, so, "mallory");
-    assert_int_equal(check(t, p, so, reason, sizeof reason), TENON_EPERM);
-    assert_contains(reason, "signed by untrusted key");
-    assert_contains(reason, mallory);
-    sign(f, so, "alice");
-    assert_int_equal(check(t, p, so, reason, sizeof reason), 0);
-    assert_contains(reason, alice);
-
-    /* The descriptor is another file than the one probed: refused even
-     * though that file is itself a plugin. */
-    assert_int_equal(check(t, p, other, reason, sizeof reason), TENON_EPERM);
-    assert_contains(reason, "changed since it was scanned");
-
-    /* With a keyring loaded once, and the verdicts. */
     assert_int_equal(tenon__keyring_load(t, &kr), 0);
-    fd = open(so, O_RDONLY);
-    assert_int_equal(
-        tenon__trust_check_with(&kr, p, fd, reason, sizeof reason, &verdict),
-        0);
-    assert_int_equal(verdict, TENON__TRUST_OK);
-    write_file(meta, "{", 1);
-    assert_int_equal(
-        tenon__trust_check_with(&kr, p, fd, reason, sizeof reason, &verdict),
-        TENON_EINVAL);
-    assert_int_equal(verdict, TENON__TRUST_MALFORMED);
-    assert_contains(reason, "basic.so: malformed .meta: not JSON");
-    close(fd);
-    tenon__keyring_free(&kr);
 
-    tenon__plugin_free(p);
+    assert_int_equal(check(&kr, so, &res), TENON_ENOENT);
+    assert_int_equal(res.verdict, TENON__TRUST_UNSIGNED);
+    assert_contains(res.reason, "unsigned: no ");
+    sign(f, so, "mallory");
+    assert_int_equal(check(&kr, so, &res), TENON_EPERM);
+    assert_int_equal(res.verdict, TENON__TRUST_UNTRUSTED);
+    assert_contains(res.reason, "signed by untrusted key");
+    assert_contains(res.reason, mallory);
+    sign(f, so, "alice");
+    assert_int_equal(check(&kr, so, &res), 0);
+    assert_int_equal(res.verdict, TENON__TRUST_OK);
+    assert_contains(res.reason, alice);
+    assert_int_equal(res.have_digest, 1);
+    assert_true(res.signed_at[0] != '\0'); /* v2 covers created_at */
+
+    /* Another plugin's name and version: the signature does not cover it. */
+    int fd = open(so, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(tenon__trust_check_file(&kr, so, "basic", "1.10.0", fd,
+                                             UINT64_MAX, NULL, &res),
+                     TENON_EPERM);
+    assert_int_equal(res.verdict, TENON__TRUST_BADSIG);
+    assert_contains(res.reason, "signature does not verify for basic 1.10.0");
+    tenon__trust_result_free(&res);
+    close(fd);
+
+    write_file(meta, "{", 1);
+    assert_int_equal(check(&kr, so, &res), TENON_EINVAL);
+    assert_int_equal(res.verdict, TENON__TRUST_MALFORMED);
+    assert_contains(res.reason, "malformed .meta: not JSON");
+
+    tenon__keyring_free(&kr);
     tenon_close(t);
     free(meta);
     free(so);
-    free(other);
 }
 
 int main(void)

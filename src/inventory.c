@@ -271,16 +271,25 @@ static int same_file(const struct stat *st, const struct tenon_plugin *p)
            tenon__ctime_ns(st) == p->ctime_ns;
 }
 
+/* The stat of the .meta beside file `name` in `dirfd`: 0, or -1 when
+ * there is none (or the name is too long to have one). */
+static int stat_meta(int dirfd, const char *name, struct stat *st)
+{
+    char meta[PATH_MAX];
+    return (size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, name) <
+                       sizeof meta &&
+                   fstatat(dirfd, meta, st, 0) == 0
+               ? 0
+               : -1;
+}
+
 /* The .meta beside `path` as its inode and ctime, {0, 0} when there is
  * none: a rename onto it, a write, or its removal changes them. */
 static void meta_stamp(const char *path, int64_t stamp[2])
 {
-    char meta[PATH_MAX];
     struct stat st;
     stamp[0] = stamp[1] = 0;
-    if ((size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, path) <
-            sizeof meta &&
-        stat(meta, &st) == 0) {
+    if (stat_meta(AT_FDCWD, path, &st) == 0) {
         stamp[0] = (int64_t)st.st_ino;
         stamp[1] = tenon__ctime_ns(&st);
     }
@@ -307,14 +316,8 @@ static int looks_torn(const struct tenon_plugin *p, int verdict,
     return after[0] != before[0] || after[1] != before[1];
 }
 
-/* Check an available entry's digest and signature; the verdict is kept in
- * the entry and applied after the cache is written, and *torn says whether
- * a failure may come from an install or remove in progress (looks_torn).
- * The cache keeps the digest, a fact about the file, and a good verdict
- * with the fingerprint of the keyring that reached it; returns 1 when that
- * verdict was reused. */
 /* The libraries p bundles, found and checked against its good trust
- * result: 0, or a reason in p (trust_rc, trust_reason). */
+ * result; when they fail, p gets the reason (trust_rc, trust_reason). */
 static void trust_bundled(const struct probe_job *job, struct tenon_plugin *p,
                           const struct tenon__trust_result *res)
 {
@@ -331,6 +334,12 @@ static void trust_bundled(const struct probe_job *job, struct tenon_plugin *p,
     }
 }
 
+/* Check an available entry's digest and signature; the verdict is kept in
+ * the entry and applied after the cache is written, and *torn says whether
+ * a failure may come from an install or remove in progress (looks_torn).
+ * The cache keeps the digest, a fact about the file, and a good verdict
+ * with the fingerprint of the keyring that reached it; returns 1 when that
+ * verdict was reused. */
 static int trust_one(const struct probe_job *job, struct tenon_plugin *p,
                      int *torn)
 {
@@ -406,13 +415,10 @@ static int trust_one(const struct probe_job *job, struct tenon_plugin *p,
 
 /* The cache key's .meta part for the file `name` in `dirfd`: the stat of
  * its .meta, taken before the file is probed. */
-static void stat_meta(int dirfd, const char *name, struct tenon_plugin *p)
+static void key_meta(int dirfd, const char *name, struct tenon_plugin *p)
 {
-    char meta[PATH_MAX];
     struct stat st;
-    if ((size_t)snprintf(meta, sizeof meta, "%s" META_SUFFIX, name) <
-            sizeof meta &&
-        fstatat(dirfd, meta, &st, 0) == 0) {
+    if (stat_meta(dirfd, name, &st) == 0) {
         p->meta_size = (int64_t)st.st_size;
         p->meta_mtime_ns = tenon__mtime_ns(&st);
         p->meta_ctime_ns = tenon__ctime_ns(&st);
@@ -457,7 +463,7 @@ static void settle(struct probe_job *job, struct tenon_plugin **pp)
         q->dir_index = p->dir_index;
         q->status = TENON_UNAVAILABLE;
         q->meta_size = -1;
-        stat_meta(AT_FDCWD, q->path, q);
+        key_meta(AT_FDCWD, q->path, q);
         q->meta_listed = q->meta_size >= 0;
         tenon__plugin_probe(q, AT_FDCWD, q->path);
         trust_one(job, q, &torn);
@@ -491,7 +497,7 @@ static void reuse(struct probe_job *job, struct tenon_plugin *p)
     p->mtime_ns = tenon__mtime_ns(&st);
     p->ctime_ns = tenon__ctime_ns(&st);
     if (p->meta_listed)
-        stat_meta(job->dirfd, name, p);
+        key_meta(job->dirfd, name, p);
     /* Distinct files have distinct entries: no two threads touch one. */
     if ((e = tenon__cache_find(job->cache, p)) && tenon__cache_fill(p, e) == 0)
         e->used = 1;
@@ -631,13 +637,14 @@ static int scan_dir(tenon_t *t, size_t di, struct list *out,
         probe_all(t, out->v + first, out->n - first, fd);
     /* A file removed between the listing and its probe is not there: the
      * scan lists what a listing made after the removal would. */
-    for (size_t i = first, n = first; rc == 0 && i < out->n; i++) {
-        if (out->v[i]->vanished)
-            tenon__plugin_free(out->v[i]);
-        else
-            out->v[n++] = out->v[i];
-        if (i + 1 == out->n)
-            out->n = n;
+    if (rc == 0) {
+        size_t kept = first;
+        for (size_t i = first; i < out->n; i++)
+            if (out->v[i]->vanished)
+                tenon__plugin_free(out->v[i]);
+            else
+                out->v[kept++] = out->v[i];
+        out->n = kept;
     }
     for (size_t i = first; rc == 0 && i < out->n; i++)
         if (out->v[i]->status != TENON_AVAILABLE)
@@ -781,8 +788,8 @@ static void apply_trust(tenon_t *t, struct list *l, int policy,
 /* Check every available entry's digest and signature, in several threads
  * for more than a few; entries whose files were removed while they were
  * being checked (settle) leave the list. */
-static int check_trust(tenon_t *t, struct list *l,
-                       const struct tenon__keyring *kr)
+static void check_trust(tenon_t *t, struct list *l,
+                        const struct tenon__keyring *kr)
 {
     struct probe_job job = {l->v, l->n, AT_FDCWD,        0, NULL, kr,
                             0,    0,    t->max_file_size};
@@ -795,7 +802,6 @@ static int check_trust(tenon_t *t, struct list *l,
         if (l->v[i])
             l->v[kept++] = l->v[i];
     l->n = kept;
-    return 0;
 }
 
 int tenon_scan(tenon_t *t)
@@ -814,7 +820,7 @@ int tenon_scan(tenon_t *t)
     for (size_t di = 0; di < t->npaths && rc == 0; di++)
         rc = scan_dir(t, di, &l, &cache, &stamps[di]);
     if (rc == 0 && policy != TENON_TRUST_OFF)
-        rc = check_trust(t, &l, kr);
+        check_trust(t, &l, kr);
     /* Before the policy is applied and shadowing: the cache keeps what
      * probing found, the digests and good verdicts with their keyring,
      * nothing that depends on the policy or on other files. */

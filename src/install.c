@@ -239,7 +239,6 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
-/* Copy all of `in` to `out` (both open), then fsync `out`. */
 /* A host would refuse it (max_file_size): it is not copied either. */
 static int too_big(const char *src)
 {
@@ -250,6 +249,7 @@ static int too_big(const char *src)
                        src, (unsigned long long)TENON_MAX_FILE_SIZE_DEFAULT);
 }
 
+/* Copy all of `in` to `out` (both open), then fsync `out`. */
 static int copy_fd(int in, int out, const char *src, const char *dst)
 {
     char buf[65536];
@@ -516,7 +516,7 @@ int tenon_remove(const char *spec, const char *dir, size_t *removed)
                               .plugin_paths = &dir,
                               .plugin_path_count = 1,
                               .trust = TENON_TRUST_OFF,
-                              .log_level = -1 /* TENON_LOG */};
+                              .log_level = -1 /* from TENON_LOG */};
     if ((rc = tenon_open(&t, &o)))
         goto out;
     rc = tenon_find(t, spec, &match);

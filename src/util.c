@@ -154,8 +154,8 @@ int tenon__open_regular(int dirfd, const char *name, struct stat *st)
          * a tape rewinds), then open the very inode looked at. */
         if ((pfd = openat(dirfd, name, O_PATH | O_CLOEXEC)) < 0)
             return -1;
-        if (fstat(pfd, st) != 0 || !S_ISREG(st->st_mode)) {
-            e = S_ISREG(st->st_mode) ? errno : ENXIO;
+        e = fstat(pfd, st) != 0 ? errno : !S_ISREG(st->st_mode) ? ENXIO : 0;
+        if (e) {
             close(pfd);
             errno = e;
             return -1;

@@ -429,7 +429,7 @@ static int trust_list(tenon_t *t, int json)
         printf("\nignored, so the trust store fails closed (the default "
                "trust policy is require):\n");
     for (size_t i = 0; i < kr.nproblems; i++)
-        printf("  %s\n", kr.problems[i].reason);
+        tool_printf(stdout, "  %s\n", kr.problems[i].reason);
     tenon__keyring_free(&kr);
     return EXIT_OK;
 }

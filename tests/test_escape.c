@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "testutil.h"
@@ -241,6 +242,23 @@ static void other_commands(void **state)
     /* the column is as wide as the escaped name, not its 6 bytes */
     assert_contains(r.out, "  FILE       DIRECTORY\n");
     run_free(&r);
+
+    /* An ignored key file: its reason, which names it, is escaped too. */
+    char *trusted = path_join(cfg, "tenon/trusted"),
+         *bad = path_join(trusted, "bad\033[31m.pub");
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("junk\n", f);
+    fclose(f);
+    RUN_ENV(&r, env, "trust", "list");
+    assert_status(&r, 0);
+    assert_clean(r.out);
+    assert_contains(r.out, "\nignored, so the trust store fails closed");
+    assert_contains(r.out, "/bad\\033[31m.pub");
+    run_free(&r);
+    assert_int_equal(unlink(bad), 0);
+    free(bad);
+    free(trusted);
 
     RUN_ENV(&r, env, "verify", red);
     assert_status(&r, 0);

@@ -149,8 +149,8 @@ int tenon_scan(tenon_t *t);
 size_t tenon_release_old_scans(tenon_t *t);
 
 /* Every file the scan found, available or not, in search-path order then
- * file name. The entry is owned by `t` and valid until tenon_close().
- * [any-thread] */
+ * file name. The entry is owned by `t` and valid until tenon_close(), or
+ * until tenon_release_old_scans() after a later scan. [any-thread] */
 size_t tenon_plugin_count(tenon_t *t);
 const tenon_plugin_t *tenon_plugin_at(tenon_t *t, size_t i);
 

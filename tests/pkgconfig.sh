@@ -13,6 +13,13 @@ if ! command -v pkg-config >/dev/null 2>&1; then
     echo "pkg-config is not installed; skipped (apt-get install pkg-config)"
     exit 77
 fi
+# The uninstalled .pc requires what the installed one does: pkg-config looks
+# for every package of Requires.private, even for --cflags, so a stale name
+# fails on a machine that has only what the Makefile installs.
+for f in tenon.pc tenon-uninstalled.pc; do
+    sed -n 's/^Requires.private: //p' "$build/$f"
+done | uniq | awk 'END { if (NR != 1) { print "FAIL: tenon.pc and " \
+    "tenon-uninstalled.pc differ in Requires.private"; exit 1 } }'
 flags=$(PKG_CONFIG_PATH=$build pkg-config --cflags --libs tenon-uninstalled)
 echo "pkg-config: $flags"
 case " $flags " in

@@ -34,6 +34,7 @@ static const struct {
     {TENON_EPERM, "TENON_EPERM", "not permitted"},
     {TENON_ERANGE, "TENON_ERANGE", "value out of range"},
     {TENON_EBUSY, "TENON_EBUSY", "resource busy"},
+    {TENON_EDECLINE, "TENON_EDECLINE", "provider declined"},
 };
 
 const char *tenon_strerror(int err)

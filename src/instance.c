@@ -237,10 +237,10 @@ static const void *host_get_interface(struct tenon_instance *other,
 }
 
 const struct tenon_host tenon__host = {
-    sizeof(struct tenon_host),
-    TENON_ABI_VERSION,
-    host_log,
-    host_log_level,
-    host_set_error,
-    host_get_interface,
+    .struct_size = sizeof(struct tenon_host),
+    .abi = TENON_ABI_VERSION,
+    .log = host_log,
+    .log_level = host_log_level,
+    .set_error = host_set_error,
+    .get_interface = host_get_interface,
 };

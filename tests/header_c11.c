@@ -1,9 +1,11 @@
 /* Compile-only: the SDK and host headers as strict C11, and the plugin
  * macros expand to valid declarations. */
 #include <tenon/host.h>
+#include <tenon/memory.h>
+#include <tenon/osi.h>
 #include <tenon/plugin.h>
 
-TENON_PLUGIN_INFO("header-c11", "1.0.0", TENON_DESCRIPTION("compile test")
+TENON_PLUGIN_INFO("header-c11", "1.0.0", TENON_DESCRIPTION("compile test") TENON_RANK(TENON_RANK_PRIMARY)
                   TENON_ARG_INT("n", "1", "a number"));
 
 static int create(const struct tenon_host *h, struct tenon_instance *s,

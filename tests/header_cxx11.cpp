@@ -1,5 +1,7 @@
 // Compile-only: the SDK and host headers as strict C++11.
 #include <tenon/host.h>
+#include <tenon/memory.h>
+#include <tenon/osi.h>
 #include <tenon/plugin.h>
 
 TENON_PLUGIN_INFO("header-cxx11", "1.0.0", TENON_DESCRIPTION("compile test")

@@ -269,6 +269,67 @@ int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit, void *ud);
 /* Nonzero while the library of this entry is loaded. [any-thread] */
 int tenon_plugin_loaded(tenon_t *t, const tenon_plugin_t *p);
 
+/* ---- chains ------------------------------------------------------------ */
+
+/* Build a chain, memflow's connector -> os -> connector: create steps[0]
+ * (a "name[@version][:args]" string) with `input` (may be NULL), then each
+ * next step with the instance before it as its input. Every step is checked
+ * before its plugin code runs: a step whose `accepts` id the instance before
+ * it does not provide fails, naming both plugins and the id. *out gets the
+ * last instance, which holds the rest: tenon_destroy(*out) releases the
+ * whole chain (and the caller keeps its own reference to `input`). On
+ * failure nothing is left behind and the message names the step (its
+ * position and text). [any-thread] */
+int tenon_chain(tenon_t *t, const char *const *steps, size_t n,
+                tenon_instance_t *input, tenon_instance_t **out);
+
+/* ---- ranked providers ---------------------------------------------------- */
+
+/* The rank of an entry (its static info key `rank`; 0 without one).
+ * [any-thread] */
+int tenon_plugin_rank(const tenon_plugin_t *p);
+
+/* The available plugins that provide interface `id`, in the order the host
+ * tries them: highest rank first, then by name, then the inventory's order
+ * for one name (only the newest version of a name is listed). Stores up to
+ * `max` entries (owned by `t`, as tenon_plugin_at()'s) in out[] and returns
+ * how many there are in all. [any-thread] */
+size_t tenon_providers(tenon_t *t, const char *id, const tenon_plugin_t **out,
+                       size_t max);
+
+/* Create an instance of the first provider of `id` that takes the job:
+ * tries tenon_providers() in order, each with no arguments and `input`,
+ * going on to the next when a create() declines (TENON_EDECLINE) or fails.
+ * When none succeeds, returns TENON_ENOENT (none provides `id`) or the code
+ * of the last failure, with a message listing each provider tried and its
+ * reason. [any-thread] */
+int tenon_create_provider(tenon_t *t, const char *id, tenon_instance_t *input,
+                          tenon_instance_t **out);
+
+/* ---- callbacks, from the host's side ------------------------------------- */
+
+/* Register `fn` on the callback `name` of instance `provider` as
+ * host->callback_register() does for a plugin (plugin.h), on behalf of the
+ * host program: the handler is removed by tenon_callback_unregister() or
+ * when `provider` is destroyed. [any-thread] */
+int tenon_callback_register(tenon_instance_t *provider, const char *name,
+                            const char *sig, tenon_callback_fn fn, void *ctx,
+                            uint64_t *id);
+int tenon_callback_unregister(tenon_t *t, uint64_t id);
+
+/* ---- core files ---------------------------------------------------------- */
+
+/* Write an ELF core file of process `pid` as `osi` (an instance providing
+ * tenon.osi/1) sees it, to `fd` (written from its current offset on,
+ * sequentially, so a pipe will do): one PT_LOAD per readable run of each
+ * mapping, notes NT_PRPSINFO, NT_PRSTATUS for each thread (registers are
+ * not known to tenon.osi/1 and are written as zeros), NT_AUXV when the
+ * provider knows it, and NT_FILE. gdb reads it (`gdb EXE FILE`), as does
+ * the coredump plugin. Bytes a provider cannot read are left out of the
+ * file (a PT_LOAD with no file bytes). TENON_ENOENT when there is no such
+ * process, TENON_EIO when writing fails. [any-thread] */
+int tenon_write_core(tenon_instance_t *osi, uint32_t pid, int fd);
+
 /* ---- installing ------------------------------------------------------- */
 
 /* Check `file` with the inventory's rules and copy it into `dir` (NULL:

@@ -67,7 +67,11 @@ enum tenon_error {
     TENON_EPERM = -11,   /* not permitted */
     TENON_ERANGE = -12,  /* value out of range */
     TENON_EBUSY = -13,   /* resource in use */
-    TENON_ERROR_MIN = -13
+    /* create() only: this provider does not take the job (no file was
+     * given, the system is not the kind it reads); the host tries the next
+     * provider by rank, as VLC probes its modules. */
+    TENON_EDECLINE = -14,
+    TENON_ERROR_MIN = -14
 };
 
 /* ---- log levels ---------------------------------------------------------- */
@@ -126,6 +130,15 @@ tenon_arg(const struct tenon_args *args, const char *name)
  * Opaque to plugins; pass it back to the host functions below. */
 struct tenon_instance;
 
+/* A callback a provider declared (see struct tenon_host). Opaque. */
+struct tenon_callback;
+
+/* A handler of a callback: `ctx` as registered, `event` as the provider
+ * fired it, of the type the callback's signature id names. It runs on the
+ * provider's thread and may call any host function, unregistering handlers
+ * included, but must not destroy the provider's instance. */
+typedef void (*tenon_callback_fn)(void *ctx, const void *event);
+
 #if defined(__GNUC__) || defined(__clang__)
 #define TENON_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
@@ -158,7 +171,57 @@ struct tenon_host {
      * when that instance does not provide `id`. [any-thread] */
     const void *(*get_interface)(struct tenon_instance *other, const char *id,
                                  void **obj);
+
+    /* ---- appended in ABI 1, Tenon 0.3: callbacks between plugins ----
+     *
+     * A provider declares a named callback and fires it; consumers (other
+     * plugins, or the host) register handlers on the provider's instance.
+     * The signature id ("namespace.name/major", like an interface id) names
+     * the type of the event the provider passes, and registering checks it,
+     * so a handler never gets an event of another type. Check struct_size
+     * before using these (a plugin may be run by an older host): the
+     * TENON_HOST_HAS() macro below does. */
+
+    /* Declare the callback `name` of `self`, whose handlers take events of
+     * signature `sig`. *cb (the provider's, valid until its instance is
+     * destroyed) is what callback_fire() takes. TENON_EEXIST when `self`
+     * already declared `name`. [any-thread] */
+    int (*callback_declare)(struct tenon_instance *self, const char *name,
+                            const char *sig, struct tenon_callback **cb);
+
+    /* Call every handler registered on `cb`, in registration order, with
+     * its context and `event`; returns how many ran. A handler registered
+     * or unregistered while the callback runs (by itself, another handler
+     * or another thread) takes effect at once: one unregistered before its
+     * turn does not run. Fires may come from several threads at once.
+     * [any-thread] */
+    size_t (*callback_fire)(struct tenon_callback *cb, const void *event);
+
+    /* How many handlers `cb` has now (a provider may skip work nobody
+     * listens to). [any-thread] */
+    size_t (*callback_handlers)(const struct tenon_callback *cb);
+
+    /* Register `fn` with `ctx` on the callback `name` of instance
+     * `provider`, on behalf of `self`; *id gets the handle to unregister
+     * with. TENON_ENOENT when `provider` declared no such callback,
+     * TENON_EINVAL when its signature is not `sig`. The handler is removed
+     * when `self` or `provider` is destroyed, if not before. No limit on
+     * how many. [any-thread] */
+    int (*callback_register)(struct tenon_instance *self,
+                             struct tenon_instance *provider, const char *name,
+                             const char *sig, tenon_callback_fn fn, void *ctx,
+                             uint64_t *id);
+
+    /* Remove a handler. When it returns, the handler is not running on any
+     * other thread and never runs again (a handler may unregister itself,
+     * or another, from inside a callback). TENON_ENOENT for an id that is
+     * not registered (any more). [any-thread] */
+    int (*callback_unregister)(struct tenon_instance *self, uint64_t id);
 };
+
+/* Does `host` have member `m` (appended after the plugin's SDK version)? */
+#define TENON_HOST_HAS(host, m)                                                \
+    ((host)->struct_size >= offsetof(struct tenon_host, m) + sizeof((host)->m))
 
 #define TENON_LOG(host, self, level, ...)                                      \
     do {                                                                       \
@@ -222,6 +285,14 @@ struct tenon_plugin_entry {
 #define TENON_PROVIDES(id) TENON__KV("provides", id)
 /* The interface id the input instance must provide, if the plugin takes one. */
 #define TENON_ACCEPTS(id) TENON__KV("accepts", id)
+/* Where this plugin stands among the providers of an interface when the
+ * host picks one itself: highest rank first, then by name (GStreamer's
+ * rule). An integer literal from -1000000 to 1000000, e.g. TENON_RANK(256)
+ * or TENON_RANK(TENON_RANK_PRIMARY); a plugin without one ranks 0. */
+#define TENON_RANK(n)        TENON__KV("rank", TENON__STR(n))
+#define TENON_RANK_PRIMARY   256
+#define TENON_RANK_SECONDARY 128
+#define TENON_RANK_MARGINAL  64
 
 /* Arguments, in the order the plugin wants them in struct tenon_args. The
  * first declared argument also takes a bare value (`name:value`). A default is

@@ -18,11 +18,14 @@ CMAKE_FLAGS ?=
 #   binutils                      readelf, which the demo uses to show the info
 #   clang-format                  the style check (make check-format)
 #   bsdutils                      script(1): the docs' samples in a terminal
+#   gdb                           gcore writes the core files the tests read;
+#                                 gdb reads the ones tenon dump writes
 DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libssl-dev \
-               libcmocka-dev clang binutils clang-format bsdutils
+               libcmocka-dev clang binutils clang-format bsdutils gdb
 
 # Every C source and header of ours, for the style check.
 C_FILES = $(wildcard src/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \
+          plugins/*/*.[ch] tests/helpers/*.[ch] \
           tests/*.[ch] tests/plugins/*.[ch] bench/*.c fuzz/*.c)
 
 .PHONY: all deps configure check check-asan check-tsan check-format format \

@@ -28,8 +28,8 @@ static pid_t tids[2];
 static void *worker(void *arg)
 {
     int i = (int)(intptr_t)arg;
-    char name[16];
-    snprintf(name, sizeof name, "worker-%d", i + 1);
+    char name[16] = "worker-1";
+    name[7] = (char)('1' + i);
     pthread_setname_np(pthread_self(), name);
     tids[i] = (pid_t)syscall(SYS_gettid);
     pthread_barrier_wait(&ready);

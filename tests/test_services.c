@@ -15,6 +15,8 @@
 
 #include "testapi.h"
 
+#include <tenon/osi.h>
+
 static tenon_t *open_svc(void)
 {
     const char *dirs[] = {TEST_SVC_DIR, TEST_PLUGIN_DIR};
@@ -486,6 +488,58 @@ static void registration_from_eight_threads(void **state)
     free(w);
 }
 
+/* ---- the example provider of docs/osi.md -------------------------------- */
+
+struct seen {
+    uint32_t pid;
+    char name[64];
+};
+
+static int first_process(void *ud, const struct tenon_osi_process *p)
+{
+    struct seen *s = ud;
+    s->pid = p->pid;
+    snprintf(s->name, sizeof s->name, "%s", p->name);
+    return 7; /* stop: the listing returns it */
+}
+
+static void example_provider_works(void **state)
+{
+    (void)state;
+    const char *dirs[] = {SELFOSI_DIR};
+    tenon_t *t = open_scanned(dirs, 1);
+    tenon_instance_t *inst;
+    void *obj, *mem;
+    const struct tenon_memory_v1 *mvt;
+    struct seen s = {0};
+    static const char secret[] = "selfosi reads this";
+    char buf[sizeof secret];
+    size_t done;
+
+    assert_int_equal(tenon_create_provider(t, TENON_OSI_ID, NULL, &inst), 0);
+    const struct tenon_osi_v1 *osi =
+        tenon_get_interface(inst, TENON_OSI_ID, &obj);
+    assert_non_null(osi);
+    assert_int_equal(osi->processes(obj, TENON_OSI_PROC_ALL, first_process, &s),
+                     7);
+    assert_int_equal(s.pid, (uint32_t)getpid());
+    assert_nstr(s.name, "test_services");
+    assert_int_equal(osi->process_memory(obj, s.pid, &mvt, &mem), 0);
+    assert_int_equal(mvt->read(mem, (uintptr_t)secret, buf, sizeof buf, &done),
+                     0);
+    assert_int_equal(done, sizeof buf);
+    assert_nstr(buf, secret);
+    assert_int_equal(mvt->read(mem, 0x1000, buf, 8, &done), 0);
+    assert_int_equal(done, 0);
+    osi->process_memory_free(obj, mem);
+    tenon_destroy(inst);
+    assert_int_equal(tenon_create(t, "selfosi:enable=no", NULL, &inst),
+                     TENON_EDECLINE);
+    assert_nstr(tenon_last_error(), "plugin 'selfosi' declined: not enabled "
+                                    "(selfosi:enable=yes)");
+    tenon_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +562,7 @@ int main(void)
         cmocka_unit_test(destroying_the_provider_removes_every_handler),
         cmocka_unit_test(unregister_waits_for_a_running_handler),
         cmocka_unit_test(registration_from_eight_threads),
+        cmocka_unit_test(example_provider_works),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

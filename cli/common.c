@@ -210,7 +210,13 @@ static void unknown_option(const char *cmd, const char *opt, unsigned flags)
                  {OPT_TARGETS, "--targets"},
                  {OPT_DIR, "--dir"},
                  {OPT_NO_CACHE, "--no-cache"},
-                 {OPT_PROVIDES, "--provides"}};
+                 {OPT_PROVIDES, "--provides"},
+                 {OPT_CHAIN, "--os"},
+                 {OPT_CHAIN, "--connector"},
+                 {OPT_FULL, "--full"},
+                 {OPT_RAW, "--raw"},
+                 {OPT_OUTPUT, "--output"},
+                 {OPT_OUTPUT, "--force"}};
     const char *names[sizeof known / sizeof *known], *near;
     size_t n = 0;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
@@ -241,6 +247,29 @@ static const char *option_value(const char *cmd, const char *name,
         return NULL;
     }
     return v;
+}
+
+/* A chain step: -o NAME[:ARGS], --os=..., -c ..., --connector=... */
+static int add_step(const char *cmd, struct tool_opts *o, char kind,
+                    const char *name, int argc, char **argv, int *i)
+{
+    const char *v = option_value(cmd, name, "NAME[:ARGS]", argc, argv, i);
+    if (!v)
+        return EXIT_USAGE;
+    if (o->nsteps == TOOL_MAX_STEPS) {
+        tool_error(cmd, "at most %d chain steps (-o and -c)", TOOL_MAX_STEPS);
+        return EXIT_USAGE;
+    }
+    o->step_kind[o->nsteps] = kind;
+    o->steps[o->nsteps++] = v;
+    return 0;
+}
+
+/* Is `a` the short option `s` ("-o") or the long one `l`, alone or with
+ * "=VALUE"? */
+static int is_either(const char *a, const char *s, const char *l)
+{
+    return strcmp(a, s) == 0 || is_option(a, l);
 }
 
 int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
@@ -284,6 +313,26 @@ int tool_parse(const char *cmd, const char *usage, int argc, char **argv,
             if (!(o->provides = option_value(
                       cmd, "--provides", "an interface id", argc, argv, &i)))
                 return EXIT_USAGE;
+        } else if ((flags & OPT_CHAIN) && is_either(a, "-o", "--os")) {
+            if (add_step(cmd, o, 'o', a[1] == '-' ? "--os" : "-o", argc, argv,
+                         &i))
+                return EXIT_USAGE;
+        } else if ((flags & OPT_CHAIN) && is_either(a, "-c", "--connector")) {
+            if (add_step(cmd, o, 'c', a[1] == '-' ? "--connector" : "-c", argc,
+                         argv, &i))
+                return EXIT_USAGE;
+        } else if ((flags & OPT_FULL) &&
+                   (strcmp(a, "-f") == 0 || strcmp(a, "--full") == 0)) {
+            o->full = 1;
+        } else if ((flags & OPT_RAW) && strcmp(a, "--raw") == 0) {
+            o->raw = 1;
+        } else if ((flags & OPT_OUTPUT) && is_either(a, "-O", "--output")) {
+            if (!(o->output =
+                      option_value(cmd, a[1] == '-' ? "--output" : "-O",
+                                   "a file (or - for stdout)", argc, argv, &i)))
+                return EXIT_USAGE;
+        } else if ((flags & OPT_OUTPUT) && strcmp(a, "--force") == 0) {
+            o->force = 1;
         } else {
             unknown_option(cmd, a, flags);
             return EXIT_USAGE;

@@ -20,6 +20,13 @@ static const struct command {
     {"install", cmd_install, "check a plugin file and copy it into place"},
     {"remove", cmd_remove, "delete an installed plugin"},
     {"cache", cmd_cache, "clear the scan cache"},
+    {"providers", cmd_providers, "list the providers of an interface by rank"},
+    {"ps", cmd_ps, "list the processes of a system"},
+    {"threads", cmd_threads, "list the threads of a process"},
+    {"maps", cmd_maps, "list the memory mappings of a process"},
+    {"modules", cmd_modules, "list the kernel modules of a system"},
+    {"read", cmd_read, "read memory: a hexdump, or the raw bytes"},
+    {"dump", cmd_dump, "write an ELF core file of a process"},
     {"help", cmd_help, "show help for a command"},
 };
 
@@ -39,7 +46,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: tenon [--version] [--help] COMMAND [ARGS]\n\n"
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'tenon COMMAND --help' describes a command. Environment:\n"
                "  TENON_PLUGIN_PATH  colon-separated plugin directories\n"
                "  TENON_LOG          off, error, warn, info, debug or trace\n"

@@ -3,9 +3,11 @@
 #define TENON_TOOL_H
 
 #include <tenon/host.h>
+#include <tenon/osi.h>
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* Exit statuses. */
@@ -15,6 +17,7 @@
 
 #define MAX_PATHS         64
 #define TOOL_MAX_OPERANDS 256
+#define TOOL_MAX_STEPS    64
 
 /* Options every command that scans takes, plus the flags it knows. */
 struct tool_opts {
@@ -26,13 +29,24 @@ struct tool_opts {
     const char *provides; /* --provides */
     const char *positional[TOOL_MAX_OPERANDS];
     int npositional;
+    /* The chain, in command-line order: each step's text and whether it
+     * came as an OS step (-o, 'o') or a connector step (-c, 'c'). */
+    const char *steps[TOOL_MAX_STEPS];
+    char step_kind[TOOL_MAX_STEPS];
+    size_t nsteps;
+    int full, raw, force; /* -f/--full, --raw, --force */
+    const char *output;   /* -O/--output */
 };
 
 /* Flags a command accepts besides --help. */
 enum { OPT_JSON = 1, OPT_ALL = 2, OPT_TARGETS = 4, OPT_DIR = 8 };
-#define OPT_NO_CACHE 0x100 /* --no-cache, for the commands that scan */
-#define OPT_PROVIDES 0x200 /* --provides ID (list) */
-#define OPT_PATH     0x400 /* --plugin-path DIR, for the commands that scan */
+#define OPT_NO_CACHE 0x100  /* --no-cache, for the commands that scan */
+#define OPT_PROVIDES 0x200  /* --provides ID (list) */
+#define OPT_PATH     0x400  /* --plugin-path DIR, for the commands that scan */
+#define OPT_CHAIN    0x800  /* -o/--os and -c/--connector: chain.c */
+#define OPT_FULL     0x1000 /* -f/--full (ps) */
+#define OPT_RAW      0x2000 /* --raw (read) */
+#define OPT_OUTPUT   0x4000 /* -O/--output FILE and --force (dump) */
 
 /* Returned by tool_parse() when it printed the usage for --help: the command
  * is done and exits 0. */
@@ -115,5 +129,56 @@ int tool_keyring(const char *cmd, tenon_t *t, struct tenon__keyring *kr);
 int cmd_install(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+
+/* ---- introspection: chain.c ---------------------------------------------- */
+
+/* Does a provider's struct (whose first member is its struct_size) cover
+ * `member`? Members are appended over time: read one only when it does. */
+#define TOOL_HAS(s, type, member)                                              \
+    ((s)->struct_size >= offsetof(type, member) + sizeof((s)->member))
+
+/* The usage lines of the chain options, shared by the commands that take
+ * them. */
+#define TOOL_CHAIN_HELP                                                        \
+    "  -o, --os NAME[:ARGS]          an OS step: a plugin providing\n"         \
+    "                                tenon.osi/1 (repeatable)\n"               \
+    "  -c, --connector NAME[:ARGS]   a connector step: a plugin providing\n"   \
+    "                                tenon.memory/1 (repeatable)\n"            \
+    "                                Steps are chained in the order given,\n"  \
+    "                                each reading from the one before\n"
+
+/* A number a user typed: decimal, or hexadecimal after 0x. With
+ * `suffixes`, a k, m or g after it multiplies by 1024, 1024^2 or 1024^3.
+ * Returns -1 when `s` is not one or does not fit 64 bits. */
+int tool_parse_u64(const char *s, int suffixes, uint64_t *out);
+
+/* Create the instance a command reads from, which must provide interface
+ * `need`: the chain the -o and -c options of `o` name, else the best
+ * provider of `need` (tenon_create_provider()). Prints the error and
+ * returns EXIT_USAGE when the options themselves are wrong (a step of the
+ * wrong kind, a chain that ends in a plugin without `need`, one whose
+ * accepts is not met), EXIT_FAIL when creating it failed; else 0, *out
+ * holding the last instance (tenon_destroy() releases the chain) and *vt
+ * and *obj its `need` interface. */
+int tool_chain_open(const char *cmd, tenon_t *t, const struct tool_opts *o,
+                    const char *need, tenon_instance_t **out, const void **vt,
+                    void **obj);
+
+/* Print a failed call of a provider as "tenon CMD: MESSAGE", MESSAGE being
+ * what the instance left with set_error(), else the code's text. Returns
+ * EXIT_FAIL. */
+int tool_provider_error(const char *cmd, tenon_instance_t *inst, int rc);
+
+/* "1234" as a process id; prints the problem and returns EXIT_USAGE when
+ * it is not a decimal number from 0 to 4294967294. */
+int tool_parse_pid(const char *cmd, const char *s, uint32_t *pid);
+
+int cmd_ps(int argc, char **argv);
+int cmd_threads(int argc, char **argv);
+int cmd_maps(int argc, char **argv);
+int cmd_modules(int argc, char **argv);
+int cmd_read(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_providers(int argc, char **argv);
 
 #endif

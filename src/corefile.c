@@ -162,8 +162,7 @@ static int on_mapping(void *ud, const struct tenon_osi_mapping *m)
                                "plugin '%s' listed a mapping of process %u "
                                "from 0x%llx to 0x%llx: expected page-aligned "
                                "bounds, start below end",
-                               c->plugin, c->pid,
-                               (unsigned long long)m->start,
+                               c->plugin, c->pid, (unsigned long long)m->start,
                                (unsigned long long)m->end);
         return 1;
     }
@@ -196,10 +195,10 @@ nomem:
 static int listed(struct core *c, int rc, const char *doing)
 {
     if (rc > 0 || c->cb_rc)
-        return c->cb_rc ? c->cb_rc
-                        : tenon__fail(TENON_EPLUGIN,
-                                      "plugin '%s', %s: returned %d", c->plugin,
-                                      doing, rc);
+        return c->cb_rc
+                   ? c->cb_rc
+                   : tenon__fail(TENON_EPLUGIN, "plugin '%s', %s: returned %d",
+                                 c->plugin, doing, rc);
     return rc ? midway_fail(c, rc, doing) : 0;
 }
 
@@ -252,8 +251,7 @@ static int gather(struct core *c)
     rc = c->osi->process_memory(c->obj, c->pid, &c->mem, &c->mem_obj);
     if (rc)
         return midway_fail(c, rc, "opening the memory");
-    if (!c->mem || !HAS(c->mem, struct tenon_memory_v1, read) ||
-        !c->mem->read)
+    if (!c->mem || !HAS(c->mem, struct tenon_memory_v1, read) || !c->mem->read)
         return tenon__fail(TENON_EPLUGIN,
                            "plugin '%s' gave a memory view of process %u "
                            "without read()",
@@ -323,7 +321,8 @@ static int probe(struct core *c, const struct run *m)
     return 0;
 }
 
-/* ---- the headers and notes ------------------------------------------------ */
+/* ---- the headers and notes ------------------------------------------------
+ */
 
 static int put(struct bytes *b, const void *p, size_t len)
 {
@@ -530,7 +529,8 @@ out:
     return rc;
 }
 
-/* ---- pass 2: writing ------------------------------------------------------ */
+/* ---- pass 2: writing ------------------------------------------------------
+ */
 
 static int write_all(struct core *c, const void *p, size_t len)
 {
@@ -540,8 +540,8 @@ static int write_all(struct core *c, const void *p, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return tenon__fail(TENON_EIO,
-                               "writing the core of process %u: %s", c->pid,
+            return tenon__fail(TENON_EIO, "writing the core of process %u: %s",
+                               c->pid,
                                n < 0 ? strerror(errno) : "wrote nothing");
         s += n;
         len -= (size_t)n;

@@ -1,0 +1,783 @@
+/*
+ * The introspection commands (ps, threads, maps, modules, read, dump,
+ * providers) and tenon_write_core(), run on real data: a live osi_target
+ * (a marker string at a known address, two named threads), a core of it
+ * written by gdb's gcore, and a core written by `tenon dump`, which gdb
+ * itself must then open. The bundled plugins native, process and coredump
+ * do the reading.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define PLUGINS TEST_EXAMPLE_DIR /* build/plugins */
+
+/* Never a process: above Linux's PID_MAX_LIMIT (4194304). */
+#define NO_PID "99999999"
+
+static struct fixture {
+    char *dir;
+    pid_t pid;
+    int to_target; /* the target's stdin: closing it ends it */
+    char spid[16], saddr[32], slen[16];
+    unsigned long long marker;
+    size_t marker_len;
+    pid_t tids[3];
+    char exe[PATH_MAX];
+    char *gcore, *dump; /* core files: gdb's and tenon's */
+    char coredump_gcore[PATH_MAX + 16], coredump_dump[PATH_MAX + 16];
+} fx;
+
+static const char marker[] = "TENON-OSI-MARKER:7f3a9c1e-the-quick-brown-fox";
+
+/* ---- running other programs -----------------------------------------------
+ */
+
+struct exec_args {
+    const char *const *argv;
+    uid_t uid; /* drop to it first when not 0 */
+    const char *stdout_file;
+};
+
+static int exec_child(void *arg)
+{
+    const struct exec_args *a = arg;
+    if (a->stdout_file) {
+        int fd = open(a->stdout_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 1) < 0)
+            return 126;
+    }
+    if (a->uid && (setgroups(0, NULL) || setgid(a->uid) || setuid(a->uid)))
+        return 126;
+    execvp(a->argv[0], (char *const *)a->argv);
+    return 127;
+}
+
+static void run_argv(struct run *r, const char *const *argv, uid_t uid,
+                     const char *stdout_file)
+{
+    struct exec_args a = {argv, uid, stdout_file};
+    if (run_child(r, 120000, exec_child, &a) != 0)
+        fail_msg("%s timed out", argv[0]);
+}
+
+/* `tenon ARGS... --plugin-path build/plugins`. */
+#define TENON(r, ...) RUN(r, __VA_ARGS__, "--plugin-path", PLUGINS)
+
+/* ---- the fixture ----------------------------------------------------------
+ */
+
+static int start_target(void)
+{
+    int to[2], from[2];
+    char line[512];
+    FILE *out;
+    const char *tids;
+    if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
+        return -1;
+    if ((fx.pid = fork()) == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        execl(OSI_TARGET, OSI_TARGET, (char *)NULL);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    fx.to_target = to[1];
+    if (!(out = fdopen(from[0], "r")) || !fgets(line, sizeof line, out))
+        return -1;
+    fclose(out);
+    if (sscanf(line, "pid=%*d marker=%llx marker_len=%zu", &fx.marker,
+               &fx.marker_len) != 2 ||
+        !(tids = strstr(line, "tids=")) ||
+        sscanf(tids, "tids=%d,%d,%d", &fx.tids[0], &fx.tids[1], &fx.tids[2]) !=
+            3)
+        return -1;
+    snprintf(fx.spid, sizeof fx.spid, "%d", (int)fx.pid);
+    snprintf(fx.saddr, sizeof fx.saddr, "0x%llx", fx.marker);
+    snprintf(fx.slen, sizeof fx.slen, "%zu", fx.marker_len);
+    if (!realpath(OSI_TARGET, fx.exe))
+        return -1;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    if (!(fx.dir = make_tmpdir()) || start_target() != 0)
+        return -1;
+    fx.gcore = path_join(fx.dir, "gcore");
+    fx.dump = path_join(fx.dir, "dump.core");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (fx.pid > 0) {
+        close(fx.to_target);
+        waitpid(fx.pid, NULL, 0);
+    }
+    free(fx.gcore);
+    free(fx.dump);
+    remove_tree(fx.dir);
+    return 0;
+}
+
+/* The element of JSON array `arr` whose integer `key` is `v`, or NULL. */
+static json_t *find_int(json_t *arr, const char *key, json_int_t v)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        if (json_integer_value(json_object_get(e, key)) == v)
+            return e;
+    }
+    return NULL;
+}
+
+static void assert_threads_json(const char *out)
+{
+    json_t *arr = parse_json(out);
+    assert_int_equal(json_array_size(arr), 3);
+    for (int i = 0; i < 3; i++)
+        assert_non_null(find_int(arr, "tid", fx.tids[i]));
+    json_decref(arr);
+}
+
+/* ---- the live process ------------------------------------------------------
+ */
+
+static void test_ps_native(void **state)
+{
+    struct run r;
+    json_t *arr, *p;
+    char line[64];
+    (void)state;
+    TENON(&r, "ps", "-o", "native", "--json");
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_non_null(p = find_int(arr, "pid", fx.pid));
+    assert_int_equal(json_integer_value(json_object_get(p, "ppid")), getpid());
+    assert_nstr(json_string_value(json_object_get(p, "name")), "osi_target");
+    assert_nstr(json_string_value(json_object_get(p, "exe")), fx.exe);
+    assert_nstr(
+        json_string_value(json_array_get(json_object_get(p, "argv"), 0)),
+        OSI_TARGET);
+    assert_int_equal(json_integer_value(json_object_get(p, "uid")), getuid());
+    assert_non_null(json_string_value(json_object_get(p, "start_time")));
+    json_decref(arr);
+    run_free(&r);
+
+    /* The default provider is native; text has the pid and the name. */
+    TENON(&r, "ps", "-f");
+    assert_status(&r, 0);
+    assert_contains(r.out, "NAME            CMD\n");
+    snprintf(line, sizeof line, " %d ", (int)getpid());
+    assert_contains(r.out, line);
+    assert_contains(r.out, " osi_target      " OSI_TARGET "\n");
+    run_free(&r);
+}
+
+static void test_threads_native(void **state)
+{
+    struct run r;
+    char tid[32];
+    (void)state;
+    TENON(&r, "threads", fx.spid);
+    assert_status(&r, 0);
+    assert_contains(r.out, "TID STATE NAME\n");
+    for (int i = 0; i < 3; i++) {
+        snprintf(tid, sizeof tid, "%7d ", (int)fx.tids[i]);
+        assert_contains(r.out, tid);
+    }
+    assert_contains(r.out, "worker-1\n");
+    assert_contains(r.out, "worker-2\n");
+    run_free(&r);
+    TENON(&r, "threads", fx.spid, "--json");
+    assert_status(&r, 0);
+    assert_threads_json(r.out);
+    run_free(&r);
+}
+
+static void test_maps_native(void **state)
+{
+    struct run r;
+    json_t *arr, *m;
+    size_t i;
+    int marker_seen = 0;
+    (void)state;
+    TENON(&r, "maps", fx.spid);
+    assert_status(&r, 0);
+    assert_contains(r.out, fx.exe);
+    assert_contains(r.out, "[stack]\n");
+    run_free(&r);
+    /* The marker lies in a writable private mapping of the executable. */
+    TENON(&r, "maps", fx.spid, "--json");
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    json_array_foreach(arr, i, m)
+    {
+        unsigned long long s =
+            strtoull(json_string_value(json_object_get(m, "start")), NULL, 16);
+        unsigned long long e =
+            strtoull(json_string_value(json_object_get(m, "end")), NULL, 16);
+        if (fx.marker >= s && fx.marker < e) {
+            marker_seen = 1;
+            assert_nstr(json_string_value(json_object_get(m, "perms")), "rw-p");
+            assert_nstr(json_string_value(json_object_get(m, "path")), fx.exe);
+        }
+    }
+    assert_true(marker_seen);
+    json_decref(arr);
+    run_free(&r);
+}
+
+static void test_read_native(void **state)
+{
+    struct run r;
+    char want[160];
+    json_t *j;
+    (void)state;
+    TENON(&r, "read", "-o", "native", "-c", "process:pid=", fx.saddr, fx.slen);
+    assert_status(&r, 2); /* pid= without a value */
+    run_free(&r);
+
+    char step[48];
+    snprintf(step, sizeof step, "process:pid=%s", fx.spid);
+    TENON(&r, "read", "-o", "native", "-c", step, fx.saddr, fx.slen, "--raw");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, marker);
+    run_free(&r);
+
+    /* A first step that needs an input gets the best provider of it. */
+    TENON(&r, "read", "--connector", step, fx.saddr, "16");
+    assert_status(&r, 0);
+    snprintf(want, sizeof want,
+             "%llx  54 45 4e 4f 4e 2d 4f 53  49 2d 4d 41 "
+             "52 4b 45 52  |TENON-OSI-MARKER|\n",
+             fx.marker);
+    assert_contains(r.out, want);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+
+    TENON(&r, "read", "-c", step, fx.saddr, "0x5", "--json");
+    assert_status(&r, 0);
+    j = parse_json(r.out);
+    assert_nstr(json_string_value(json_object_get(j, "address")), fx.saddr);
+    assert_int_equal(json_integer_value(json_object_get(j, "read")), 5);
+    assert_nstr(json_string_value(json_object_get(j, "hex")), "54454e4f4e");
+    json_decref(j);
+    run_free(&r);
+}
+
+/* A read that runs off the end of a mapping prints what it read, then
+ * names the first address it could not; one that starts there reads
+ * nothing. */
+static void test_read_unreadable(void **state)
+{
+    struct run r;
+    json_t *arr, *m;
+    size_t i;
+    unsigned long long end = 0;
+    char step[48], addr[32], want[128];
+    (void)state;
+    snprintf(step, sizeof step, "process:pid=%s", fx.spid);
+    TENON(&r, "read", "-c", step, "0x10", "16");
+    assert_status(&r, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "tenon read: address 0x10 is not readable\n");
+    run_free(&r);
+
+    /* The end of a mapping with no mapping right after it. */
+    TENON(&r, "maps", fx.spid, "--json");
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    json_array_foreach(arr, i, m)
+    {
+        json_t *next = json_array_get(arr, i + 1);
+        unsigned long long e =
+            strtoull(json_string_value(json_object_get(m, "end")), NULL, 16);
+        if (json_is_true(json_object_get(m, "read")) && next &&
+            strtoull(json_string_value(json_object_get(next, "start")), NULL,
+                     16) > e) {
+            end = e;
+            break;
+        }
+    }
+    json_decref(arr);
+    run_free(&r);
+    assert_true(end != 0);
+    snprintf(addr, sizeof addr, "0x%llx", end - 8);
+    TENON(&r, "read", "-c", step, addr, "16");
+    assert_status(&r, 1);
+    snprintf(want, sizeof want, "%llx ", end - 8);
+    assert_true(strncmp(r.out, want, strlen(want)) == 0);
+    assert_int_equal(strchr(r.out, '\n') - r.out + 1, (long)strlen(r.out));
+    snprintf(want, sizeof want,
+             "tenon read: address 0x%llx is not readable (read 8 of 16 "
+             "bytes)\n",
+             end);
+    assert_string_equal(r.err, want);
+    run_free(&r);
+}
+
+/* ---- gcore's core file -----------------------------------------------------
+ */
+
+static void make_gcore(void)
+{
+    struct run r;
+    const char *argv[] = {"gcore", "-o", fx.gcore, fx.spid, NULL};
+    run_argv(&r, argv, 0, NULL);
+    assert_status(&r, 0);
+    run_free(&r);
+    snprintf(fx.coredump_gcore, sizeof fx.coredump_gcore, "coredump:%s.%s",
+             fx.gcore, fx.spid);
+}
+
+static void test_gcore(void **state)
+{
+    struct run r;
+    json_t *arr, *p;
+    (void)state;
+    make_gcore();
+    TENON(&r, "ps", "-o", fx.coredump_gcore, "--json");
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_non_null(p = find_int(arr, "pid", fx.pid));
+    assert_nstr(json_string_value(json_object_get(p, "name")), "osi_target");
+    json_decref(arr);
+    run_free(&r);
+
+    TENON(&r, "threads", "-o", fx.coredump_gcore, fx.spid, "--json");
+    assert_status(&r, 0);
+    assert_threads_json(r.out);
+    run_free(&r);
+
+    TENON(&r, "maps", "--os", fx.coredump_gcore, fx.spid);
+    assert_status(&r, 0);
+    assert_contains(r.out, fx.exe);
+    assert_contains(r.out, "/libc.so");
+    run_free(&r);
+
+    TENON(&r, "read", "-o", fx.coredump_gcore, fx.saddr, fx.slen, "--raw");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, marker);
+    run_free(&r);
+
+    TENON(&r, "modules", "-o", fx.coredump_gcore);
+    assert_status(&r, 1);
+    assert_string_equal(r.err, "tenon modules: 'coredump' does not list kernel "
+                               "modules\n");
+    run_free(&r);
+}
+
+/* ---- tenon dump ------------------------------------------------------------
+ */
+
+/* gdb opens `core` with the executable: the three threads by their ids,
+ * the marker by address and by symbol (which needs the PIE placed). */
+static void assert_gdb_reads(const char *core)
+{
+    struct run r;
+    char xs[96], lwp[32];
+    const char *argv[] = {
+        "gdb",      "-batch",       "-nx",
+        "-ex",      "info threads", "-ex",
+        xs,         "-ex",          "print (char*)osi_target_marker",
+        OSI_TARGET, core,           NULL};
+    snprintf(xs, sizeof xs, "x/s %s", fx.saddr);
+    run_argv(&r, argv, 0, NULL);
+    assert_status(&r, 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(lwp, sizeof lwp, "LWP %d", (int)fx.tids[i]);
+        assert_contains(r.out, lwp);
+    }
+    /* x/s: "0xADDR <osi_target_marker>:\t\"TENON...\"" */
+    snprintf(xs, sizeof xs, "%s <osi_target_marker>:\t\"", fx.saddr);
+    assert_contains(r.out, xs);
+    assert_contains(r.out, "<osi_target_marker> \"TENON-OSI-MARKER:7f3a9c1e");
+    assert_null(strstr(r.err, "Cannot access memory"));
+    run_free(&r);
+}
+
+static void test_dump(void **state)
+{
+    struct run r;
+    struct stat st;
+    char want[PATH_MAX + 64];
+    (void)state;
+    unlink(fx.dump);
+    TENON(&r, "dump", fx.spid, "-O", fx.dump);
+    assert_status(&r, 0);
+    snprintf(want, sizeof want, "%s: core of process %s, ", fx.dump, fx.spid);
+    assert_contains(r.out, want);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    assert_int_equal(stat(fx.dump, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_gdb_reads(fx.dump);
+
+    snprintf(fx.coredump_dump, sizeof fx.coredump_dump, "coredump:%s", fx.dump);
+    TENON(&r, "read", "-o", fx.coredump_dump, fx.saddr, fx.slen, "--raw");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, marker);
+    run_free(&r);
+    TENON(&r, "threads", "-o", fx.coredump_dump, fx.spid, "--json");
+    assert_status(&r, 0);
+    assert_threads_json(r.out);
+    run_free(&r);
+    TENON(&r, "ps", "-o", fx.coredump_dump, "--json");
+    assert_status(&r, 0);
+    json_t *arr = parse_json(r.out), *p = find_int(arr, "pid", fx.pid);
+    assert_non_null(p);
+    assert_nstr(json_string_value(json_object_get(p, "name")), "osi_target");
+    assert_int_equal(json_integer_value(json_object_get(p, "ppid")), getpid());
+    json_decref(arr);
+    run_free(&r);
+
+    /* No overwriting without --force; nothing left behind either way. */
+    TENON(&r, "dump", fx.spid, "-O", fx.dump);
+    assert_status(&r, 1);
+    snprintf(want, sizeof want,
+             "tenon dump: %s exists; give --force to replace it\n", fx.dump);
+    assert_string_equal(r.err, want);
+    run_free(&r);
+    TENON(&r, "dump", fx.spid, "-O", fx.dump, "--force", "--json");
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_int_equal(json_integer_value(json_object_get(arr, "pid")), fx.pid);
+    assert_true(json_integer_value(json_object_get(arr, "size")) > 4096);
+    json_decref(arr);
+    run_free(&r);
+}
+
+/* Written to a pipe, which cannot seek, the core is the same. */
+static void test_dump_pipe(void **state)
+{
+    struct run r;
+    char *piped = path_join(fx.dir, "piped.core"), *cmd, spec[PATH_MAX + 16];
+    const char *argv[] = {"sh", "-c", NULL, NULL};
+    (void)state;
+    cmd = malloc(strlen(piped) + 512);
+    assert_non_null(cmd);
+    sprintf(cmd, "'%s' dump %s -O - --plugin-path '%s' | cat > '%s'", TENON_CLI,
+            fx.spid, PLUGINS, piped);
+    argv[2] = cmd;
+    run_argv(&r, argv, 0, NULL);
+    assert_status(&r, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    assert_gdb_reads(piped);
+    snprintf(spec, sizeof spec, "coredump:%s", piped);
+    TENON(&r, "read", "-o", spec, fx.saddr, fx.slen, "--raw");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, marker);
+    run_free(&r);
+    free(cmd);
+    free(piped);
+}
+
+/* ---- tenon_write_core() from a host ---------------------------------------
+ */
+
+static void test_write_core_errors(void **state)
+{
+    const char *dirs[] = {PLUGINS};
+    tenon_t *t = open_scanned(dirs, 1);
+    tenon_instance_t *native, *hello;
+    int fd;
+    (void)state;
+    assert_int_equal(tenon_create(t, "native", NULL, &native), 0);
+
+    /* A full disk: the write fails, naming errno. */
+    fd = open("/dev/full", O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(tenon_write_core(native, (uint32_t)fx.pid, fd), TENON_EIO);
+    assert_contains(tenon_last_error(), "No space left on device");
+    close(fd);
+
+    /* A reader that went away (SIGPIPE is ignored here). */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    close(p[0]);
+    assert_int_equal(tenon_write_core(native, (uint32_t)fx.pid, p[1]),
+                     TENON_EIO);
+    assert_contains(tenon_last_error(), "Broken pipe");
+    close(p[1]);
+
+    /* No such process: nothing written. */
+    fd = open("/dev/null", O_WRONLY);
+    assert_int_equal(tenon_write_core(native, 99999999u, fd), TENON_ENOENT);
+    close(fd);
+
+    /* An instance without tenon.osi/1. */
+    assert_int_equal(tenon_create(t, "hello", NULL, &hello), 0);
+    assert_int_equal(tenon_write_core(hello, 1, 1), TENON_EINVAL);
+    assert_string_equal(tenon_last_error(),
+                        "plugin 'hello' does not provide tenon.osi/1, which "
+                        "a core file is written from");
+    tenon_destroy(hello);
+    tenon_destroy(native);
+    tenon_close(t);
+}
+
+/* ---- bad input -------------------------------------------------------------
+ */
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static void test_bad_cores(void **state)
+{
+    struct run r;
+    char *empty = path_join(fx.dir, "empty"), *cut = path_join(fx.dir, "cut");
+    char spec[PATH_MAX + 16];
+    unsigned char buf[8192];
+    int fd;
+    (void)state;
+
+    write_file(empty, "", 0);
+    snprintf(spec, sizeof spec, "coredump:%s", empty);
+    TENON(&r, "ps", "-o", spec);
+    assert_status(&r, 1);
+    assert_contains(r.err, "tenon ps: chain step 1 of 1 ('coredump:");
+    assert_contains(r.err, "empty");
+    run_free(&r);
+
+    /* The first page of a real core: its notes and segments are cut. */
+    fd = open(fx.dump, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+    close(fd);
+    write_file(cut, buf, 2048);
+    snprintf(spec, sizeof spec, "coredump:%s", cut);
+    TENON(&r, "threads", "-o", spec, fx.spid);
+    assert_status(&r, 1);
+    assert_contains(r.err, "tenon threads: chain step 1 of 1 ('coredump:");
+    run_free(&r);
+
+    /* An executable is ELF, but not a core. */
+    snprintf(spec, sizeof spec, "coredump:%s", OSI_TARGET);
+    TENON(&r, "maps", "-o", spec, fx.spid);
+    assert_status(&r, 1);
+    assert_contains(r.err, "tenon maps: chain step 1 of 1 ('coredump:");
+    run_free(&r);
+    free(empty);
+    free(cut);
+}
+
+static void test_no_such_process(void **state)
+{
+    static const char *const cmds[] = {"threads", "maps"};
+    struct run r;
+    char *out = path_join(fx.dir, "none.core");
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        TENON(&r, cmds[i], NO_PID);
+        assert_status(&r, 1);
+        assert_string_equal(r.out,
+                            cmds[i][0] == 't' ? "    TID STATE NAME\n" : "");
+        assert_contains(r.err, NO_PID);
+        run_free(&r);
+    }
+    TENON(&r, "dump", NO_PID, "-O", out);
+    assert_status(&r, 1);
+    assert_contains(r.err, NO_PID);
+    run_free(&r);
+    /* Nothing left behind: no core, no temporary file. */
+    assert_int_equal(access(out, F_OK), -1);
+    TENON(&r, "read", "-c", "process:pid=" NO_PID, "0x1000", "1");
+    assert_status(&r, 1);
+    assert_contains(r.err, NO_PID);
+    run_free(&r);
+    free(out);
+    struct run ls;
+    const char *argv[] = {"ls", "-A", fx.dir, NULL};
+    run_argv(&ls, argv, 0, NULL);
+    assert_null(strstr(ls.out, ".tmp-"));
+    run_free(&ls);
+}
+
+/* Another user's process: the provider refuses, and says so. */
+static void test_permission(void **state)
+{
+    struct run r;
+    const char *argv[] = {TENON_CLI,       "maps",  "1", "--no-cache",
+                          "--plugin-path", PLUGINS, NULL};
+    (void)state;
+    run_argv(&r, argv, 65534, NULL);
+    assert_status(&r, 1);
+    assert_contains(r.err, "tenon maps: ");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+}
+
+/* ---- chains and usage ------------------------------------------------------
+ */
+
+static void test_chains(void **state)
+{
+    struct run r;
+    char step[48], want[256];
+    (void)state;
+    snprintf(step, sizeof step, "process:pid=%s", fx.spid);
+    /* The second process step gets a tenon.memory/1 input. */
+    TENON(&r, "read", "-o", "native", "-c", step, "-c", step, fx.saddr, "1");
+    assert_status(&r, 2);
+    snprintf(want, sizeof want,
+             "tenon read: chain step 3 of 3 ('%s'): plugin 'process' needs "
+             "an input providing tenon.osi/1; 'process' does not provide it\n",
+             step);
+    assert_string_equal(r.err, want);
+    run_free(&r);
+
+    TENON(&r, "ps", "-o", step);
+    assert_status(&r, 2);
+    snprintf(want, sizeof want,
+             "tenon ps: -o '%s': plugin 'process' does not provide "
+             "tenon.osi/1, which an OS (-o) step must\n",
+             step);
+    assert_string_equal(r.err, want);
+    run_free(&r);
+
+    TENON(&r, "read", "-o", "native", fx.saddr, "1");
+    assert_status(&r, 2);
+    assert_string_equal(r.err,
+                        "tenon read: the chain ends in 'native', which does "
+                        "not provide tenon.memory/1; add a connector step "
+                        "for one of its processes, e.g. -c process:pid=PID\n");
+    run_free(&r);
+
+    TENON(&r, "ps", "-c", "coredump:/nonexistent");
+    assert_status(&r, 1); /* a connector step may end an OS chain */
+    run_free(&r);
+
+    TENON(&r, "ps", "-o", "nosuchplugin");
+    assert_status(&r, 1);
+    assert_contains(r.err, "tenon ps: -o 'nosuchplugin': ");
+    run_free(&r);
+    TENON(&r, "ps", "-o", "native:bogus=1");
+    assert_status(&r, 2);
+    run_free(&r);
+}
+
+static void test_usage(void **state)
+{
+    static const struct {
+        const char *a[6];
+        const char *err;
+    } cases[] = {
+        {{"threads"},
+         "tenon threads: expected PID; see 'tenon threads --help'\n"},
+        {{"maps", "abc"},
+         "tenon maps: 'abc' is not a process id; expected a decimal number\n"},
+        {{"threads", "1", "2"}, "tenon threads: unexpected operand '2'"},
+        {{"read", "-o", "native", "zz", "1"},
+         "tenon read: ADDR 'zz': expected an address"},
+        {{"read", "-o", "native", "0x10", "0"}, "tenon read: LEN '0': "},
+        {{"read", "-o", "native", "0x10", "1q"}, "tenon read: LEN '1q': "},
+        {{"read", "0xffffffffffffffff", "2"},
+         "tenon read: ADDR + LEN is past the end"},
+        {{"read", "1", "1", "--raw", "--json"},
+         "tenon read: --raw and --json exclude each other\n"},
+        {{"read", "1"}, "tenon read: expected ADDR LEN"},
+        {{"dump", "1"}, "tenon dump: expected -O FILE"},
+        {{"dump", "1", "-O", "-", "--json"}, "exclude each other"},
+        {{"ps", "--rwa"}, "tenon ps: unknown option '--rwa'"},
+        {{"read", "--rwa", "1", "1"}, "did you mean '--raw'?"},
+        {{"ps", "-o"}, "tenon ps: -o needs NAME[:ARGS]"},
+        {{"ps", "--os="}, "tenon ps: --os needs NAME[:ARGS]"},
+        {{"providers"}, "tenon providers: expected ID"},
+        {{"providers", "osi"}, "'osi': expected an interface id"},
+        {{"modules", "x"}, "unexpected operand 'x'"},
+        {{"dump", "1", "--full", "-O", "x"}, "unknown option '--full'"},
+    };
+    struct run r;
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *argv[10] = {TENON_CLI, cases[i].a[0], "--plugin-path",
+                                PLUGINS};
+        size_t n = 4;
+        for (size_t k = 1; k < 6 && cases[i].a[k]; k++)
+            argv[n++] = cases[i].a[k];
+        run_argv(&r, argv, 0, NULL);
+        if (r.status != 2 || !strstr(r.err, cases[i].err))
+            fail_msg("case %zu: status %d, stderr:\n%s", i, r.status, r.err);
+        assert_string_equal(r.out, "");
+        run_free(&r);
+    }
+}
+
+static void test_providers(void **state)
+{
+    struct run r;
+    json_t *arr;
+    (void)state;
+    TENON(&r, "providers", "tenon.osi/1", "--json");
+    assert_status(&r, 0);
+    arr = parse_json(r.out);
+    assert_true(json_array_size(arr) >= 2);
+    assert_nstr(
+        json_string_value(json_object_get(json_array_get(arr, 0), "name")),
+        "native");
+    assert_nstr(
+        json_string_value(json_object_get(json_array_get(arr, 1), "name")),
+        "coredump");
+    assert_true(
+        json_integer_value(json_object_get(json_array_get(arr, 0), "rank")) >
+        json_integer_value(json_object_get(json_array_get(arr, 1), "rank")));
+    json_decref(arr);
+    run_free(&r);
+    TENON(&r, "providers", "tenon.osi/1");
+    assert_status(&r, 0);
+    assert_contains(r.out, "   RANK  NAME");
+    assert_true(strstr(r.out, "native") < strstr(r.out, "coredump"));
+    run_free(&r);
+    TENON(&r, "providers", "no.such/1");
+    assert_status(&r, 0);
+    assert_string_equal(
+        r.out, "no plugins providing no.such/1 found in 1 directory\n");
+    run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ps_native),
+        cmocka_unit_test(test_threads_native),
+        cmocka_unit_test(test_maps_native),
+        cmocka_unit_test(test_read_native),
+        cmocka_unit_test(test_read_unreadable),
+        cmocka_unit_test(test_gcore),
+        cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_dump_pipe),
+        cmocka_unit_test(test_write_core_errors),
+        cmocka_unit_test(test_bad_cores),
+        cmocka_unit_test(test_no_such_process),
+        cmocka_unit_test(test_permission),
+        cmocka_unit_test(test_chains),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_providers),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

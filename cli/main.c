@@ -46,7 +46,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: tenon [--version] [--help] COMMAND [ARGS]\n\n"
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'tenon COMMAND --help' describes a command. Environment:\n"
                "  TENON_PLUGIN_PATH  colon-separated plugin directories\n"
                "  TENON_LOG          off, error, warn, info, debug or trace\n"

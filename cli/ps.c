@@ -122,11 +122,11 @@ static int on_process(void *ud, const struct tenon_osi_process *p)
     tool_printf(stdout, "%7s %7s %6s %-5s %-6s ", pid, ppid, uid,
                 p->state ? state : "?", start_text(s, p->start_time_ns, start));
     if (s->full) {
-        tool_printf(stdout, "%-15s ", p->name ? p->name : "");
+        tool_printf(stdout, "%-15s ", p->name && *p->name ? p->name : "-");
         print_cmd(p);
         fputc('\n', stdout);
     } else {
-        tool_printf(stdout, "%s\n", p->name ? p->name : "");
+        tool_printf(stdout, "%s\n", p->name && *p->name ? p->name : "-");
     }
     return 0;
 }

@@ -38,7 +38,8 @@ static int on_thread(void *ud, const struct tenon_osi_thread *th)
         return json_array_append_new(arr, o) ? 1 : 0;
     }
     snprintf(tid, sizeof tid, "%u", th->tid);
-    tool_printf(stdout, "%7s %-5s %s\n", tid, th->state ? state : "?", name);
+    tool_printf(stdout, "%7s %-5s %s\n", tid, th->state ? state : "?",
+                *name ? name : "-");
     return 0;
 }
 

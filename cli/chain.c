@@ -131,10 +131,15 @@ int tool_chain_open(const char *cmd, tenon_t *t, const struct tool_opts *o,
     return 0;
 }
 
-int tool_provider_error(const char *cmd, tenon_instance_t *inst, int rc)
+int tool_provider_error(const char *cmd, tenon_instance_t *inst, int rc,
+                        const char *what)
 {
     const char *msg = tenon_instance_error(inst);
-    tool_error(cmd, "%s", msg[0] ? msg : tenon_strerror(rc));
+    if (msg[0])
+        tool_error(cmd, "%s", msg);
+    else
+        tool_error(cmd, "%s: %s (plugin '%s')", what, tenon_strerror(rc),
+                   tenon_plugin_name(tenon_instance_plugin(inst)));
     return EXIT_FAIL;
 }
 

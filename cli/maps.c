@@ -103,9 +103,11 @@ int cmd_maps(int argc, char **argv)
     if (o.json)
         arr = json_array();
     rc = osi->mappings(obj, pid, on_mapping, arr);
-    if (rc < 0)
-        rc = tool_provider_error("maps", inst, rc);
-    else if (rc > 0) {
+    if (rc < 0) {
+        char what[32];
+        snprintf(what, sizeof what, "process %u", pid);
+        rc = tool_provider_error("maps", inst, rc, what);
+    } else if (rc > 0) {
         tool_error("maps", "out of memory");
         rc = EXIT_FAIL;
     } else if (arr) {

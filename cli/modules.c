@@ -76,7 +76,7 @@ int cmd_modules(int argc, char **argv)
         printf("%-24s %10s %s\n", "NAME", "SIZE", "BASE");
     rc = osi->modules(obj, on_module, arr);
     if (rc < 0)
-        rc = tool_provider_error("modules", inst, rc);
+        rc = tool_provider_error("modules", inst, rc, "listing the modules");
     else if (rc > 0) {
         tool_error("modules", "out of memory");
         rc = EXIT_FAIL;

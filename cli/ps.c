@@ -166,7 +166,7 @@ int cmd_ps(int argc, char **argv)
                "START", o.full ? "NAME            CMD" : "NAME");
     rc = osi->processes(obj, want, on_process, &s);
     if (rc < 0)
-        rc = tool_provider_error("ps", inst, rc);
+        rc = tool_provider_error("ps", inst, rc, "listing the processes");
     else if (rc > 0) {
         tool_error("ps", "out of memory");
         rc = EXIT_FAIL;

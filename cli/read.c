@@ -162,7 +162,7 @@ static int copy(tenon_instance_t *inst, const struct tenon_memory_v1 *mem,
         }
         *done += got;
         if (err) {
-            rc = tool_provider_error("read", inst, err);
+            rc = tool_provider_error("read", inst, err, "reading");
             break;
         }
         if (got < want) {

@@ -76,9 +76,11 @@ int cmd_threads(int argc, char **argv)
     else
         printf("%7s %-5s %s\n", "TID", "STATE", "NAME");
     rc = osi->threads(obj, pid, on_thread, arr);
-    if (rc < 0)
-        rc = tool_provider_error("threads", inst, rc);
-    else if (rc > 0) {
+    if (rc < 0) {
+        char what[32];
+        snprintf(what, sizeof what, "process %u", pid);
+        rc = tool_provider_error("threads", inst, rc, what);
+    } else if (rc > 0) {
         tool_error("threads", "out of memory");
         rc = EXIT_FAIL;
     } else if (arr) {

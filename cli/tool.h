@@ -165,9 +165,10 @@ int tool_chain_open(const char *cmd, tenon_t *t, const struct tool_opts *o,
                     void **obj);
 
 /* Print a failed call of a provider as "tenon CMD: MESSAGE", MESSAGE being
- * what the instance left with set_error(), else the code's text. Returns
- * EXIT_FAIL. */
-int tool_provider_error(const char *cmd, tenon_instance_t *inst, int rc);
+ * what the instance left with set_error(), else "WHAT: " and the code's
+ * text. Returns EXIT_FAIL. */
+int tool_provider_error(const char *cmd, tenon_instance_t *inst, int rc,
+                        const char *what);
 
 /* "1234" as a process id; prints the problem and returns EXIT_USAGE when
  * it is not a decimal number from 0 to 4294967294. */

@@ -105,13 +105,16 @@ static const char *provider_error(const struct core *c, int rc)
 }
 
 /* A provider call failed: its code (a plugin's own ones only) and its
- * message, saying what was being done. */
+ * message, which names the process when the provider wrote one. */
 static int provider_fail(const struct core *c, int rc, const char *doing)
 {
+    const char *msg = tenon_instance_error(c->inst);
     if (rc >= 0 || rc < TENON_ERROR_MIN)
         rc = TENON_EPLUGIN;
+    if (msg[0])
+        return tenon__fail(rc, "plugin '%s': %s", c->plugin, msg);
     return tenon__fail(rc, "plugin '%s', %s of process %u: %s", c->plugin,
-                       doing, c->pid, provider_error(c, rc));
+                       doing, c->pid, tenon_strerror(rc));
 }
 
 /* A read or listing that failed after the process was found: an ENOENT

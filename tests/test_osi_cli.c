@@ -157,6 +157,132 @@ static void assert_threads_json(const char *out)
     json_decref(arr);
 }
 
+/* ---- exact output, on fakeosi's made-up process 42 ----------------------- */
+
+#define FAKE(r, ...)                                                           \
+    RUN(r, __VA_ARGS__, "--plugin-path", TEST_OSI_DIR, "--plugin-path", PLUGINS)
+
+static void test_formats(void **state)
+{
+    struct run r;
+    (void)state;
+    FAKE(&r, "ps", "-o", "fakeosi");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, "    PID    PPID    UID STATE START  NAME\n"
+                               "     42       1   1000 S     -      fake\n");
+    run_free(&r);
+    FAKE(&r, "ps", "--os=fakeosi", "--full");
+    assert_status(&r, 0);
+    assert_string_equal(r.out,
+                        "    PID    PPID    UID STATE START  NAME            "
+                        "CMD\n"
+                        "     42       1   1000 S     -      fake            "
+                        "/fake/bin --flag x y\n");
+    run_free(&r);
+    FAKE(&r, "ps", "-o", "fakeosi", "--json");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, "[\n"
+                               "  {\n"
+                               "    \"pid\": 42,\n"
+                               "    \"ppid\": 1,\n"
+                               "    \"uid\": 1000,\n"
+                               "    \"state\": \"S\",\n"
+                               "    \"start_time\": null,\n"
+                               "    \"start_time_ns\": null,\n"
+                               "    \"name\": \"fake\",\n"
+                               "    \"exe\": \"/fake/bin\",\n"
+                               "    \"argv\": [\n"
+                               "      \"/fake/bin\",\n"
+                               "      \"--flag\",\n"
+                               "      \"x y\"\n"
+                               "    ]\n"
+                               "  }\n"
+                               "]\n");
+    run_free(&r);
+    FAKE(&r, "threads", "42", "-o", "fakeosi");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, "    TID STATE NAME\n"
+                               "     42 S     t\n"
+                               "     43 S     t\n"
+                               "     44 S     t\n");
+    run_free(&r);
+    FAKE(&r, "maps", "42", "-o", "fakeosi");
+    assert_status(&r, 0);
+    assert_string_equal(r.out,
+                        "00010000-00014000 rw-p 00000000 00:00 0\n"
+                        "00020000-00024000 r--p 00000000 00:00 0\n"
+                        "00030000-00031000 ---p 00000000 00:00 0\n"
+                        "00040000-00042000 r-xp 00003000 08:01 77"
+                        "                                 /fake/lib.so\n");
+    run_free(&r);
+    FAKE(&r, "maps", "42", "-o", "fakeosi", "--json");
+    assert_status(&r, 0);
+    json_t *arr = parse_json(r.out), *m = json_array_get(arr, 3);
+    assert_int_equal(json_array_size(arr), 4);
+    assert_nstr(json_string_value(json_object_get(m, "start")), "0x40000");
+    assert_nstr(json_string_value(json_object_get(m, "end")), "0x42000");
+    assert_nstr(json_string_value(json_object_get(m, "perms")), "r-xp");
+    assert_true(json_is_true(json_object_get(m, "exec")));
+    assert_true(json_is_false(json_object_get(m, "write")));
+    assert_int_equal(json_integer_value(json_object_get(m, "offset")), 0x3000);
+    assert_nstr(json_string_value(json_object_get(m, "dev")), "08:01");
+    assert_int_equal(json_integer_value(json_object_get(m, "inode")), 77);
+    assert_nstr(json_string_value(json_object_get(m, "path")), "/fake/lib.so");
+    json_decref(arr);
+    run_free(&r);
+    FAKE(&r, "modules", "-o", "fakeosi");
+    assert_status(&r, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "tenon modules: 'fakeosi' does not list "
+                               "kernel modules\n");
+    run_free(&r);
+    FAKE(&r, "threads", "7", "-o", "fakeosi");
+    assert_status(&r, 1);
+    assert_string_equal(r.err, "tenon threads: no process 7\n");
+    run_free(&r);
+}
+
+/* A dump of fakeosi's process, read back through coredump: bytes, the
+ * holes the dump left (one ends mid-page), and a read across one. */
+static void test_fake_dump(void **state)
+{
+    struct run r;
+    char *core = path_join(fx.dir, "fake.core"), spec[PATH_MAX + 16];
+    (void)state;
+    FAKE(&r, "dump", "42", "-o", "fakeosi", "-O", core);
+    assert_status(&r, 0);
+    run_free(&r);
+    snprintf(spec, sizeof spec, "coredump:%s", core);
+    FAKE(&r, "read", "-o", spec, "0x22000", "16");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, "00022000  00 07 0e 15 1c 23 2a 31  38 3f 46 "
+                               "4d 54 5b 62 69  |.....#*18?FMT[bi|\n");
+    run_free(&r);
+    FAKE(&r, "read", "-o", spec, "0x227f8", "0x10");
+    assert_status(&r, 1);
+    assert_string_equal(r.out, "000227f8  c8 cf d6 dd e4 eb f2 f9"
+                               "                           |........|\n");
+    assert_string_equal(r.err, "tenon read: address 0x22800 is not readable "
+                               "(read 8 of 16 bytes)\n");
+    run_free(&r);
+    FAKE(&r, "read", "-o", spec, "0x21000", "1", "--json");
+    assert_status(&r, 1);
+    assert_string_equal(r.out, "{\n"
+                               "  \"address\": \"0x21000\",\n"
+                               "  \"length\": 1,\n"
+                               "  \"read\": 0,\n"
+                               "  \"hex\": \"\"\n"
+                               "}\n");
+    assert_string_equal(r.err, "tenon read: address 0x21000 is not readable\n");
+    run_free(&r);
+    FAKE(&r, "threads", "42", "-o", spec);
+    assert_status(&r, 0);
+    assert_contains(r.out, "     42 ");
+    assert_contains(r.out, "     44 ");
+    run_free(&r);
+    free(core);
+}
+
 /* ---- the live process ------------------------------------------------------
  */
 
@@ -763,6 +889,8 @@ static void test_providers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_fake_dump),
         cmocka_unit_test(test_ps_native),
         cmocka_unit_test(test_threads_native),
         cmocka_unit_test(test_maps_native),

@@ -1,6 +1,8 @@
 /* tenon read: bytes of an address space, as a hexdump or as they are. */
 #include "tool.h"
 
+#include "internal.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +71,9 @@ static void hexdump(const struct out *o, uint64_t addr, const unsigned char *p,
 
 static int emit(struct out *o, uint64_t addr, const unsigned char *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     if (o->hex) {
-        for (size_t i = 0; i < n; i++) {
-            o->hex[o->nhex++] = digits[p[i] >> 4];
-            o->hex[o->nhex++] = digits[p[i] & 15];
-        }
+        tenon__hex_encode(p, n, o->hex + o->nhex); /* room for 2 * LEN + 1 */
+        o->nhex += 2 * n;
         return 0;
     }
     if (o->raw)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,37 @@ static int check_operands(const struct tool_opts *o, uint32_t *pid)
     return 0;
 }
 
+/* The temporary file while it is being written, for the signal handler:
+ * an interrupted dump leaves nothing behind either. */
+static const char *volatile pending;
+static const int watched[] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction before[sizeof watched / sizeof *watched];
+
+static void on_signal(int sig)
+{
+    if (pending)
+        unlink(pending);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Watch the signals that end the process, except those it ignores (as
+ * under nohup); NULL puts back what was there. */
+static void watch(const char *tmp)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    pending = tmp;
+    for (size_t i = 0; i < sizeof watched / sizeof *watched; i++) {
+        if (!tmp)
+            sigaction(watched[i], &before[i], NULL);
+        else if (sigaction(watched[i], NULL, &before[i]) == 0 &&
+                 before[i].sa_handler != SIG_IGN)
+            sigaction(watched[i], &sa, NULL);
+    }
+}
+
 /* Move the finished temporary file to its name: over an existing file
  * only with --force, and without a window in which a file created
  * meanwhile would be replaced. */
@@ -121,6 +153,7 @@ static int dump_file(const struct tool_opts *o, tenon_instance_t *inst,
         free(tmp);
         return EXIT_FAIL;
     }
+    watch(tmp);
     if (tenon_write_core(inst, pid, fd) != 0)
         tool_error("dump", "%s", tenon_last_error());
     else if (fsync(fd) != 0 || fstat(fd, &st) != 0)
@@ -142,6 +175,7 @@ static int dump_file(const struct tool_opts *o, tenon_instance_t *inst,
     }
     if (rc != EXIT_OK)
         unlink(tmp);
+    watch(NULL);
     free(tmp);
     return rc == EXIT_OK ? report(o, pid, st.st_size) : rc;
 }

@@ -321,7 +321,7 @@ int native__memory_open(struct native *n, uint32_t pid,
                                 (unsigned)pid, native__errname(err));
         goto fail;
     }
-    snprintf(path, sizeof path, "%u", (unsigned)pid);
+    native__pid_path(path, pid, NULL);
     if ((v->piddir =
              openat(n->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         int err = errno;

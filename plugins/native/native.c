@@ -199,7 +199,9 @@ static int native_create(const struct tenon_host *host,
         return TENON_EDECLINE;
     }
     native__proc_init(n);
-    if (TENON_HOST_HAS(host, callback_declare) && host->callback_declare &&
+    /* A host older than callbacks has none of them; one that has them
+     * all may still leave them NULL (it implements none). */
+    if (TENON_HOST_HAS(host, callback_handlers) && host->callback_declare &&
         host->callback_fire && host->callback_handlers) {
         rc = host->callback_declare(self, TENON_OSI_CB_PROCESS,
                                     TENON_OSI_PROCESS_EVENT_SIG, &n->cb);

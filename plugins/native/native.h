@@ -1,8 +1,9 @@
 /*
  * The native plugin's internals, shared by its files: native.c (the entry,
- * arguments and the tenon.osi/1 vtable), proc.c (parsing /proc), mem.c (the
- * tenon.memory/1 view of one process) and watch.c (the polling thread behind
- * the process start/exit callback).
+ * arguments and the tenon.osi/1 vtable), procfs.c (reading /proc's files),
+ * proc.c (processes and threads), maps.c (mappings, modules, auxv), mem.c
+ * (the tenon.memory/1 view of one process) and watch.c (the polling thread
+ * behind the process start/exit callback).
  */
 #ifndef TENON_NATIVE_H
 #define TENON_NATIVE_H
@@ -11,8 +12,10 @@
 #include <tenon/osi.h>
 #include <tenon/plugin.h>
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* How process memory is read: the `mem` argument's choices, in order. */
 enum native_mem_mode { NATIVE_MEM_AUTO, NATIVE_MEM_VM, NATIVE_MEM_PROCFS };
@@ -46,7 +49,62 @@ int native__code(int err);
  * was refused and how. */
 const char *native__errname(int err);
 
-/* ---- proc.c -------------------------------------------------------------- */
+/* ---- procfs.c: reading /proc's files ------------------------------------- */
+
+/* The longest line of maps or modules we take: a path is at most
+ * PATH_MAX, and the kernel writes no longer one. */
+#define NATIVE_LINE_MAX (4096 + 256)
+
+/* "PID/leaf" (or "PID" when leaf is NULL) into buf, which holds 11 +
+ * strlen(leaf) + 1 bytes. */
+void native__pid_path(char *buf, uint32_t pid, const char *leaf);
+
+/* Parsers of [*p, end): each moves *p past what it took and returns 0, or
+ * -1 (no digit, overflow, not the character expected). */
+int native__parse_dec(const char **p, const char *end, uint64_t *out);
+int native__parse_hex(const char **p, const char *end, uint64_t *out);
+int native__expect(const char **p, const char *end, char c);
+
+/* A pid-like name: digits only, no leading zero, fits 32 bits. */
+int native__parse_pid_name(const char *s, uint32_t *pid);
+
+/* One read of a file the kernel generates whole (stat, status): it hands
+ * all of it to one read() with room, so no second read for the end of
+ * file. Returns the bytes read, or -errno. */
+ssize_t native__read_once(int dirfd, const char *path, char *buf, size_t cap);
+
+/* A file read line by line through a buffer. */
+struct native_lines {
+    int fd;
+    char *buf;
+    size_t cap, start, end;
+    int eof;
+};
+
+/* 0 or -errno. */
+int native__lines_open(struct native_lines *l, int dirfd, const char *path);
+void native__lines_close(struct native_lines *l);
+
+/* The next line, NUL-terminated without its '\n', in *line: 1, 0 at the
+ * end, -EOVERFLOW for a line longer than NATIVE_LINE_MAX, or -errno. */
+int native__next_line(struct native_lines *l, char **line);
+
+struct native_pids {
+    uint32_t *v;
+    size_t len, cap;
+};
+
+/* The numeric entries of the directory dirfd/path, ascending, in out->v
+ * (the caller frees it; nothing to free on failure); 0 or -errno. */
+int native__list_pids(int dirfd, const char *path, struct native_pids *out);
+
+/* Did a /proc file fail because its process is gone? */
+static inline int native__gone(int err)
+{
+    return err == -ENOENT || err == -ESRCH;
+}
+
+/* ---- proc.c: processes and threads --------------------------------------- */
 
 /* What a stat line gives, with the name copied out of it. */
 struct native_stat {
@@ -56,8 +114,9 @@ struct native_stat {
     char name[NATIVE_NAME_MAX + 1];
 };
 
-/* Read the boot time and clock tick into `n`; 0 or a TENON_E* code. */
-int native__proc_init(struct native *n);
+/* Read the boot time and clock tick into `n` (start times stay unknown
+ * when /proc/stat has no boot time). */
+void native__proc_init(struct native *n);
 
 /* Ticks since boot to ns since the epoch; 0 when unknown. */
 uint64_t native__start_ns(const struct native *n, uint64_t ticks);
@@ -77,6 +136,15 @@ int native__process(struct native *n, uint32_t pid,
                     struct tenon_osi_process **out);
 int native__threads(struct native *n, uint32_t pid, tenon_osi_thread_fn fn,
                     void *ud);
+
+/* Leave the message for a /proc/PID/`what` read that failed with -errno
+ * `err` and return its TENON_E* code: a process that is gone does not
+ * exist, a file that is not as expected is an I/O error... */
+int native__proc_fail(struct native *n, uint32_t pid, int err,
+                      const char *what);
+
+/* ---- maps.c: mappings, modules, auxv ------------------------------------- */
+
 int native__mappings(struct native *n, uint32_t pid, tenon_osi_mapping_fn fn,
                      void *ud);
 

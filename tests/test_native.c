@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -550,6 +551,124 @@ static void test_current(void **state)
     assert_int_equal(tid, (uint32_t)syscall(SYS_gettid));
 }
 
+/* ---- the process start/exit callback --------------------------------------
+ */
+
+struct event_log {
+    pthread_mutex_t lock;
+    struct {
+        uint32_t pid, ppid;
+        int kind;
+        uint64_t start_ns;
+        char name[32];
+    } v[4096];
+    size_t n, lost;
+};
+
+static void on_event(void *ctx, const void *event)
+{
+    const struct tenon_osi_process_event *e = event;
+    struct event_log *log = ctx;
+    pthread_mutex_lock(&log->lock);
+    if (log->n < sizeof log->v / sizeof log->v[0]) {
+        log->v[log->n].pid = e->process->pid;
+        log->v[log->n].ppid = e->process->ppid;
+        log->v[log->n].kind = e->kind;
+        log->v[log->n].start_ns = e->process->start_time_ns;
+        snprintf(log->v[log->n].name, sizeof log->v[0].name, "%s",
+                 e->process->name);
+        log->n++;
+    } else {
+        log->lost++;
+    }
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* The index of the first event `kind` of `pid`, or -1. */
+static long find_event(struct event_log *log, pid_t pid, int kind)
+{
+    long at = -1;
+    pthread_mutex_lock(&log->lock);
+    for (size_t i = 0; i < log->n && at < 0; i++)
+        if (log->v[i].pid == (uint32_t)pid && log->v[i].kind == kind)
+            at = (long)i;
+    pthread_mutex_unlock(&log->lock);
+    return at;
+}
+
+/* Poll for an event until `ms` have passed: how soon it comes is the
+ * plugin's polling, not a property under test. */
+static long wait_event(struct event_log *log, pid_t pid, int kind, long ms)
+{
+    struct timespec tick = {0, 10 * 1000000L};
+    long at;
+    while ((at = find_event(log, pid, kind)) < 0 && ms > 0) {
+        nanosleep(&tick, NULL);
+        ms -= 10;
+    }
+    return at;
+}
+
+static void test_callback(void **state)
+{
+    static struct event_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    tenon_t *t = osi_open();
+    tenon_instance_t *native = NULL;
+    struct target tg = {.pid = -1};
+    uint64_t id = 0;
+    long start = -1, exit_at;
+    (void)state;
+
+    assert_int_equal(tenon_create(t, "native:interval=50", NULL, &native), 0);
+    assert_int_equal(tenon_callback_register(native, TENON_OSI_CB_PROCESS,
+                                             TENON_OSI_PROCESS_EVENT_SIG,
+                                             on_event, &log, &id),
+                     0);
+    /* The first look after the handler arrived is the baseline: a target
+     * started before it is not news. Start one again until one is. */
+    for (int attempt = 0; attempt < 30 && start < 0; attempt++) {
+        target_start(&tg, OSI_TARGET, NULL);
+        if ((start = wait_event(&log, tg.pid, TENON_OSI_PROCESS_START, 3000)) <
+            0)
+            target_stop(&tg);
+    }
+    assert_true(start >= 0);
+    assert_string_equal(log.v[start].name, "osi_target");
+    assert_int_equal(log.v[start].ppid, getpid());
+    assert_true(log.v[start].start_ns > 0);
+    target_stop(&tg);
+    exit_at = wait_event(&log, tg.pid, TENON_OSI_PROCESS_EXIT, 30000);
+    assert_true(exit_at > start);
+    assert_string_equal(log.v[exit_at].name, "osi_target");
+    assert_int_equal(log.v[exit_at].start_ns, log.v[start].start_ns);
+    assert_int_equal(log.lost, 0);
+
+    assert_int_equal(tenon_callback_unregister(t, id), 0);
+    assert_int_equal(tenon_callback_unregister(t, id), TENON_ENOENT);
+    /* A wrong signature is refused by the host. */
+    assert_int_equal(tenon_callback_register(native, TENON_OSI_CB_PROCESS,
+                                             "tenon.osi.other/1", on_event,
+                                             &log, &id),
+                     TENON_EINVAL);
+    /* Destroyed while a handler listens and the thread polls: destroy()
+     * stops the thread before anything it uses is freed. */
+    assert_int_equal(tenon_callback_register(native, TENON_OSI_CB_PROCESS,
+                                             TENON_OSI_PROCESS_EVENT_SIG,
+                                             on_event, &log, &id),
+                     0);
+    tenon_destroy(native);
+    assert_int_equal(tenon_callback_unregister(t, id), TENON_ENOENT);
+
+    /* With interval=0 the callback is declared, and nothing polls. */
+    assert_int_equal(tenon_create(t, "native:interval=0", NULL, &native), 0);
+    assert_int_equal(tenon_callback_register(native, TENON_OSI_CB_PROCESS,
+                                             TENON_OSI_PROCESS_EVENT_SIG,
+                                             on_event, &log, &id),
+                     0);
+    tenon_destroy(native);
+    tenon_close(t);
+}
+
 /* ---- arguments ----------------------------------------------------------- */
 
 static void test_arguments(void **state)
@@ -589,6 +708,7 @@ int main(void)
         FX(test_modules, fx_auto),
         FX(test_auxv, fx_auto),
         FX(test_current, fx_auto),
+        cmocka_unit_test(test_callback),
         cmocka_unit_test(test_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

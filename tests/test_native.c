@@ -628,7 +628,7 @@ static void test_callback(void **state)
      * started before it is not news. Start one again until one is. */
     for (int attempt = 0; attempt < 30 && start < 0; attempt++) {
         target_start(&tg, OSI_TARGET, NULL);
-        if ((start = wait_event(&log, tg.pid, TENON_OSI_PROCESS_START, 3000)) <
+        if ((start = wait_event(&log, tg.pid, TENON_OSI_PROCESS_START, 1000)) <
             0)
             target_stop(&tg);
     }

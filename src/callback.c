@@ -366,15 +366,29 @@ int tenon__callback_register(struct tenon_instance *self,
     return 0;
 }
 
-static int unregister(struct tenon__callbacks *c, uint64_t id)
+/* `self` NULL: the host, which may remove any handler; a plugin removes
+ * only the handlers it registered. */
+static int unregister(struct tenon__callbacks *c, struct tenon_instance *self,
+                      uint64_t id)
 {
-    struct tenon__handler *h;
+    struct tenon__handler *h = NULL;
     pthread_mutex_lock(&c->lock);
-    if (!(h = table_take(c, id))) {
+    for (struct tenon__handler *x = c->nbuckets ? c->table[bucket(c, id)]
+                                                : NULL;
+         x; x = x->hash_next)
+        if (x->id == id)
+            h = x;
+    if (!h || (self && h->owner != self)) {
         pthread_mutex_unlock(&c->lock);
+        if (h)
+            return tenon__fail(TENON_EPERM,
+                               "callback handler %llu was registered by "
+                               "another instance",
+                               (unsigned long long)id);
         return tenon__fail(TENON_ENOENT, "no callback handler has id %llu",
                            (unsigned long long)id);
     }
+    table_take(c, id);
     retire(c, h);
     pthread_mutex_unlock(&c->lock);
     return 0;
@@ -382,7 +396,7 @@ static int unregister(struct tenon__callbacks *c, uint64_t id)
 
 int tenon__callback_unregister(struct tenon_instance *self, uint64_t id)
 {
-    return self ? unregister(cbs_of(self), id) : TENON_EINVAL;
+    return self ? unregister(cbs_of(self), self, id) : TENON_EINVAL;
 }
 
 int tenon_callback_register(tenon_instance_t *provider, const char *name,
@@ -396,7 +410,7 @@ int tenon_callback_unregister(tenon_t *t, uint64_t id)
 {
     if (!t)
         return tenon__fail(TENON_EINVAL, "no context");
-    return unregister(&t->callbacks, id);
+    return unregister(&t->callbacks, NULL, id);
 }
 
 /* ---- instance lifetime --------------------------------------------------- */

@@ -376,6 +376,10 @@ static void destroying_the_provider_removes_every_handler(void **state)
     assert_int_equal(
         vt2->reg(o2, k.inst, "tick", TEST_TICK_SIG, on_tick, &a, &pid), 0);
     assert_int_equal(k.vt->handlers(k.obj), 2);
+    /* a plugin removes only its own handlers */
+    assert_int_equal(vt2->unreg(o2, a.id), TENON_EPERM);
+    assert_contains(tenon_last_error(), "was registered by another instance");
+    assert_int_equal(k.vt->handlers(k.obj), 2);
     tenon_destroy(second); /* takes its handler on k with it */
     assert_int_equal(k.vt->handlers(k.obj), 1);
     assert_int_equal(vt2 != NULL, 1);

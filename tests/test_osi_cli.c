@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "osi_testutil.h"
 #include "testutil.h"
 
 #define PLUGINS TEST_EXAMPLE_DIR /* build/plugins */
@@ -27,18 +28,17 @@
 
 static struct fixture {
     char *dir;
+    struct target t; /* started by the first test that needs it */
     pid_t pid;
-    int to_target; /* the target's stdin: closing it ends it */
     char spid[16], saddr[32], slen[16];
     unsigned long long marker;
-    size_t marker_len;
-    pid_t tids[3];
+    uint32_t *tids;
     char exe[PATH_MAX];
     char *gcore, *dump; /* core files: gdb's and tenon's */
     char coredump_gcore[PATH_MAX + 16], coredump_dump[PATH_MAX + 16];
 } fx;
 
-static const char marker[] = "TENON-OSI-MARKER:7f3a9c1e-the-quick-brown-fox";
+static const char marker[] = OSI_MARKER;
 
 /* ---- running other programs -----------------------------------------------
  */
@@ -57,7 +57,11 @@ static int exec_child(void *arg)
         if (fd < 0 || dup2(fd, 1) < 0)
             return 126;
     }
-    if (a->uid && (setgroups(0, NULL) || setgid(a->uid) || setuid(a->uid)))
+    /* Another user has no trust directory of root's to read, nor root's
+     * scan cache to use. */
+    if (a->uid &&
+        (setgroups(0, NULL) || setgid(a->uid) || setuid(a->uid) ||
+         setenv("TENON_TRUST", "off", 1) || setenv("HOME", "/nonexistent", 1)))
         return 126;
     execvp(a->argv[0], (char *const *)a->argv);
     return 127;
@@ -77,45 +81,26 @@ static void run_argv(struct run *r, const char *const *argv, uid_t uid,
 /* ---- the fixture ----------------------------------------------------------
  */
 
-static int start_target(void)
+/* Start the osi_target the tests look at, once. */
+static void live(void)
 {
-    int to[2], from[2];
-    char line[512];
-    FILE *out;
-    const char *tids;
-    if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
-        return -1;
-    if ((fx.pid = fork()) == 0) {
-        dup2(to[0], 0);
-        dup2(from[1], 1);
-        execl(OSI_TARGET, OSI_TARGET, (char *)NULL);
-        _exit(127);
-    }
-    close(to[0]);
-    close(from[1]);
-    fx.to_target = to[1];
-    if (!(out = fdopen(from[0], "r")) || !fgets(line, sizeof line, out))
-        return -1;
-    fclose(out);
-    if (sscanf(line, "pid=%*d marker=%llx marker_len=%zu", &fx.marker,
-               &fx.marker_len) != 2 ||
-        !(tids = strstr(line, "tids=")) ||
-        sscanf(tids, "tids=%d,%d,%d", &fx.tids[0], &fx.tids[1], &fx.tids[2]) !=
-            3)
-        return -1;
+    if (fx.pid)
+        return;
+    target_start(&fx.t, OSI_TARGET, NULL);
+    fx.pid = fx.t.pid;
+    fx.marker = fx.t.marker;
+    fx.tids = fx.t.tids;
     snprintf(fx.spid, sizeof fx.spid, "%d", (int)fx.pid);
     snprintf(fx.saddr, sizeof fx.saddr, "0x%llx", fx.marker);
-    snprintf(fx.slen, sizeof fx.slen, "%zu", fx.marker_len);
-    if (!realpath(OSI_TARGET, fx.exe))
-        return -1;
-    return 0;
+    snprintf(fx.slen, sizeof fx.slen, "%zu", fx.t.marker_len);
+    assert_non_null(realpath(OSI_TARGET, fx.exe));
 }
 
 static int setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    if (!(fx.dir = make_tmpdir()) || start_target() != 0)
+    if (!(fx.dir = make_tmpdir()))
         return -1;
     fx.gcore = path_join(fx.dir, "gcore");
     fx.dump = path_join(fx.dir, "dump.core");
@@ -125,10 +110,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (fx.pid > 0) {
-        close(fx.to_target);
-        waitpid(fx.pid, NULL, 0);
-    }
+    if (fx.pid > 0)
+        target_stop(&fx.t);
     free(fx.gcore);
     free(fx.dump);
     remove_tree(fx.dir);
@@ -292,6 +275,7 @@ static void test_ps_native(void **state)
     json_t *arr, *p;
     char line[64];
     (void)state;
+    live();
     TENON(&r, "ps", "-o", "native", "--json");
     assert_status(&r, 0);
     arr = parse_json(r.out);
@@ -322,6 +306,7 @@ static void test_threads_native(void **state)
     struct run r;
     char tid[32];
     (void)state;
+    live();
     TENON(&r, "threads", fx.spid);
     assert_status(&r, 0);
     assert_contains(r.out, "TID STATE NAME\n");
@@ -345,6 +330,7 @@ static void test_maps_native(void **state)
     size_t i;
     int marker_seen = 0;
     (void)state;
+    live();
     TENON(&r, "maps", fx.spid);
     assert_status(&r, 0);
     assert_contains(r.out, fx.exe);
@@ -377,6 +363,7 @@ static void test_read_native(void **state)
     char want[160];
     json_t *j;
     (void)state;
+    live();
     TENON(&r, "read", "-o", "native", "-c", "process:pid=", fx.saddr, fx.slen);
     assert_status(&r, 2); /* pid= without a value */
     run_free(&r);
@@ -420,6 +407,7 @@ static void test_read_unreadable(void **state)
     unsigned long long end = 0;
     char step[48], addr[32], want[128];
     (void)state;
+    live();
     snprintf(step, sizeof step, "process:pid=%s", fx.spid);
     TENON(&r, "read", "-c", step, "0x10", "16");
     assert_status(&r, 1);
@@ -479,6 +467,7 @@ static void test_gcore(void **state)
     struct run r;
     json_t *arr, *p;
     (void)state;
+    live();
     make_gcore();
     TENON(&r, "ps", "-o", fx.coredump_gcore, "--json");
     assert_status(&r, 0);
@@ -547,6 +536,7 @@ static void test_dump(void **state)
     struct stat st;
     char want[PATH_MAX + 64];
     (void)state;
+    live();
     unlink(fx.dump);
     TENON(&r, "dump", fx.spid, "-O", fx.dump);
     assert_status(&r, 0);
@@ -599,6 +589,7 @@ static void test_dump_pipe(void **state)
     char *piped = path_join(fx.dir, "piped.core"), *cmd, spec[PATH_MAX + 16];
     const char *argv[] = {"sh", "-c", NULL, NULL};
     (void)state;
+    live();
     cmd = malloc(strlen(piped) + 512);
     assert_non_null(cmd);
     sprintf(cmd, "'%s' dump %s -O - --plugin-path '%s' | cat > '%s'", TENON_CLI,
@@ -628,6 +619,7 @@ static void test_write_core_errors(void **state)
     tenon_instance_t *native, *hello;
     int fd;
     (void)state;
+    live();
     assert_int_equal(tenon_create(t, "native", NULL, &native), 0);
 
     /* A full disk: the write fails, naming errno. */
@@ -681,6 +673,7 @@ static void test_bad_cores(void **state)
     unsigned char buf[8192];
     int fd;
     (void)state;
+    live();
 
     write_file(empty, "", 0);
     snprintf(spec, sizeof spec, "coredump:%s", empty);
@@ -716,25 +709,31 @@ static void test_no_such_process(void **state)
 {
     static const char *const cmds[] = {"threads", "maps"};
     struct run r;
-    char *out = path_join(fx.dir, "none.core");
+    char *out = path_join(fx.dir, "none.core"), want[128];
     (void)state;
     for (size_t i = 0; i < 2; i++) {
         TENON(&r, cmds[i], NO_PID);
         assert_status(&r, 1);
         assert_string_equal(r.out,
                             cmds[i][0] == 't' ? "    TID STATE NAME\n" : "");
-        assert_contains(r.err, NO_PID);
+        snprintf(want, sizeof want,
+                 "tenon %s: process " NO_PID " does not exist\n", cmds[i]);
+        assert_string_equal(r.err, want);
         run_free(&r);
     }
     TENON(&r, "dump", NO_PID, "-O", out);
     assert_status(&r, 1);
-    assert_contains(r.err, NO_PID);
+    assert_string_equal(r.err, "tenon dump: plugin 'native': process " NO_PID
+                               " does not exist\n");
     run_free(&r);
     /* Nothing left behind: no core, no temporary file. */
     assert_int_equal(access(out, F_OK), -1);
     TENON(&r, "read", "-c", "process:pid=" NO_PID, "0x1000", "1");
     assert_status(&r, 1);
-    assert_contains(r.err, NO_PID);
+    assert_string_equal(
+        r.err, "tenon read: chain step 1 of 1 ('process:pid=" NO_PID
+               "'): plugin 'process' failed to create an "
+               "instance: process " NO_PID " does not exist (not found)\n");
     run_free(&r);
     free(out);
     struct run ls;
@@ -748,12 +747,28 @@ static void test_no_such_process(void **state)
 static void test_permission(void **state)
 {
     struct run r;
-    const char *argv[] = {TENON_CLI,       "maps",  "1", "--no-cache",
+    char step[48], want[160];
+    const char *maps[] = {TENON_CLI,       "maps",  fx.spid, "--no-cache",
                           "--plugin-path", PLUGINS, NULL};
+    const char *read[] = {TENON_CLI, "read", "-c",         step,
+                          fx.saddr,  "16",   "--no-cache", "--plugin-path",
+                          PLUGINS,   NULL};
     (void)state;
-    run_argv(&r, argv, 65534, NULL);
+    live();
+    snprintf(step, sizeof step, "process:pid=%s", fx.spid);
+    run_argv(&r, maps, 65534, NULL);
     assert_status(&r, 1);
-    assert_contains(r.err, "tenon maps: ");
+    snprintf(want, sizeof want,
+             "tenon maps: reading the mappings of process %s: permission "
+             "denied (/proc/%s/maps: EACCES)\n",
+             fx.spid, fx.spid);
+    assert_string_equal(r.err, want);
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    run_argv(&r, read, 65534, NULL);
+    assert_status(&r, 1);
+    assert_contains(r.err, "tenon read: ");
+    assert_contains(r.err, ": permission denied");
     assert_string_equal(r.out, "");
     run_free(&r);
 }
@@ -766,6 +781,7 @@ static void test_chains(void **state)
     struct run r;
     char step[48], want[256];
     (void)state;
+    live();
     snprintf(step, sizeof step, "process:pid=%s", fx.spid);
     /* The second process step gets a tenon.memory/1 input. */
     TENON(&r, "read", "-o", "native", "-c", step, "-c", step, fx.saddr, "1");

@@ -83,6 +83,14 @@ static uint64_t rd64(const unsigned char *p)
     return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
+/* qsort(), which must not be given a NULL array even when it is empty. */
+static void sort(void *base, size_t n, size_t size,
+                 int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 static uint64_t align4(uint64_t n) { return (n + 3) & ~(uint64_t)3; }
 
 typedef unsigned long long ull;
@@ -368,7 +376,7 @@ static int read_phdrs(struct parse *ps, uint64_t *phoff, uint64_t *phnum)
         l->prot = prot_of(rd32(p + 4));
         l->index = i;
     }
-    qsort(ps->loads, ps->nloads, sizeof *ps->loads, load_cmp);
+    sort(ps->loads, ps->nloads, sizeof *ps->loads, load_cmp);
     for (size_t i = 1; i < ps->nloads; i++) {
         const struct load *a = &ps->loads[i - 1], *b = &ps->loads[i];
         if (b->vaddr < a->end) {
@@ -587,7 +595,7 @@ static int read_notes(struct parse *ps, uint64_t phoff, uint64_t phnum)
     if ((rc = walk_all_notes(ps, 1, phoff, phnum)))
         return rc;
     c->nthreads = ps->nprstatus;
-    qsort(c->tids, c->nthreads, sizeof *c->tids, tid_cmp);
+    sort(c->tids, c->nthreads, sizeof *c->tids, tid_cmp);
     for (size_t i = 1; i < c->nthreads; i++)
         if (c->tids[i] == c->tids[i - 1])
             return fail(ps, TENON_EINVAL,
@@ -629,7 +637,7 @@ static int dedupe_files(struct parse *ps)
     }
     for (size_t i = 0; i < ps->nfents; i++)
         by[i] = &ps->fents[i];
-    qsort(by, ps->nfents, sizeof *by, path_cmp);
+    sort(by, ps->nfents, sizeof *by, path_cmp);
     for (size_t i = 0; i < ps->nfents; i++) {
         if (i == 0 || strcmp(by[i]->path, by[i - 1]->path) != 0) {
             struct core_file *f = &c->files[c->nfiles++];
@@ -710,7 +718,7 @@ static int read_ntfile(struct parse *ps)
         f->off = pgoff * page;
     }
     ps->nfents = count;
-    qsort(ps->fents, ps->nfents, sizeof *ps->fents, fent_cmp);
+    sort(ps->fents, ps->nfents, sizeof *ps->fents, fent_cmp);
     for (size_t i = 1; i < ps->nfents; i++) {
         const struct fent *a = &ps->fents[i - 1], *b = &ps->fents[i];
         if (b->start < a->end)
@@ -925,7 +933,7 @@ static int build_pieces(struct parse *ps)
     /* The PT_LOAD pieces are in address order, as find_heads() needs. */
     if ((rc = find_heads(ps)) || (rc = file_only_pieces(ps)))
         return rc;
-    qsort(ps->c->pieces, ps->c->npieces, sizeof *ps->c->pieces, piece_cmp);
+    sort(ps->c->pieces, ps->c->npieces, sizeof *ps->c->pieces, piece_cmp);
     return 0;
 }
 
@@ -1003,7 +1011,7 @@ static int build_maps(struct parse *ps)
             x = e;
         }
     }
-    qsort(c->maps, c->nmaps, sizeof *c->maps, map_cmp);
+    sort(c->maps, c->nmaps, sizeof *c->maps, map_cmp);
 
     /* Names the kernel would show, where the core tells them. */
     struct core_map *m;

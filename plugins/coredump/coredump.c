@@ -499,7 +499,8 @@ static int osi_auxv(void *obj, uint32_t pid, void *buf, size_t len,
         return TENON_ENOTSUP;
     }
     *size = c->auxv_len;
-    memcpy(buf, c->auxv, len < c->auxv_len ? len : c->auxv_len);
+    if (len)
+        memcpy(buf, c->auxv, len < c->auxv_len ? len : c->auxv_len);
     return 0;
 }
 

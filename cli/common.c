@@ -376,6 +376,7 @@ json_t *tool_plugin_json(const tenon_plugin_t *p)
                             tool_json_str(tenon_plugin_get(p, "description")));
         json_object_set_new(o, "accepts",
                             tool_json_str(tenon_plugin_get(p, "accepts")));
+        json_object_set_new(o, "rank", json_integer(tenon_plugin_rank(p)));
     }
     return o;
 }

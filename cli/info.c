@@ -37,8 +37,8 @@ static const char usage[] =
 
 /* Keys shown in their own lines; the rest go under "other info". */
 static const char *const known[] = {
-    "abi",  "name",     "version", "description", "license",
-    "help", "provides", "accepts", "url",         "contact"};
+    "abi",      "name",    "version", "description", "license", "help",
+    "provides", "accepts", "rank",    "url",         "contact"};
 
 static int is_known(const char *key)
 {
@@ -122,6 +122,7 @@ static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
         tool_printf(stdout, " %s", tenon_plugin_provides(p, i));
     printf("%s\n", n ? "" : " -");
     print_field("accepts:", tenon_plugin_get(p, "accepts"));
+    printf("%-12s %d\n", "rank:", tenon_plugin_rank(p));
     printf("%-12s", "needs:");
     for (size_t i = 0; i < tenon_plugin_needed_count(p); i++)
         tool_printf(stdout, " %s", tenon_plugin_needed(p, i));

@@ -138,6 +138,10 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
                opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
     if (!(t = calloc(1, sizeof *t)))
         return tenon__fail(TENON_ENOMEM, "out of memory");
+    if (tenon__callbacks_init(&t->callbacks)) {
+        free(t);
+        return tenon__fail(TENON_ENOMEM, "out of memory");
+    }
     pthread_mutex_init(&t->lock, NULL);
     pthread_mutex_init(&t->trust_lock, NULL);
     t->scan_threads = o.scan_threads;
@@ -199,6 +203,7 @@ void tenon_close(tenon_t *t)
     free(t->paths);
     pthread_mutex_destroy(&t->lock);
     pthread_mutex_destroy(&t->trust_lock);
+    tenon__callbacks_free(&t->callbacks);
     while (t->keyring) {
         struct tenon__keyring *kr = t->keyring;
         t->keyring = kr->older;

@@ -255,6 +255,7 @@ enum key_kind {
     K_LICENSE,
     K_ACCEPTS,
     K_PROVIDES,
+    K_RANK,
     K_ARG,
     K_ARG_TYPE,
     K_ARG_HELP,
@@ -274,15 +275,13 @@ enum key_kind {
 static const struct {
     const char *name;
     size_t len;
-} key_names[K_COUNT] = {{NULL, 0},          KEY("abi"),
-                        KEY("name"),        KEY("version"),
-                        KEY("description"), KEY("license"),
-                        KEY("accepts"),     KEY("provides"),
-                        KEY("arg"),         KEY("arg.type"),
-                        KEY("arg.help"),    KEY("arg.default"),
-                        KEY("arg.choices"), KEY("arg.required"),
-                        KEY("arg.min"),     KEY("arg.max"),
-                        {NULL, 0}};
+} key_names[K_COUNT] = {
+    {NULL, 0},          KEY("abi"),         KEY("name"),
+    KEY("version"),     KEY("description"), KEY("license"),
+    KEY("accepts"),     KEY("provides"),    KEY("rank"),
+    KEY("arg"),         KEY("arg.type"),    KEY("arg.help"),
+    KEY("arg.default"), KEY("arg.choices"), KEY("arg.required"),
+    KEY("arg.min"),     KEY("arg.max"),     {NULL, 0}};
 #undef KEY
 
 /* Lengths first: most keys are told apart without comparing a byte. */
@@ -367,6 +366,25 @@ static int start_arg(struct tenon__info *info, const char *name, char *reason,
     return 0;
 }
 
+/* A decimal integer within the rank limits, optionally negative. */
+static int parse_rank(const char *s, int *rank)
+{
+    int neg = *s == '-';
+    long v = 0;
+    s += neg;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > TENON__RANK_LIMIT)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    if (v > TENON__RANK_LIMIT)
+        return -1;
+    *rank = (int)(neg ? -v : v);
+    return 0;
+}
+
 /* One pass over the keys: singletons, interface ids and argument groups
  * (arg=NAME followed by its arg.* keys). */
 static int interpret(struct tenon__info *info, const char **single,
@@ -403,6 +421,14 @@ static int interpret(struct tenon__info *info, const char **single,
                            k, v);
             if (kind == K_PROVIDES)
                 info->provides[info->nprovides++] = v;
+            break;
+        case K_RANK:
+            if (single[kind])
+                return BAD("key 'rank' appears more than once; expected once");
+            single[kind] = v;
+            if (parse_rank(v, &info->rank))
+                return BAD("rank '%s' is not an integer from %d to %d", v,
+                           -TENON__RANK_LIMIT, TENON__RANK_LIMIT);
             break;
         case K_ARG:
             if ((d && (rc = finish_arg(d, &pa, reason, reason_len))) ||

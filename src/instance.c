@@ -114,11 +114,18 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
     rc = inst->lib->entry->create(&tenon__host, inst, &inst->args.pub, input,
                                   &inst->obj);
     if (rc) {
-        rc = tenon__fail(plugin_code(rc),
-                         "plugin '%s' failed to create an instance: %s (%s)",
-                         p->info.name,
-                         inst->error[0] ? inst->error : "no message",
-                         tenon_strerror(plugin_code(rc)));
+        /* what a failed create() declared or registered goes with it */
+        tenon__callbacks_drop_handlers(inst);
+        tenon__callbacks_drop_declared(inst);
+        if (rc == TENON_EDECLINE)
+            rc = tenon__fail(rc, "plugin '%s' declined: %s", p->info.name,
+                             inst->error[0] ? inst->error : "no reason given");
+        else
+            rc = tenon__fail(
+                plugin_code(rc),
+                "plugin '%s' failed to create an instance: %s (%s)",
+                p->info.name, inst->error[0] ? inst->error : "no message",
+                tenon_strerror(plugin_code(rc)));
         release_lib(t, inst->lib);
         goto out;
     }
@@ -142,7 +149,9 @@ void tenon_destroy(tenon_instance_t *inst)
 {
     while (inst && atomic_fetch_sub(&inst->refs, 1) == 1) {
         tenon_instance_t *input = inst->input;
+        tenon__callbacks_drop_handlers(inst);
         inst->lib->entry->destroy(inst->obj);
+        tenon__callbacks_drop_declared(inst);
         release_lib(inst->t, inst->lib);
         tenon__plugin_unuse(inst->plugin);
         tenon__args_free(&inst->args);
@@ -243,4 +252,9 @@ const struct tenon_host tenon__host = {
     .log_level = host_log_level,
     .set_error = host_set_error,
     .get_interface = host_get_interface,
+    .callback_declare = tenon__callback_declare,
+    .callback_fire = tenon__callback_fire,
+    .callback_handlers = tenon__callback_handlers,
+    .callback_register = tenon__callback_register,
+    .callback_unregister = tenon__callback_unregister,
 };

@@ -173,6 +173,7 @@ struct tenon__info {
     const char **provides;
     size_t nprovides;
     const char *accepts;
+    int rank; /* the `rank` key; 0 without one */
     struct tenon_arg_decl *args;
     size_t nargs;
 };
@@ -185,6 +186,9 @@ int tenon__info_parse(const char *src, size_t size, struct tenon__info *out,
                       char *reason, size_t reason_len);
 void tenon__info_free(struct tenon__info *info);
 const char *tenon__info_get(const struct tenon__info *info, const char *key);
+
+/* The bounds of the `rank` key (plugin.h's TENON_RANK). */
+#define TENON__RANK_LIMIT 1000000
 
 int tenon__valid_name(const char *s, size_t len);
 int tenon__valid_interface_id(const char *s);
@@ -431,6 +435,38 @@ void tenon__vlog(const tenon_t *t, int level, const char *origin,
 
 /* ---- the context and instances ------------------------------------------- */
 
+/* ---- callback.c: callbacks between plugins ------------------------------- */
+
+struct tenon__handler;
+struct tenon__callbacks {
+    pthread_mutex_t lock; /* guards everything below and every list */
+    pthread_cond_t idle;  /* a handler returned, or a list was unpinned */
+    uint64_t next_id;
+    struct tenon__handler **table; /* by id */
+    size_t nbuckets, count;
+    struct tenon__handler *host_handlers; /* registered by the host */
+};
+
+int tenon__callbacks_init(struct tenon__callbacks *c);
+void tenon__callbacks_free(struct tenon__callbacks *c);
+
+/* The members of struct tenon_host (plugin.h says what they do). */
+int tenon__callback_declare(struct tenon_instance *self, const char *name,
+                            const char *sig, struct tenon_callback **out);
+size_t tenon__callback_fire(struct tenon_callback *cb, const void *event);
+size_t tenon__callback_handlers(const struct tenon_callback *cb);
+int tenon__callback_register(struct tenon_instance *self,
+                             struct tenon_instance *provider, const char *name,
+                             const char *sig, tenon_callback_fn fn, void *ctx,
+                             uint64_t *id);
+int tenon__callback_unregister(struct tenon_instance *self, uint64_t id);
+
+/* When an instance goes: the handlers it registered (before its destroy()
+ * runs, so that none runs into a freed plugin object), and the callbacks it
+ * declared with every handler on them (after, once nothing fires). */
+void tenon__callbacks_drop_handlers(struct tenon_instance *inst);
+void tenon__callbacks_drop_declared(struct tenon_instance *inst);
+
 struct tenon {
     pthread_mutex_t lock;
     char **paths;
@@ -460,6 +496,7 @@ struct tenon {
     size_t nretired, cap_retired;
 
     struct tenon__library *libraries;
+    struct tenon__callbacks callbacks;
 };
 
 struct tenon_instance {
@@ -471,6 +508,10 @@ struct tenon_instance {
     void *obj;
     struct tenon__args args;
     char error[512];
+    /* Guarded by t->callbacks.lock: the callbacks it declared, the
+     * handlers it registered. */
+    struct tenon_callback *callbacks;
+    struct tenon__handler *handlers;
 };
 
 /* Scan if no scan has happened yet. Takes t->lock. */

@@ -36,6 +36,9 @@
 # for the pseudo-terminal; exits 77 (CTest: skipped) without it.
 set -u
 src=$1 build=$2 prefix=$3 update=${4:-}
+# The transcripts run in another directory: relative paths would name
+# nothing there (and --update would then write empty transcripts).
+src=$(cd "$src" && pwd) && build=$(cd "$build" && pwd) || exit 1
 if ! command -v script >/dev/null 2>&1; then
     echo "script(1) is not installed; skipped"
     exit 77

@@ -23,3 +23,11 @@ static const void *iface(void *obj, const char *id)
     return NULL;
 }
 TENON_PLUGIN_ENTRY(create, destroy, iface, NULL);
+
+/* The host API's layout is ABI (docs/abi.md): members only appended. */
+_Static_assert(offsetof(struct tenon_host, get_interface) == 32, "abi.md");
+_Static_assert(offsetof(struct tenon_host, callback_declare) == 40, "abi.md");
+_Static_assert(offsetof(struct tenon_host, callback_unregister) == 72,
+               "abi.md");
+_Static_assert(sizeof(struct tenon_host) == 80, "abi.md");
+_Static_assert(TENON_EDECLINE == -14 && TENON_ERROR_MIN == -14, "abi.md");

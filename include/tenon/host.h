@@ -31,9 +31,9 @@ extern "C" {
 #endif
 
 #define TENON_VERSION_MAJOR  0
-#define TENON_VERSION_MINOR  2
+#define TENON_VERSION_MINOR  3
 #define TENON_VERSION_PATCH  0
-#define TENON_VERSION_STRING "0.2.0"
+#define TENON_VERSION_STRING "0.3.0"
 
 typedef struct tenon tenon_t;
 typedef struct tenon_plugin tenon_plugin_t;
@@ -311,7 +311,10 @@ int tenon_create_provider(tenon_t *t, const char *id, tenon_instance_t *input,
 /* Register `fn` on the callback `name` of instance `provider` as
  * host->callback_register() does for a plugin (plugin.h), on behalf of the
  * host program: the handler is removed by tenon_callback_unregister() or
- * when `provider` is destroyed. [any-thread] */
+ * when `provider` is destroyed. tenon_callback_unregister() removes any
+ * handler, the host's or a plugin's, with the guarantees of
+ * host->callback_unregister(); TENON_ENOENT for an unknown id.
+ * [any-thread] */
 int tenon_callback_register(tenon_instance_t *provider, const char *name,
                             const char *sig, tenon_callback_fn fn, void *ctx,
                             uint64_t *id);

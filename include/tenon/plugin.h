@@ -215,7 +215,8 @@ struct tenon_host {
     /* Remove a handler. When it returns, the handler is not running on any
      * other thread and never runs again (a handler may unregister itself,
      * or another, from inside a callback). TENON_ENOENT for an id that is
-     * not registered (any more). [any-thread] */
+     * not registered (any more), TENON_EPERM for a handler that another
+     * instance registered. [any-thread] */
     int (*callback_unregister)(struct tenon_instance *self, uint64_t id);
 };
 

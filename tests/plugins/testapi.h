@@ -26,4 +26,35 @@ struct test_chain {
     int (*add_via_input)(void *obj, int a, int b);
 };
 
+/* The services tests (svc.c). */
+#define TEST_TICKER_ID   "test.ticker/1"
+#define TEST_LISTENER_ID "test.listener/1"
+#define TEST_RANK_ID     "test.rank/1"
+#define TEST_DECLINE_ID  "test.decline/1"
+#define TEST_TICK_SIG    "test.tick/1"
+
+struct test_tick {
+    uint32_t size;
+    int value;
+};
+
+struct test_ticker {
+    uint32_t size;
+    /* Fire "tick" with `value`; how many handlers ran. */
+    size_t (*fire)(void *obj, int value);
+    size_t (*handlers)(void *obj);
+    /* Declare "tick" a second time (TENON_EEXIST expected). */
+    int (*declare_again)(void *obj);
+    /* host->callback_register / unregister on behalf of this instance. */
+    int (*reg)(void *obj, struct tenon_instance *provider, const char *name,
+               const char *sig, tenon_callback_fn fn, void *ctx, uint64_t *id);
+    int (*unreg)(void *obj, uint64_t id);
+};
+
+struct test_listener {
+    uint32_t size;
+    int (*count)(void *obj);
+    int (*last)(void *obj);
+};
+
 #endif

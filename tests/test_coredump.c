@@ -707,8 +707,8 @@ static void declines_without_file(void **state)
                      TENON_EDECLINE);
     assert_null(inst);
     assert_string_equal(tenon_last_error(),
-                        "plugin 'coredump' failed to create an instance: no "
-                        "core file given (coredump:FILE) (provider declined)");
+                        "plugin 'coredump' declined: no core file given "
+                        "(coredump:FILE)");
 }
 
 /* ---- bad files ----------------------------------------------------------- */

@@ -139,9 +139,16 @@ static int group_setup(void **state)
     snprintf(prefix, sizeof prefix, "%s/core", g.dir);
     snprintf(pid, sizeof pid, "%d", (int)g.pid);
     char *argv[] = {"gcore", "-o", prefix, pid, NULL};
-    assert_int_equal(run_child(&r, 120000, exec_gcore, argv), 0);
-    if (r.status != 0)
-        fail_msg("gcore exited with %d:\n%s%s", r.status, r.out, r.err);
+    int timed_out = run_child(&r, 120000, exec_gcore, argv);
+    if (timed_out || r.status != 0) {
+        print_error("gcore %s with %d:\n%s%s\n",
+                    timed_out ? "timed out" : "exited", r.status, r.out, r.err);
+        run_free(&r);
+        close(g.stdin_fd);
+        waitpid(g.pid, NULL, 0);
+        remove_tree(g.dir); /* with what gcore left, however large */
+        return -1;
+    }
     run_free(&r);
     g.core = malloc(PATH_MAX + 16);
     snprintf(g.core, PATH_MAX + 16, "%s.%d", prefix, (int)g.pid);
@@ -1062,6 +1069,7 @@ static void refuses_handmade_hostile_cores(void **state)
     /* PN_XNUM, with section header 0 claiming 2^32-1 program headers. */
     len = make_core(buf, sizeof buf, 1, 0x100, notes, n);
     Elf64_Ehdr eh;
+    Elf64_Phdr ph;
     Elf64_Shdr sh = {0};
     memcpy(&eh, buf, sizeof eh);
     eh.e_phnum = PN_XNUM;
@@ -1088,7 +1096,6 @@ static void refuses_handmade_hostile_cores(void **state)
 
     /* A segment whose end wraps around the address space. */
     len = make_core(buf, sizeof buf, 1, 0x100, notes, n);
-    Elf64_Phdr ph;
     memcpy(&ph, buf + sizeof eh + sizeof ph, sizeof ph);
     ph.p_vaddr = UINT64_MAX - 0x10;
     memcpy(buf + sizeof eh + sizeof ph, &ph, sizeof ph);
@@ -1097,6 +1104,26 @@ static void refuses_handmade_hostile_cores(void **state)
                    msg("%s: segment 1 (PT_LOAD at 0x%llx, 256 bytes) runs "
                        "past the end of the address space",
                        path, (unsigned long long)ph.p_vaddr));
+
+    /* Program headers past the end of the file. */
+    len = make_core(buf, sizeof buf, 1, 0x100, notes, n);
+    memcpy(&eh, buf, sizeof eh);
+    eh.e_phoff = len - 100;
+    memcpy(buf, &eh, sizeof eh);
+    write_all(path, buf, len);
+    expect_refusal(path, TENON_EINVAL,
+                   msg("%s: the program headers (2 x 56 bytes at offset %zu) "
+                       "run past the end of the file (%zu bytes)",
+                       path, len - 100, len));
+
+    /* Notes that end in a piece of a note header. */
+    memset(notes + n, 0, 5);
+    len = make_core(buf, sizeof buf, 1, 0x100, notes, n + 5);
+    write_all(path, buf, len);
+    expect_refusal(path, TENON_EINVAL,
+                   msg("%s: note 2 in segment 0 (at file offset %zu) is cut: "
+                       "a note header needs 12 bytes, the segment has 5 left",
+                       path, sizeof eh + 2 * sizeof ph + n));
 
     /* A 32-bit core. */
     len = make_core(buf, sizeof buf, 1, 0x100, notes, n);

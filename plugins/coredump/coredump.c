@@ -265,7 +265,8 @@ static long file_bytes(void *ud, uint32_t i, uint64_t off, void *buf,
     ssize_t n = pread_full(fd, buf, len, off);
     if (n < 0)
         n = 0;
-    else if ((size_t)n < len) {
+    else if ((size_t)n < len && fstat(fd, &st) == 0 &&
+             off + (uint64_t)n >= (uint64_t)st.st_size) {
         uint64_t page = cd->core.page_size, eof = off + (uint64_t)n;
         uint64_t zeros = (page - eof % page) % page;
         if (zeros > len - (size_t)n)

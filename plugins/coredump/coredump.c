@@ -13,11 +13,10 @@
  * private mapping with pread() (pin()): a truncation then makes pread come
  * up short, where touching a mapped page past the new end of the file
  * would raise SIGBUS in the host, and a value the parser checked cannot
- * change before it is used. Memory reads of the core's segments copy from
- * the mapping only when they are small and nobody but this user (or root)
- * can write the file; large reads, and every read of a file another user
- * could truncate, go through pread(), which reports a short file instead of
- * faulting.
+ * change before it is used. Memory reads copy from the mapping when nobody
+ * but this user (or root) can write the core, so nobody else can truncate
+ * it; a core another user could truncate is read with pread() only, which
+ * reports a file that shrank instead of faulting.
  */
 #include <tenon/memory.h>
 #include <tenon/osi.h>
@@ -56,9 +55,9 @@ TENON_PLUGIN_INFO("coredump", "0.3.0",
                "Example: tenon ps -o coredump:core.1234")
     TENON_ARG_STRING_OPT("file", "the core file to read"));
 
-/* Reads at least this large bypass the mapping (see the top of the file
- * and plugins/README.md for the measurements). */
-#define PREAD_MIN (64u << 10)
+/* Reads from the mapping at least this large ask the kernel to read the
+ * range ahead (plugins/README.md has the measurements). */
+#define WILLNEED_MIN (1u << 20)
 /* Mapped files kept open at once; more are opened for each read. */
 #define MAX_OPEN_FILES 64
 
@@ -148,7 +147,13 @@ static int pin(void *ud, uint64_t off, uint64_t len)
 static long core_bytes(void *ud, uint64_t off, void *buf, size_t len)
 {
     struct coredump *cd = ud;
-    if (!cd->doubt && len < PREAD_MIN) {
+    if (!cd->doubt) {
+        /* The kernel reads ahead around each fault only; WILLNEED starts
+         * reading the whole range at once, which a cold cache feels. */
+        if (len >= WILLNEED_MIN) {
+            uint64_t a = off & ~(uint64_t)(cd->page - 1);
+            madvise(cd->map + a, (size_t)(off + len - a), MADV_WILLNEED);
+        }
         memcpy(buf, cd->map + off, len);
         return (long)len;
     }

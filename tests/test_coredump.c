@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1135,6 +1136,26 @@ static void refuses_handmade_hostile_cores(void **state)
                        "EM_X86_64) are supported",
                        path));
 
+    /* Big-endian, and for another machine. */
+    len = make_core(buf, sizeof buf, 1, 0x100, notes, n);
+    buf[EI_DATA] = ELFDATA2MSB;
+    write_all(path, buf, len);
+    expect_refusal(path, TENON_EINVAL,
+                   msg("%s is a big-endian ELF file (ELFDATA2MSB); only "
+                       "64-bit little-endian x86-64 cores (ELFCLASS64, "
+                       "ELFDATA2LSB, EM_X86_64) are supported",
+                       path));
+    len = make_core(buf, sizeof buf, 1, 0x100, notes, n);
+    memcpy(&eh, buf, sizeof eh);
+    eh.e_machine = EM_AARCH64;
+    memcpy(buf, &eh, sizeof eh);
+    write_all(path, buf, len);
+    expect_refusal(path, TENON_EINVAL,
+                   msg("%s is a core file for AArch64 (EM_AARCH64), e_machine "
+                       "183; only 64-bit little-endian x86-64 cores "
+                       "(ELFCLASS64, ELFDATA2LSB, EM_X86_64) are supported",
+                       path));
+
     /* No thread. */
     unsigned char prpsinfo[136] = {0};
     at = add_note(notes, 0, NT_PRPSINFO, prpsinfo, sizeof prpsinfo);
@@ -1263,6 +1284,57 @@ static void core_cut_while_in_use(void **state)
     free(path);
 }
 
+/* Reads from several threads at once on a new instance: the first reads
+ * of a mapped file's pages race to check and open it. */
+struct reader {
+    const struct tenon_memory_v1 *mem;
+    void *obj;
+    struct pick *pk;
+    const unsigned char *want;
+    int bad;
+};
+
+static void *read_often(void *arg)
+{
+    struct reader *r = arg;
+    unsigned char got[4096], marker[64];
+    size_t done;
+    for (int i = 0; i < 200; i++) {
+        if (r->mem->read(r->obj, r->pk->page, got, sizeof got, &done) ||
+            done != sizeof got || memcmp(got, r->want, sizeof got) != 0 ||
+            r->mem->read(r->obj, g.marker, marker, g.marker_len, &done) ||
+            done != g.marker_len || memcmp(marker, "TENON-OSI-MARKER:", 17))
+            r->bad = 1;
+    }
+    return NULL;
+}
+
+static void concurrent_reads(void **state)
+{
+    tenon_instance_t *inst;
+    const struct tenon_osi_v1 *osi;
+    const struct tenon_memory_v1 *mem;
+    void *obj;
+    struct pick pk;
+    unsigned char want[4096];
+    pthread_t th[8];
+    struct reader r[8];
+    (void)state;
+
+    pick_libc_page(g.core, &pk, g.osi, g.obj);
+    file_page(pk.path, pk.offset, want);
+    open_core(g.core, &inst, &osi, &mem, &obj);
+    for (int i = 0; i < 8; i++) {
+        r[i] = (struct reader){mem, obj, &pk, want, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, read_often, &r[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        assert_false(r[i].bad);
+    }
+    tenon_destroy(inst);
+}
+
 #define T(name) cmocka_unit_test(name)
 #define D(name) cmocka_unit_test_setup_teardown(name, tmp_setup, tmp_teardown)
 
@@ -1280,6 +1352,7 @@ int main(void)
         T(regions_from_core),
         T(reads_stop_at_holes),
         T(large_reads_equal_small_ones),
+        T(concurrent_reads),
         T(declines_without_file),
         D(refuses_empty_file),
         D(refuses_text_file),

@@ -10,6 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Instances' error buffers are written by whichever thread failed: one
+ * lock for all of them, taken for a copy, never while calling out. */
+static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A copy of the instance's message, taken under the lock. */
+static void instance_error_copy(const struct tenon_instance *inst, char *out,
+                                size_t len)
+{
+    pthread_mutex_lock(&error_lock);
+    snprintf(out, len, "%s", inst->error);
+    pthread_mutex_unlock(&error_lock);
+}
+
 static int provides(const struct tenon_plugin *p, const char *id)
 {
     for (size_t i = 0; i < p->info.nprovides; i++)
@@ -117,15 +130,17 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
         /* what a failed create() declared or registered goes with it */
         tenon__callbacks_drop_handlers(inst);
         tenon__callbacks_drop_declared(inst);
+        char why[sizeof inst->error];
+        instance_error_copy(inst, why, sizeof why);
         if (rc == TENON_EDECLINE)
             rc = tenon__fail(rc, "plugin '%s' declined: %s", p->info.name,
-                             inst->error[0] ? inst->error : "no reason given");
+                             why[0] ? why : "no reason given");
         else
-            rc = tenon__fail(
-                plugin_code(rc),
-                "plugin '%s' failed to create an instance: %s (%s)",
-                p->info.name, inst->error[0] ? inst->error : "no message",
-                tenon_strerror(plugin_code(rc)));
+            rc =
+                tenon__fail(plugin_code(rc),
+                            "plugin '%s' failed to create an instance: %s (%s)",
+                            p->info.name, why[0] ? why : "no message",
+                            tenon_strerror(plugin_code(rc)));
         release_lib(t, inst->lib);
         goto out;
     }
@@ -231,12 +246,17 @@ static int host_log_level(const struct tenon_instance *self)
 
 static void host_set_error(struct tenon_instance *self, const char *fmt, ...)
 {
+    char msg[sizeof self->error];
     va_list ap;
     if (!self)
         return;
     va_start(ap, fmt);
-    vsnprintf(self->error, sizeof self->error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&error_lock);
+    memcpy(self->error, msg, sizeof msg);
+    pthread_mutex_unlock(&error_lock);
+    tenon__fail(TENON_EPLUGIN, "%s", msg);
 }
 
 static const void *host_get_interface(struct tenon_instance *other,
@@ -257,4 +277,5 @@ const struct tenon_host tenon__host = {
     .callback_handlers = tenon__callback_handlers,
     .callback_register = tenon__callback_register,
     .callback_unregister = tenon__callback_unregister,
+    .last_error = tenon_last_error,
 };

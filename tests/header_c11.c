@@ -29,5 +29,6 @@ _Static_assert(offsetof(struct tenon_host, get_interface) == 32, "abi.md");
 _Static_assert(offsetof(struct tenon_host, callback_declare) == 40, "abi.md");
 _Static_assert(offsetof(struct tenon_host, callback_unregister) == 72,
                "abi.md");
-_Static_assert(sizeof(struct tenon_host) == 80, "abi.md");
+_Static_assert(offsetof(struct tenon_host, last_error) == 80, "abi.md");
+_Static_assert(sizeof(struct tenon_host) == 88, "abi.md");
 _Static_assert(TENON_EDECLINE == -14 && TENON_ERROR_MIN == -14, "abi.md");

@@ -90,11 +90,13 @@ static void test_by_pid(void **state)
     target_stop(&tg);
     assert_int_equal(c.vt->read(c.mem, tg.marker, buf, sizeof buf, &done),
                      TENON_ENOENT);
+    /* the input's own reason, quoted through host->last_error */
     snprintf(want, sizeof want,
-             "process %d (osi_target): reading 16 bytes at 0x%llx: the "
-             "process exited",
-             (int)tg.pid, (unsigned long long)tg.marker);
+             "process %d (osi_target): reading 16 bytes at 0x%llx: process "
+             "%d exited",
+             (int)tg.pid, (unsigned long long)tg.marker, (int)tg.pid);
     assert_string_equal(tenon_instance_error(c.proc), want);
+    assert_string_equal(tenon_last_error(), want);
     chain_free(&c);
     tenon_close(t);
 }

@@ -259,6 +259,8 @@ const tenon_plugin_t *tenon_instance_plugin(const tenon_instance_t *inst);
 
 /* The last message the plugin left with host->set_error(), or "" when none
  * yet. Never cleared (like errno): read it right after a call that failed.
+ * The same message is the failing thread's tenon_last_error(), which is
+ * the one to read when calls into the instance run on several threads.
  * [instance-thread] */
 const char *tenon_instance_error(const tenon_instance_t *inst);
 

@@ -162,7 +162,11 @@ struct tenon_host {
     int (*log_level)(const struct tenon_instance *self);
 
     /* Leave an error message on `self` for the host to read after a call
-     * failed (create, or any interface call). [instance-thread] */
+     * failed (create, or any interface call). It becomes the calling
+     * thread's last error too (tenon_last_error(), last_error below), which
+     * is where a call made on any thread is best read from; the instance
+     * keeps the latest of all threads' (tenon_instance_error()).
+     * [any-thread] */
     void (*set_error)(struct tenon_instance *self, const char *fmt, ...)
         TENON_PRINTF(2, 3);
 
@@ -218,6 +222,12 @@ struct tenon_host {
      * not registered (any more), TENON_EPERM for a handler that another
      * instance registered. [any-thread] */
     int (*callback_unregister)(struct tenon_instance *self, uint64_t id);
+
+    /* The message the last failing call on this thread left: set_error()
+     * of any instance (so a plugin can quote its input's reason after a
+     * call into it failed), or a host call. Valid until the next failure
+     * on this thread; never NULL. [any-thread] */
+    const char *(*last_error)(void);
 };
 
 /* Does `host` have member `m` (appended after the plugin's SDK version)? */

@@ -57,10 +57,13 @@ static void fail(struct proc *p, const char *fmt, ...)
         p->host->set_error(p->self, "process %u: %s", (unsigned)p->pid, msg);
 }
 
-/* The input's code in words: its own message stays on the input
- * instance, which this plugin cannot read. */
-static const char *why(int rc)
+/* Why a call into the input failed: the message it left (the host gives
+ * it as this thread's last error), else its code in words. */
+static const char *why(const struct proc *p, int rc)
 {
+    if (TENON_HOST_HAS(p->host, last_error) && p->host->last_error &&
+        p->host->last_error()[0])
+        return p->host->last_error();
     switch (rc) {
     case TENON_ENOENT: return "the process exited";
     case TENON_EPERM: return "permission denied";
@@ -86,7 +89,7 @@ static int mem_read(void *obj, uint64_t addr, void *buf, size_t len,
     int rc = p->mem->read(p->mem_obj, addr, buf, len, done);
     if (rc < 0)
         fail(p, "reading %zu bytes at 0x%llx: %s", len,
-             (unsigned long long)addr, why(rc));
+             (unsigned long long)addr, why(p, rc));
     return rc;
 }
 
@@ -97,7 +100,7 @@ static int mem_write(void *obj, uint64_t addr, const void *buf, size_t len,
     int rc = p->mem->write(p->mem_obj, addr, buf, len, done);
     if (rc < 0)
         fail(p, "writing %zu bytes at 0x%llx: %s", len,
-             (unsigned long long)addr, why(rc));
+             (unsigned long long)addr, why(p, rc));
     return rc;
 }
 
@@ -106,7 +109,7 @@ static int mem_regions(void *obj, tenon_memory_region_fn fn, void *ud)
     struct proc *p = obj;
     int rc = p->mem->regions(p->mem_obj, fn, ud);
     if (rc < 0)
-        fail(p, "listing its memory regions: %s", why(rc));
+        fail(p, "listing its memory regions: %s", why(p, rc));
     return rc;
 }
 
@@ -191,7 +194,7 @@ static int find_by_name(struct proc *p, const char *name)
         p->host->set_error(p->self,
                            "looking for process %s: listing the processes "
                            "failed (%s)",
-                           name, why(rc));
+                           name, why(p, rc));
     else if (b.len == 0) {
         /* Linux keeps the first 15 bytes of a name (comm). */
         p->host->set_error(p->self, "no process named %s%s", name,
@@ -267,7 +270,7 @@ static int process_create(const struct tenon_host *host,
                 host->set_error(self, "process %u does not exist",
                                 (unsigned)p->pid);
             else
-                fail(p, "looking it up: %s", why(rc));
+                fail(p, "looking it up: %s", why(p, rc));
             goto fail;
         }
         snprintf(p->name, sizeof p->name, "%s", info->name);
@@ -276,7 +279,7 @@ static int process_create(const struct tenon_host *host,
     rc = p->osi->process_memory(p->osi_obj, p->pid, &p->mem, &p->mem_obj);
     if (rc) {
         fail(p, "opening its memory: %s",
-             rc == TENON_ENOENT ? "the process does not exist" : why(rc));
+             rc == TENON_ENOENT ? "the process does not exist" : why(p, rc));
         goto fail;
     }
     if (!p->mem ||

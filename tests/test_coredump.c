@@ -1169,6 +1169,73 @@ static void refuses_handmade_hostile_cores(void **state)
 
 /* ---- the files a core names -------------------------------------------- */
 
+static int on_libc_head(void *ud, const struct tenon_osi_mapping *m)
+{
+    uint64_t *start = ud;
+    if (!strstr(m->path, "/libc.so") || m->offset != 0)
+        return 0;
+    *start = m->start;
+    return 1;
+}
+
+/* A core other users can write may have been written by one of them, to
+ * name a file they cannot read (/etc/shadow) and have this user read it
+ * for them: its mapped files are read only when the core holds their first
+ * bytes to check them against. The copy here loses libc's head (its
+ * offset-0 mapping claims another offset), so libc's omitted pages read
+ * from the file when only this user could have written the core, and not
+ * when anyone could. */
+static void writable_core_reads_no_unchecked_file(void **state)
+{
+    struct pick pk;
+    unsigned char got[4096], want[4096];
+    uint64_t head = 0;
+    size_t done, len;
+    uint32_t descsz;
+    int patched = 0;
+
+    pick_libc_page(g.core, &pk, g.osi, g.obj);
+    assert_int_equal(
+        g.osi->mappings(g.obj, (uint32_t)g.pid, on_libc_head, &head), 1);
+    char *core = read_all(g.core, &len);
+    size_t off = find_note(core, len, NT_FILE, &descsz);
+    char *desc = core + off + sizeof(Elf64_Nhdr) + 8;
+    uint64_t count;
+    memcpy(&count, desc, 8);
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t e[3];
+        memcpy(e, desc + 16 + 24 * i, sizeof e);
+        if (e[0] == head && e[2] == 0) {
+            e[2] = 0x1000000; /* pages */
+            memcpy(desc + 16 + 24 * i, e, sizeof e);
+            patched++;
+        }
+    }
+    assert_int_equal(patched, 1);
+    file_page(pk.path, pk.offset, want);
+    for (int shared = 0; shared < 2; shared++) {
+        char *path = path_join(*state, shared ? "shared" : "private");
+        tenon_instance_t *inst;
+        const struct tenon_osi_v1 *osi;
+        const struct tenon_memory_v1 *mem;
+        void *obj;
+        write_all(path, core, len);
+        assert_int_equal(chmod(path, shared ? 0666 : 0600), 0);
+        open_core(path, &inst, &osi, &mem, &obj);
+        done = 7;
+        assert_int_equal(mem->read(obj, pk.page, got, sizeof got, &done), 0);
+        if (shared) {
+            assert_int_equal(done, 0);
+        } else {
+            assert_int_equal(done, sizeof got);
+            assert_memory_equal(got, want, sizeof got);
+        }
+        tenon_destroy(inst);
+        free(path);
+    }
+    free(core);
+}
+
 /* A copy of the core whose NT_FILE names, instead of libc, `stand_in` (a
  * path of the same length, made in `dir`). Returns the copy's path. */
 static char *core_naming(const char *dir, const char *libc, char **stand_in)
@@ -1347,6 +1414,7 @@ int main(void)
         T(mappings_from_core),
         T(marker_from_core),
         T(omitted_page_from_file),
+        D(writable_core_reads_no_unchecked_file),
         T(process_memory_view),
         T(auxv_from_core),
         T(regions_from_core),

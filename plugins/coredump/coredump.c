@@ -81,7 +81,9 @@ struct coredump {
     size_t size;
     size_t page;
     /* Someone other than this user or root can write, so truncate, the
-     * core: copy it only with pread(). */
+     * core: copy it only with pread(). They may also have written what it
+     * says, so a mapped file it names is read only when the core holds the
+     * file's first bytes and they match (check_file()). */
     int doubt;
     unsigned char *pinned; /* a bit per page, while parsing */
     struct core core;
@@ -203,6 +205,16 @@ static int check_file(struct coredump *cd, uint32_t i)
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         file_log(cd, f->path, "it is not a regular file");
+        close(fd);
+        return -1;
+    }
+    /* A core another user wrote could name any file (/etc/shadow) to
+     * have this user read it for them: without bytes of its own to compare
+     * with, such a core gets nothing from the files it names. */
+    if (cd->doubt && !f->head_len) {
+        file_log(cd, f->path,
+                 "the core is writable by another user and holds none of "
+                 "the file's bytes to check it against");
         close(fd);
         return -1;
     }

@@ -875,6 +875,10 @@ static void test_usage(void **state)
         {{"providers", "osi"}, "'osi': expected an interface id"},
         {{"modules", "x"}, "unexpected operand 'x'"},
         {{"dump", "1", "--full", "-O", "x"}, "unknown option '--full'"},
+        {{"dump", "1", "-O", "x", "--forse"}, "did you mean '--force'?"},
+        {{"thraeds"}, "unknown command 'thraeds'; did you mean 'threads'?"},
+        {{"dupm"}, "did you mean 'dump'?"},
+        {{"provider"}, "did you mean 'providers'?"},
     };
     struct run r;
     (void)state;

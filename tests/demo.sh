@@ -53,6 +53,22 @@ try "$b/tenon check 'hello:times=11' --plugin-path $p   # checked against the de
 try "$b/examples/greet --plugin-path $p 'hello:times=lots' World   # refused before loading"
 run "$b/tenon list --all --plugin-path $b/tests/badsrc   # files Tenon refuses, with the reason"
 
+# Introspection: a live helper process holds a marker string; list it, read
+# the marker through a chain (native OS -> process connector), dump the
+# process to a core file, and read the same bytes back from the core.
+run "$b/tenon providers tenon.osi/1 --plugin-path $p   # tried highest rank first"
+run "mkfifo \"\$T/in\"; $b/tests/osi_target < \"\$T/in\" > \"\$T/target\" & exec 3> \"\$T/in\"   # lives until fd 3 closes"
+run "until [ -s \"\$T/target\" ]; do sleep 0.1; done; cat \"\$T/target\""
+run "P=\$(sed 's/^pid=\\([0-9]*\\).*/\\1/' \"\$T/target\"); A=\$(sed 's/.* marker=\\(0x[0-9a-f]*\\).*/\\1/' \"\$T/target\")"
+run "$b/tenon ps --plugin-path $p | awk -v p=\$P 'NR == 1 || \$1 == p'   # no -o: native, the highest rank"
+run "$b/tenon threads \$P --plugin-path $p"
+run "$b/tenon read -o native -c process:pid=\$P \$A 45 --plugin-path $p"
+try "$b/tenon read -o native -c process:pid=\$P 0x10 8 --plugin-path $p   # nothing mapped there"
+run "$b/tenon dump \$P -O \"\$T/target.core\" --plugin-path $p"
+run "$b/tenon read -o coredump:\"\$T/target.core\" \$A 45 --plugin-path $p   # the same bytes, from the core"
+run "gdb -batch -nx -ex 'info threads' -ex \"x/s \$A\" $b/tests/osi_target \"\$T/target.core\" 2>/dev/null | grep -E 'LWP|TENON'"
+run "exec 3>&-   # the helper exits"
+
 # Signing: a key pair, a signed copy of hello, and what a tampered byte does.
 run "cp $p/hello.so \"\$T/hello.so\""
 run "$b/tenon keygen --out \"\$T/keys\" --name demo"

@@ -86,6 +86,10 @@ struct coredump {
      * file's first bytes and they match (check_file()). */
     int doubt;
     unsigned char *pinned; /* a bit per page, while parsing */
+    /* A bit per WILLNEED_MIN bytes of the core: advised already. Once the
+     * kernel has read a range ahead, advising it again only costs a walk
+     * of the page cache on every read. */
+    unsigned char *advised;
     struct core core;
     pthread_mutex_t lock; /* checking and opening files[] */
     struct mfile *files;
@@ -152,9 +156,22 @@ static long core_bytes(void *ud, uint64_t off, void *buf, size_t len)
     if (!cd->doubt) {
         /* The kernel reads ahead around each fault only; WILLNEED starts
          * reading the whole range at once, which a cold cache feels. */
-        if (len >= WILLNEED_MIN) {
-            uint64_t a = off & ~(uint64_t)(cd->page - 1);
-            madvise(cd->map + a, (size_t)(off + len - a), MADV_WILLNEED);
+        if (len >= WILLNEED_MIN && cd->advised) {
+            uint64_t first = off / WILLNEED_MIN;
+            uint64_t last = (off + len - 1) / WILLNEED_MIN;
+            unsigned char *bits = cd->advised;
+            int fresh = 0;
+            for (uint64_t c = first; c <= last && !fresh; c++)
+                fresh = !(__atomic_load_n(&bits[c / 8], __ATOMIC_RELAXED) &
+                          (1u << (c % 8)));
+            if (fresh) {
+                uint64_t a = off & ~(uint64_t)(cd->page - 1);
+                madvise(cd->map + a, (size_t)(off + len - a), MADV_WILLNEED);
+                for (uint64_t c = first; c <= last; c++)
+                    __atomic_fetch_or(&bits[c / 8],
+                                      (unsigned char)(1u << (c % 8)),
+                                      __ATOMIC_RELAXED);
+            }
         }
         memcpy(buf, cd->map + off, len);
         return (long)len;
@@ -553,6 +570,7 @@ static void coredump_destroy(void *obj)
     if (cd->fd >= 0)
         close(cd->fd);
     free(cd->pinned);
+    free(cd->advised);
     pthread_mutex_destroy(&cd->lock);
     free(cd->path);
     free(cd);
@@ -624,7 +642,9 @@ static int open_core(struct coredump *cd)
             return TENON_EIO;
         }
         uint64_t pages = (cd->size + cd->page - 1) / cd->page;
-        if (!(cd->pinned = calloc((size_t)(pages / 8 + 1), 1))) {
+        if (!(cd->pinned = calloc((size_t)(pages / 8 + 1), 1)) ||
+            !(cd->advised =
+                  calloc((size_t)(cd->size / WILLNEED_MIN / 8 + 1), 1))) {
             cd->host->set_error(cd->self, "out of memory");
             return TENON_ENOMEM;
         }

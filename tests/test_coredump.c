@@ -1178,17 +1178,17 @@ static int on_libc_head(void *ud, const struct tenon_osi_mapping *m)
     return 1;
 }
 
-/* A core other users can write may have been written by one of them, to
- * name a file they cannot read (/etc/shadow) and have this user read it
- * for them: its mapped files are read only when the core holds their first
- * bytes to check them against. The copy here loses libc's head (its
- * offset-0 mapping claims another offset), so libc's omitted pages read
- * from the file when only this user could have written the core, and not
- * when anyone could. */
-static void writable_core_reads_no_unchecked_file(void **state)
+/* Whoever wrote a core chose the files it names, for whoever reads it
+ * (often root) to read on their behalf: /etc/shadow, /proc/PID/mem. A file
+ * is read only when the core holds its whole first page and it is ELF. */
+
+/* A copy of the core whose libc mapping at offset 0 claims another offset:
+ * the core then holds none of libc's first page. Whatever its owner or
+ * mode, libc's left-out pages are unreadable. */
+static void core_without_a_files_head_reads_nothing_of_it(void **state)
 {
     struct pick pk;
-    unsigned char got[4096], want[4096];
+    unsigned char got[4096];
     uint64_t head = 0;
     size_t done, len;
     uint32_t descsz;
@@ -1212,7 +1212,6 @@ static void writable_core_reads_no_unchecked_file(void **state)
         }
     }
     assert_int_equal(patched, 1);
-    file_page(pk.path, pk.offset, want);
     for (int shared = 0; shared < 2; shared++) {
         char *path = path_join(*state, shared ? "shared" : "private");
         tenon_instance_t *inst;
@@ -1224,12 +1223,7 @@ static void writable_core_reads_no_unchecked_file(void **state)
         open_core(path, &inst, &osi, &mem, &obj);
         done = 7;
         assert_int_equal(mem->read(obj, pk.page, got, sizeof got, &done), 0);
-        if (shared) {
-            assert_int_equal(done, 0);
-        } else {
-            assert_int_equal(done, sizeof got);
-            assert_memory_equal(got, want, sizeof got);
-        }
+        assert_int_equal(done, 0);
         tenon_destroy(inst);
         free(path);
     }
@@ -1242,10 +1236,14 @@ static char *core_naming(const char *dir, const char *libc, char **stand_in)
 {
     size_t len, plen = strlen(libc), dlen = strlen(dir);
     char *core = core_copy(&len), *path = path_join(dir, "renamed");
-    assert_true(dlen + 2 < plen);
-    /* dir/xxx...x, as long as libc's path */
-    *stand_in = malloc(plen + 1);
-    snprintf(*stand_in, plen + 1, "%s/%0*d", dir, (int)(plen - dlen - 1), 0);
+    if (!*stand_in) {
+        assert_true(dlen + 2 < plen);
+        /* dir/xxx...x, as long as libc's path */
+        *stand_in = malloc(plen + 1);
+        snprintf(*stand_in, plen + 1, "%s/%0*d", dir, (int)(plen - dlen - 1),
+                 0);
+    }
+    assert_int_equal(strlen(*stand_in), plen);
     uint32_t descsz;
     size_t off = find_note(core, len, NT_FILE, &descsz);
     char *desc = core + off + sizeof(Elf64_Nhdr) + 8;
@@ -1261,6 +1259,38 @@ static char *core_naming(const char *dir, const char *libc, char **stand_in)
     return path;
 }
 
+/* The core names /proc/self/mem (spelled as long as libc's path) where it
+ * named libc: with libc's ELF header in the core, libc's left-out pages
+ * would be read at their offsets in the reader's own memory. */
+static void core_naming_proc_mem_reads_nothing(void **state)
+{
+    struct pick pk;
+    unsigned char got[4096];
+    size_t done = 7, plen;
+    tenon_instance_t *inst;
+    const struct tenon_osi_v1 *osi;
+    const struct tenon_memory_v1 *mem;
+    void *obj;
+
+    pick_libc_page(g.core, &pk, g.osi, g.obj);
+    plen = strlen(pk.path);
+    char *spelled = malloc(plen + 1);
+    /* "/proc/self" "/." ... "/mem", one "/" doubled for odd lengths */
+    size_t at = (size_t)snprintf(spelled, plen + 1, "/proc/self");
+    while (at + 4 + 2 <= plen)
+        at += (size_t)snprintf(spelled + at, plen + 1 - at, "/.");
+    if (at + 4 < plen)
+        spelled[at++] = '/';
+    snprintf(spelled + at, plen + 1 - at, "/mem");
+    char *core_path = core_naming(*state, pk.path, &spelled);
+    open_core(core_path, &inst, &osi, &mem, &obj);
+    assert_int_equal(mem->read(obj, pk.page, got, sizeof got, &done), 0);
+    assert_int_equal(done, 0);
+    tenon_destroy(inst);
+    free(spelled);
+    free(core_path);
+}
+
 static void omitted_pages_come_from_a_matching_file_only(void **state)
 {
     struct pick pk;
@@ -1273,6 +1303,7 @@ static void omitted_pages_come_from_a_matching_file_only(void **state)
     void *obj;
 
     pick_libc_page(g.core, &pk, g.osi, g.obj);
+    stand_in = NULL;
     core_path = core_naming(*state, pk.path, &stand_in);
     char *libc = read_all(pk.path, &len);
     file_page(pk.path, pk.offset, want);
@@ -1414,7 +1445,8 @@ int main(void)
         T(mappings_from_core),
         T(marker_from_core),
         T(omitted_page_from_file),
-        D(writable_core_reads_no_unchecked_file),
+        D(core_without_a_files_head_reads_nothing_of_it),
+        D(core_naming_proc_mem_reads_nothing),
         T(process_memory_view),
         T(auxv_from_core),
         T(regions_from_core),

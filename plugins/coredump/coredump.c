@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -81,9 +82,7 @@ struct coredump {
     size_t size;
     size_t page;
     /* Someone other than this user or root can write, so truncate, the
-     * core: copy it only with pread(). They may also have written what it
-     * says, so a mapped file it names is read only when the core holds the
-     * file's first bytes and they match (check_file()). */
+     * core: copy it only with pread(). */
     int doubt;
     unsigned char *pinned; /* a bit per page, while parsing */
     /* A bit per WILLNEED_MIN bytes of the core: advised already. Once the
@@ -198,21 +197,68 @@ static void file_log(struct coredump *cd, const char *path, const char *why)
               cd->path, path, why);
 }
 
-/* May the bytes the core left out of file `i` be read from it? It must
- * still be there, be a regular file, and hold the same first bytes as the
- * core's copy of them, when the core has one (the kernel keeps the first
- * page of an executable mapping, with its ELF header and build id; gcore
- * the whole mapping). Sizes are checked at each read. */
+/* File systems whose "files" are views of something else: /proc/PID/mem is
+ * another process's memory, sysfs and debugfs files are kernel state. */
+static int pseudo_fs(int fd)
+{
+    static const unsigned long kinds[] = {
+        0x9fa0,     /* proc */
+        0x62656572, /* sysfs */
+        0x64626720, /* debugfs */
+        0x74726163, /* tracefs */
+        0x73636673, /* securityfs */
+        0x27e0eb,   /* cgroup */
+        0x63677270, /* cgroup2 */
+        0x62656570, /* configfs */
+        0x6e736673, /* nsfs */
+        0xcafe4a11, /* bpf */
+    };
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0)
+        return 1;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
+        if ((unsigned long)sf.f_type == kinds[k])
+            return 1;
+    return 0;
+}
+
+/* May the bytes the core left out of file `i` be read from it? The core
+ * names the file, and whoever wrote the core chose that name: a core can
+ * name /etc/shadow, /proc/PID/mem or a device, for whoever reads it (often
+ * root) to read on the writer's behalf. So a file is read only when it is
+ * one the core shows it knows whole at its start: an ELF file (what the
+ * loader maps) whose first page (or all of it, when shorter) the core
+ * holds, byte for byte equal. The kernel keeps that page of every ELF
+ * mapping, gcore the whole first mapping; an attacker would have to know
+ * the first 4 KiB of a file they cannot read. It must also be a regular
+ * file, checked before it is opened (opening a device can do something),
+ * on a real file system. Sizes are checked at each read. */
 static int check_file(struct coredump *cd, uint32_t i)
 {
     const struct core_file *f = &cd->core.files[i];
     struct mfile *m = &cd->files[i];
     unsigned char mine[4096], theirs[4096];
-    struct stat st;
+    struct stat st, fst;
     int fd;
 
     if (f->deleted) {
         file_log(cd, f->path, "it was deleted before the core was written");
+        return -1;
+    }
+    if (stat(f->path, &st) != 0) {
+        file_log(cd, f->path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        file_log(cd, f->path, "it is not a regular file");
+        return -1;
+    }
+    size_t need =
+        st.st_size < (off_t)sizeof mine ? (size_t)st.st_size : sizeof mine;
+    if (need < 4 || f->head_len < need) {
+        file_log(cd, f->path,
+                 "the core does not hold the file's first page to check it "
+                 "against");
         return -1;
     }
     if ((fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) <
@@ -220,35 +266,25 @@ static int check_file(struct coredump *cd, uint32_t i)
         file_log(cd, f->path, strerror(errno));
         return -1;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        file_log(cd, f->path, "it is not a regular file");
+    if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) ||
+        fst.st_dev != st.st_dev || fst.st_ino != st.st_ino || pseudo_fs(fd)) {
+        file_log(cd, f->path, "it is not a regular file on a real file system");
         close(fd);
         return -1;
     }
-    /* A core another user wrote could name any file (/etc/shadow) to
-     * have this user read it for them: without bytes of its own to compare
-     * with, such a core gets nothing from the files it names. */
-    if (cd->doubt && !f->head_len) {
+    if (core_bytes(cd, f->head_off, mine, need) != (long)need ||
+        memcmp(mine, "\177ELF", 4) != 0 ||
+        pread_full(fd, theirs, need, 0) != (ssize_t)need ||
+        memcmp(mine, theirs, need) != 0) {
         file_log(cd, f->path,
-                 "the core is writable by another user and holds none of "
-                 "the file's bytes to check it against");
+                 "its first page differs from the core's copy, or is not an "
+                 "ELF header (the file changed since the core was written, "
+                 "or is not what the core says)");
         close(fd);
         return -1;
     }
-    if (f->head_len) {
-        size_t n = f->head_len <= sizeof mine ? f->head_len : sizeof mine;
-        if (core_bytes(cd, f->head_off, mine, n) != (long)n ||
-            pread_full(fd, theirs, n, 0) != (ssize_t)n ||
-            memcmp(mine, theirs, n) != 0) {
-            file_log(cd, f->path,
-                     "its first bytes differ from the core's copy (the "
-                     "file changed since the core was written)");
-            close(fd);
-            return -1;
-        }
-    }
-    m->dev = st.st_dev;
-    m->ino = st.st_ino;
+    m->dev = fst.st_dev;
+    m->ino = fst.st_ino;
     if (cd->open_files < MAX_OPEN_FILES) {
         m->fd = fd;
         cd->open_files++;

@@ -118,6 +118,19 @@ static int publish(const char *tmp, const char *file, int force)
     return 0;
 }
 
+/* --force replaces an earlier core, not a device, FIFO or directory that
+ * happens to have the name: renaming over /dev/null would take it away
+ * from everyone. A symbolic link is replaced itself, not followed. */
+static int replaceable(const char *file)
+{
+    struct stat st;
+    if (lstat(file, &st) != 0 || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
+        return 1;
+    tool_error("dump", "%s is not a regular file; refusing to replace it",
+               file);
+    return 0;
+}
+
 static int report(const struct tool_opts *o, uint32_t pid, off_t size)
 {
     if (o->json) {
@@ -144,6 +157,8 @@ static int dump_file(const struct tool_opts *o, tenon_instance_t *inst,
         tool_error("dump", "%s exists; give --force to replace it", o->output);
         return EXIT_FAIL;
     }
+    if (!replaceable(o->output))
+        return EXIT_FAIL;
     if (!(tmp = tenon__asprintf("%s.tmp-XXXXXX", o->output))) {
         tool_error("dump", "out of memory");
         return EXIT_FAIL;
@@ -164,7 +179,10 @@ static int dump_file(const struct tool_opts *o, tenon_instance_t *inst,
         tool_error("dump", "writing %s: %s", tmp, strerror(errno));
         rc = EXIT_FAIL;
     }
-    if (rc == EXIT_OK && publish(tmp, o->output, o->force) != 0) {
+    /* Once more: the dump takes a while, and the name may have changed. */
+    if (rc == EXIT_OK && o->force && !replaceable(o->output))
+        rc = EXIT_FAIL;
+    else if (rc == EXIT_OK && publish(tmp, o->output, o->force) != 0) {
         if (errno == EEXIST)
             tool_error("dump", "%s exists; give --force to replace it",
                        o->output);

@@ -400,6 +400,103 @@ static void test_memory_exited(void **state)
                         "process 4294967294 does not exist");
 }
 
+/* A view outlives its process's number: once the process is reaped and its
+ * pid goes to another process, neither a write nor a read reaches the new
+ * one. The new process is a fork of this one, so `reused_victim` is at the
+ * same address in it. */
+static char reused_victim[32] = "untouched";
+
+static pid_t fork_at(pid_t pid, int *in, int *out)
+{
+    int to[2], from[2];
+    pid_t p;
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d", (int)pid - 1);
+    fclose(f);
+    assert_int_equal(pipe(to), 0);
+    assert_int_equal(pipe(from), 0);
+    if ((p = fork()) == 0) {
+        char c;
+        /* Holding no other pipe's end (the target's stdin), it cannot keep
+         * anything else alive if the test fails. */
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != to[0] && fd != from[1])
+                close(fd);
+        /* Once told to, say what the victim holds. */
+        if (read(to[0], &c, 1) == 1)
+            (void)!write(from[1], reused_victim, sizeof reused_victim);
+        _exit(0);
+    }
+    assert_true(p > 0);
+    close(to[0]);
+    close(from[1]);
+    *in = to[1];
+    *out = from[0];
+    return p;
+}
+
+static void test_memory_reused_pid(void **state)
+{
+    struct fx *f = *state;
+    const struct tenon_memory_v1 *vt = NULL;
+    void *mem = NULL;
+    char buf[sizeof reused_victim], want[64];
+    uint64_t addr = (uint64_t)(uintptr_t)reused_victim;
+    size_t done = 99;
+    int in = -1, out = -1;
+    pid_t a, b = -1;
+
+    if (geteuid() != 0)
+        skip(); /* steering the next pid takes root (CI runs as root) */
+    for (int tries = 0; tries < 20 && b < 0; tries++) {
+        if ((a = fork()) == 0) {
+            pause();
+            _exit(0);
+        }
+        assert_true(a > 0);
+        assert_int_equal(f->osi->process_memory(f->obj, (uint32_t)a, &vt, &mem),
+                         0);
+        kill(a, SIGKILL);
+        assert_int_equal(waitpid(a, NULL, 0), a);
+        b = fork_at(a, &in, &out);
+        if (b < 0)
+            skip(); /* no /proc/sys/kernel/ns_last_pid */
+        if (b != a) {
+            /* Another process took the number first: try again. */
+            close(in);
+            close(out);
+            waitpid(b, NULL, 0);
+            f->osi->process_memory_free(f->obj, mem);
+            b = -1;
+        }
+    }
+    if (b < 0)
+        skip();
+
+    snprintf(want, sizeof want, "process %d exited", (int)a);
+    assert_int_equal(vt->write(mem, addr, "WRITTEN", 8, &done), TENON_ENOENT);
+    assert_int_equal(done, 0);
+    assert_string_equal(tenon_instance_error(f->native), want);
+    done = 99;
+    memset(buf, 'x', sizeof buf);
+    assert_int_equal(vt->read(mem, addr, buf, sizeof buf, &done), TENON_ENOENT);
+    assert_int_equal(done, 0);
+    assert_string_equal(tenon_instance_error(f->native), want);
+    /* Nothing of the new process's: what was copied is zeroed again. */
+    for (size_t i = 0; i < sizeof buf; i++)
+        assert_true(buf[i] == 0 || buf[i] == 'x');
+
+    assert_int_equal(write(in, "", 1), 1);
+    assert_int_equal(read(out, buf, sizeof buf), (ssize_t)sizeof buf);
+    assert_string_equal(buf, "untouched");
+    close(in);
+    close(out);
+    assert_int_equal(waitpid(b, NULL, 0), b);
+    f->osi->process_memory_free(f->obj, mem);
+}
+
 /* Another user may not read this process: the refusals name what was
  * refused. Run as nobody in a child, since a process cannot give up root
  * and get it back. */
@@ -706,6 +803,9 @@ int main(void)
         FX(test_memory_exited, fx_auto),
         FX(test_memory_exited, fx_vm),
         FX(test_memory_exited, fx_procfs),
+        FX(test_memory_reused_pid, fx_auto),
+        FX(test_memory_reused_pid, fx_vm),
+        FX(test_memory_reused_pid, fx_procfs),
         cmocka_unit_test(test_memory_refused),
         FX(test_modules, fx_auto),
         FX(test_auxv, fx_auto),

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <grp.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -582,6 +583,70 @@ static void test_dump(void **state)
     run_free(&r);
 }
 
+/* --force replaces an earlier core, never a FIFO, a device or a directory
+ * that has the name; a symbolic link is replaced, not followed. */
+static void test_dump_force_nonregular(void **state)
+{
+    char *fifo = path_join(fx.dir, "force.fifo");
+    char *dev = path_join(fx.dir, "force.null");
+    char *dir = path_join(fx.dir, "force.dir");
+    char *link = path_join(fx.dir, "force.link");
+    char *target = path_join(fx.dir, "force.target");
+    const char *names[] = {fifo, dev, dir};
+    char want[PATH_MAX + 64];
+    struct stat st;
+    struct run r;
+    (void)state;
+    live();
+    unlink(fifo);
+    unlink(dev);
+    rmdir(dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    /* A copy of /dev/null: making one takes root (CI runs as root). */
+    int have_dev = mknod(dev, S_IFCHR | 0600, makedev(1, 3)) == 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (names[i] == dev && !have_dev)
+            continue;
+        TENON(&r, "dump", fx.spid, "-O", names[i], "--force");
+        assert_status(&r, 1);
+        snprintf(want, sizeof want,
+                 "tenon dump: %s is not a regular file; refusing to replace "
+                 "it\n",
+                 names[i]);
+        assert_string_equal(r.err, want);
+        run_free(&r);
+    }
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(lstat(dir, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    if (have_dev) {
+        assert_int_equal(lstat(dev, &st), 0);
+        assert_true(S_ISCHR(st.st_mode));
+    }
+
+    unlink(link);
+    unlink(target);
+    assert_int_equal(symlink(target, link), 0);
+    TENON(&r, "dump", fx.spid, "-O", link, "--force");
+    assert_status(&r, 0);
+    run_free(&r);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(lstat(target, &st), -1);
+
+    unlink(fifo);
+    unlink(dev);
+    unlink(link);
+    rmdir(dir);
+    free(fifo);
+    free(dev);
+    free(dir);
+    free(link);
+    free(target);
+}
+
 /* Written to a pipe, which cannot seek, the core is the same. */
 static void test_dump_pipe(void **state)
 {
@@ -941,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_gcore),
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_dump_pipe),
+        cmocka_unit_test(test_dump_force_nonregular),
         cmocka_unit_test(test_write_core_errors),
         cmocka_unit_test(test_bad_cores),
         cmocka_unit_test(test_no_such_process),

@@ -1,6 +1,6 @@
 /*
- * The tenon.memory/1 view of one process: process_vm_readv/writev, or
- * pread/pwrite on /proc/PID/mem, per the `mem` argument.
+ * The tenon.memory/1 view of one process: reads with process_vm_readv or
+ * pread on /proc/PID/mem, per the `mem` argument; writes with pwrite.
  *
  * Both kernel paths stop at the first page they cannot reach and return
  * the bytes before it (tested in tests/test_native.c), so a read is one
@@ -12,6 +12,9 @@
  * bound to the process they were opened on, and process_vm_readv, which
  * takes a number, is checked against a pidfd after each call (a pidfd turns
  * readable when its process exits, and the number cannot be reused before).
+ * A check after the call cannot undo a write, so writes only ever go
+ * through /proc/PID/mem, in every mode; a read that the check finds stale
+ * is discarded.
  */
 #include "native.h"
 
@@ -60,18 +63,16 @@ static int exited(const struct view *v)
 
 /* ---- transfers ----------------------------------------------------------- */
 
-/* Move bytes with process_vm_readv/writev until `len` or the first byte
- * that cannot be reached (EFAULT). Returns 0 or an errno value. */
-static int vm_xfer(const struct view *v, int write, uint64_t addr, char *buf,
-                   size_t len, size_t *done)
+/* Read with process_vm_readv until `len` or the first byte that cannot be
+ * reached (EFAULT). Returns 0 or an errno value. */
+static int vm_read(const struct view *v, uint64_t addr, char *buf, size_t len,
+                   size_t *done)
 {
     while (*done < len) {
         size_t chunk = len - *done < CHUNK_MAX ? len - *done : CHUNK_MAX;
         struct iovec local = {buf + *done, chunk};
         struct iovec remote = {(void *)(uintptr_t)(addr + *done), chunk};
-        ssize_t k =
-            write ? process_vm_writev((pid_t)v->pid, &local, 1, &remote, 1, 0)
-                  : process_vm_readv((pid_t)v->pid, &local, 1, &remote, 1, 0);
+        ssize_t k = process_vm_readv((pid_t)v->pid, &local, 1, &remote, 1, 0);
         if (k > 0) {
             *done += (size_t)k;
             continue;
@@ -117,8 +118,7 @@ static int fd_xfer(const struct view *v, int write, uint64_t addr, char *buf,
 static int xfer_fail(const struct view *v, int write, int err, int vm)
 {
     const char *what = write ? "writing" : "reading";
-    const char *call =
-        vm ? (write ? "process_vm_writev" : "process_vm_readv") : NULL;
+    const char *call = vm ? "process_vm_readv" : NULL;
     unsigned pid = (unsigned)v->pid;
 
     if (err == ESRCH || err == ENOENT)
@@ -175,10 +175,18 @@ static int xfer(struct view *v, int write, uint64_t addr, char *buf, size_t len,
     /* The range ends at the top of the address space. */
     if (len - 1 > UINT64_MAX - addr)
         len = (size_t)(UINT64_MAX - addr + 1);
-    if (v->mode != NATIVE_MEM_PROCFS && !atomic_load(&v->use_procfs)) {
-        err = vm_xfer(v, write, addr, buf, len, done);
-        if (!err && exited(v))
-            err = ESRCH; /* the number may have named another process */
+    if (write && v->memfd < 0)
+        return xfer_fail(v, write, v->memfd_err, 0);
+    if (!write && v->mode != NATIVE_MEM_PROCFS &&
+        !atomic_load(&v->use_procfs)) {
+        err = vm_read(v, addr, buf, len, done);
+        if (exited(v)) {
+            /* The number may have named another process by now: what was
+             * read may be that process's, so none of it is passed on. */
+            memset(buf, 0, *done);
+            *done = 0;
+            err = ESRCH;
+        }
         if (!err)
             return 0;
         /* auto: fall back for good when the call is refused or missing. */
@@ -269,7 +277,8 @@ static int open_memfd(struct view *v)
         v->memfd_rdonly = 1;
     }
     v->memfd_err = v->memfd < 0 ? errno : 0;
-    if (v->memfd >= 0 || v->mode == NATIVE_MEM_AUTO)
+    /* vm reads without it; only writes, which never go by number, fail. */
+    if (v->memfd >= 0 || v->mode != NATIVE_MEM_PROCFS)
         return 0;
     if (v->memfd_err == EACCES || v->memfd_err == EPERM)
         return native__fail(v->n, TENON_EPERM,
@@ -334,7 +343,7 @@ int native__memory_open(struct native *n, uint32_t pid,
                                 native__errname(err));
         goto fail;
     }
-    if (v->mode != NATIVE_MEM_VM && (rc = open_memfd(v)))
+    if ((rc = open_memfd(v)))
         goto fail;
     if (exited(v)) {
         rc = native__fail(n, TENON_ENOENT, "process %u exited", (unsigned)pid);

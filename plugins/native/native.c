@@ -37,7 +37,8 @@ TENON_PLUGIN_INFO("native", "0.3.0",
     TENON_ARG_ENUM("mem", "auto|vm|procfs", "auto",
                    "how process memory is read: process_vm_readv (vm), "
                    "/proc/PID/mem (procfs), or vm falling back to procfs "
-                   "when refused (auto)"));
+                   "when refused (auto); writes always go through "
+                   "/proc/PID/mem"));
 
 int native__fail(struct native *n, int code, const char *fmt, ...)
 {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: tenon read [-o NAME[:ARGS]]... [-c NAME[:ARGS]]... ADDR LEN\n"
@@ -116,6 +117,13 @@ static int operands(const struct tool_opts *o, uint64_t *addr, uint64_t *len)
     }
     if (o->json && o->raw) {
         tool_error("read", "--raw and --json exclude each other");
+        return EXIT_USAGE;
+    }
+    /* The bytes are the target's: to a terminal they could be escape
+     * sequences that drive it. */
+    if (o->raw && isatty(STDOUT_FILENO)) {
+        tool_error("read", "refusing to write raw bytes to a terminal; "
+                           "redirect stdout or drop --raw");
         return EXIT_USAGE;
     }
     return 0;

@@ -647,6 +647,59 @@ static void test_dump_force_nonregular(void **state)
     free(target);
 }
 
+/* Run the CLI with stdout a terminal (a pty's other end); returns its exit
+ * status and what it wrote to stderr in `err`. */
+static int run_on_tty(const char *const *args, char *err, size_t size)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY), p[2], status;
+    size_t got = 0;
+    ssize_t k;
+    pid_t pid;
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    assert_int_equal(pipe(p), 0);
+    if ((pid = fork()) == 0) {
+        int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+        if (slave < 0 || dup2(slave, 1) < 0 || dup2(p[1], 2) < 0)
+            _exit(99);
+        execv(TENON_CLI, (char *const *)args);
+        _exit(98);
+    }
+    assert_true(pid > 0);
+    close(p[1]);
+    while (got + 1 < size && (k = read(p[0], err + got, size - 1 - got)) > 0)
+        got += (size_t)k;
+    err[got] = '\0';
+    close(p[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(master);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* The target's bytes could be escape sequences: --raw refuses a terminal
+ * as dump -O - does. */
+static void test_raw_to_terminal(void **state)
+{
+    char step[48];
+    const char *read_args[] = {TENON_CLI, "read",  "-c",    step,
+                               fx.saddr,  fx.slen, "--raw", "--plugin-path",
+                               PLUGINS,   NULL};
+    const char *dump_args[] = {TENON_CLI, "dump",          fx.spid, "-O",
+                               "-",       "--plugin-path", PLUGINS, NULL};
+    char err[1024];
+    (void)state;
+    live();
+    snprintf(step, sizeof step, "process:pid=%s", fx.spid);
+    assert_int_equal(run_on_tty(read_args, err, sizeof err), 2);
+    assert_string_equal(err, "tenon read: refusing to write raw bytes to a "
+                             "terminal; redirect stdout or drop --raw\n");
+    assert_int_equal(run_on_tty(dump_args, err, sizeof err), 2);
+    assert_string_equal(err, "tenon dump: refusing to write a core file to a "
+                             "terminal; redirect stdout or give -O FILE\n");
+}
+
 /* Written to a pipe, which cannot seek, the core is the same. */
 static void test_dump_pipe(void **state)
 {
@@ -1007,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_dump_pipe),
         cmocka_unit_test(test_dump_force_nonregular),
+        cmocka_unit_test(test_raw_to_terminal),
         cmocka_unit_test(test_write_core_errors),
         cmocka_unit_test(test_bad_cores),
         cmocka_unit_test(test_no_such_process),

@@ -251,6 +251,13 @@ static int gather(struct core *c)
                      "listing the mappings")) ||
         (rc = read_auxv(c)))
         return rc;
+    /* A kernel thread has no user memory: a core of it would hold nothing
+     * and tell gdb nothing. */
+    if (c->nmaps == 0)
+        return tenon__fail(TENON_EINVAL,
+                           "process %u (%s) has no memory mappings (a kernel "
+                           "thread?): nothing to dump",
+                           c->pid, c->proc->name);
     rc = c->osi->process_memory(c->obj, c->pid, &c->mem, &c->mem_obj);
     if (rc)
         return midway_fail(c, rc, "opening the memory");

@@ -585,6 +585,32 @@ static void test_dump(void **state)
 
 /* --force replaces an earlier core, never a FIFO, a device or a directory
  * that has the name; a symbolic link is replaced, not followed. */
+/* A kernel thread has no user memory: dumping it fails instead of writing
+ * an empty core (pid 2 is kthreadd, when this system shows it). */
+static void test_dump_kernel_thread(void **state)
+{
+    char comm[64] = "";
+    FILE *f = fopen("/proc/2/comm", "r");
+    struct run r;
+    (void)state;
+    if (f) {
+        if (!fgets(comm, sizeof comm, f))
+            comm[0] = 0;
+        fclose(f);
+    }
+    if (strcmp(comm, "kthreadd\n") != 0)
+        skip();
+    char *dir = make_tmpdir(), *out = path_join(dir, "k.core");
+    TENON(&r, "dump", "2", "-O", out);
+    assert_status(&r, 1);
+    assert_nstr(r.err, "tenon dump: process 2 (kthreadd) has no memory "
+                       "mappings (a kernel thread?): nothing to dump\n");
+    assert_int_equal(access(out, F_OK), -1);
+    run_free(&r);
+    free(out);
+    remove_tree(dir);
+}
+
 static void test_dump_force_nonregular(void **state)
 {
     char *fifo = path_join(fx.dir, "force.fifo");
@@ -1060,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_dump_pipe),
         cmocka_unit_test(test_dump_force_nonregular),
+        cmocka_unit_test(test_dump_kernel_thread),
         cmocka_unit_test(test_raw_to_terminal),
         cmocka_unit_test(test_write_core_errors),
         cmocka_unit_test(test_bad_cores),

@@ -62,6 +62,12 @@ static struct fx fx_procfs = {.spec = "native:mem=procfs"};
 /* A pid no process has: above the kernel's limit of 2^22. */
 #define NO_PID 4294967294u
 
+static int count_nothing(void *ud, const struct tenon_osi_mapping *m)
+{
+    (void)ud, (void)m;
+    return 0;
+}
+
 /* ---- processes ----------------------------------------------------------- */
 
 struct seen {
@@ -184,6 +190,16 @@ static void test_process(void **state)
     /* A thread's id has a /proc directory too, but is not a process. */
     assert_int_equal(f->osi->process(f->obj, f->tg.tids[1], &p), TENON_ENOENT);
     assert_contains(tenon_instance_error(f->native), "is a thread of process");
+    /* and mappings() refuses it the same way (review finding 08) */
+    char want[128];
+    snprintf(want, sizeof want,
+             "process %u does not exist (%u is a thread of process %u)",
+             (unsigned)f->tg.tids[1], (unsigned)f->tg.tids[1],
+             (unsigned)f->tg.pid);
+    assert_int_equal(
+        f->osi->mappings(f->obj, f->tg.tids[1], count_nothing, NULL),
+        TENON_ENOENT);
+    assert_string_equal(tenon_instance_error(f->native), want);
 }
 
 /* ---- threads ------------------------------------------------------------- */

@@ -110,6 +110,9 @@ int native__mappings(struct native *n, uint32_t pid, tenon_osi_mapping_fn fn,
 
     if (pid == 0)
         return native__fail(n, TENON_ENOENT, "process 0 does not exist");
+    /* a thread id: refused as threads() and process() refuse it */
+    if ((rc = native__is_process(n, pid)))
+        return rc;
     native__pid_path(path, pid, NULL);
     if ((dir = openat(n->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return native__proc_fail(n, pid, -errno, "maps");

@@ -134,6 +134,9 @@ int native__stats(struct native *n, native_stat_fn fn, void *ud);
 
 int native__process(struct native *n, uint32_t pid,
                     struct tenon_osi_process **out);
+/* 0 when `pid` is a process (not a thread id of another one, whose
+ * /proc/TID is there too); else the code, with the message left. */
+int native__is_process(struct native *n, uint32_t pid);
 int native__threads(struct native *n, uint32_t pid, tenon_osi_thread_fn fn,
                     void *ud);
 

@@ -422,6 +422,22 @@ out:
 
 /* ---- threads ------------------------------------------------------------- */
 
+int native__is_process(struct native *n, uint32_t pid)
+{
+    struct lister *L;
+    uint32_t uid;
+    int rc;
+    if (!(L = lister_new(n)))
+        return native__fail(n, TENON_ENOMEM, "process %u: out of memory",
+                            (unsigned)pid);
+    if ((rc = read_status(L, pid, &uid)))
+        rc = native__proc_fail(n, pid, rc, "status");
+    else
+        rc = not_a_process(n, L, pid);
+    lister_free(L);
+    return rc;
+}
+
 int native__threads(struct native *n, uint32_t pid, tenon_osi_thread_fn fn,
                     void *ud)
 {

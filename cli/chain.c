@@ -143,6 +143,24 @@ int tool_provider_error(const char *cmd, tenon_instance_t *inst, int rc,
     return EXIT_FAIL;
 }
 
+int tool_listing_end(const char *cmd, tenon_t *t, tenon_instance_t *inst,
+                     int rc, const char *what, json_t *arr)
+{
+    if (rc < 0)
+        rc = tool_provider_error(cmd, inst, rc, what);
+    else if (rc > 0) {
+        tool_error(cmd, "out of memory");
+        rc = EXIT_FAIL;
+    } else if (arr) {
+        rc = tool_print_json(arr); /* takes arr */
+        arr = NULL;
+    }
+    json_decref(arr);
+    tenon_destroy(inst);
+    tenon_close(t);
+    return rc;
+}
+
 int tool_parse_pid(const char *cmd, const char *s, uint32_t *pid)
 {
     char *end;

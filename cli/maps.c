@@ -102,20 +102,8 @@ int cmd_maps(int argc, char **argv)
     osi = vt;
     if (o.json)
         arr = json_array();
+    char what[32];
+    snprintf(what, sizeof what, "process %u", pid);
     rc = osi->mappings(obj, pid, on_mapping, arr);
-    if (rc < 0) {
-        char what[32];
-        snprintf(what, sizeof what, "process %u", pid);
-        rc = tool_provider_error("maps", inst, rc, what);
-    } else if (rc > 0) {
-        tool_error("maps", "out of memory");
-        rc = EXIT_FAIL;
-    } else if (arr) {
-        rc = tool_print_json(arr);
-        arr = NULL;
-    }
-    json_decref(arr);
-    tenon_destroy(inst);
-    tenon_close(t);
-    return rc;
+    return tool_listing_end("maps", t, inst, rc, what, arr);
 }

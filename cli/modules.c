@@ -67,26 +67,14 @@ int cmd_modules(int argc, char **argv)
     if (!TOOL_HAS(osi, struct tenon_osi_v1, modules) || !osi->modules) {
         tool_error("modules", "'%s' does not list kernel modules",
                    tenon_plugin_name(tenon_instance_plugin(inst)));
-        rc = EXIT_FAIL;
-        goto out;
+        tenon_destroy(inst);
+        tenon_close(t);
+        return EXIT_FAIL;
     }
     if (o.json)
         arr = json_array();
     else
         printf("%-24s %10s %s\n", "NAME", "SIZE", "BASE");
     rc = osi->modules(obj, on_module, arr);
-    if (rc < 0)
-        rc = tool_provider_error("modules", inst, rc, "listing the modules");
-    else if (rc > 0) {
-        tool_error("modules", "out of memory");
-        rc = EXIT_FAIL;
-    } else if (arr) {
-        rc = tool_print_json(arr);
-        arr = NULL;
-    }
-out:
-    json_decref(arr);
-    tenon_destroy(inst);
-    tenon_close(t);
-    return rc;
+    return tool_listing_end("modules", t, inst, rc, "listing the modules", arr);
 }

@@ -165,17 +165,5 @@ int cmd_ps(int argc, char **argv)
         printf("%7s %7s %6s %-5s %-6s %s\n", "PID", "PPID", "UID", "STATE",
                "START", o.full ? "NAME            CMD" : "NAME");
     rc = osi->processes(obj, want, on_process, &s);
-    if (rc < 0)
-        rc = tool_provider_error("ps", inst, rc, "listing the processes");
-    else if (rc > 0) {
-        tool_error("ps", "out of memory");
-        rc = EXIT_FAIL;
-    } else if (s.arr) {
-        rc = tool_print_json(s.arr);
-        s.arr = NULL;
-    }
-    json_decref(s.arr);
-    tenon_destroy(inst);
-    tenon_close(t);
-    return rc;
+    return tool_listing_end("ps", t, inst, rc, "listing the processes", s.arr);
 }

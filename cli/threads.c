@@ -75,20 +75,8 @@ int cmd_threads(int argc, char **argv)
         arr = json_array();
     else
         printf("%7s %-5s %s\n", "TID", "STATE", "NAME");
+    char what[32];
+    snprintf(what, sizeof what, "process %u", pid);
     rc = osi->threads(obj, pid, on_thread, arr);
-    if (rc < 0) {
-        char what[32];
-        snprintf(what, sizeof what, "process %u", pid);
-        rc = tool_provider_error("threads", inst, rc, what);
-    } else if (rc > 0) {
-        tool_error("threads", "out of memory");
-        rc = EXIT_FAIL;
-    } else if (arr) {
-        rc = tool_print_json(arr);
-        arr = NULL;
-    }
-    json_decref(arr);
-    tenon_destroy(inst);
-    tenon_close(t);
-    return rc;
+    return tool_listing_end("threads", t, inst, rc, what, arr);
 }

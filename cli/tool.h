@@ -170,6 +170,14 @@ int tool_chain_open(const char *cmd, tenon_t *t, const struct tool_opts *o,
 int tool_provider_error(const char *cmd, tenon_instance_t *inst, int rc,
                         const char *what);
 
+/* The end every listing command shares, once the provider's listing
+ * returned `rc` (negative: its error, printed with tool_provider_error()
+ * and `what`; positive: a JSON allocation failed): prints `arr` (may be
+ * NULL: text output) when all went well, then frees it, destroys `inst`
+ * and closes `t`. Returns the exit status. */
+int tool_listing_end(const char *cmd, tenon_t *t, tenon_instance_t *inst,
+                     int rc, const char *what, json_t *arr);
+
 /* "1234" as a process id; prints the problem and returns EXIT_USAGE when
  * it is not a decimal number from 0 to 4294967294. */
 int tool_parse_pid(const char *cmd, const char *s, uint32_t *pid);

@@ -24,7 +24,7 @@ DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libssl-dev \
                libcmocka-dev clang binutils clang-format bsdutils gdb
 
 # Every C source and header of ours, for the style check.
-C_FILES = $(wildcard src/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \
+C_FILES = $(wildcard src/*.[ch] src/events/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \
           plugins/*/*.[ch] tests/helpers/*.[ch] \
           tests/*.[ch] tests/plugins/*.[ch] bench/*.c fuzz/*.c)
 

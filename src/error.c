@@ -35,6 +35,8 @@ static const struct {
     {TENON_ERANGE, "TENON_ERANGE", "value out of range"},
     {TENON_EBUSY, "TENON_EBUSY", "resource busy"},
     {TENON_EDECLINE, "TENON_EDECLINE", "provider declined"},
+    {TENON_EAGAIN, "TENON_EAGAIN", "nothing ready, try again"},
+    {TENON_EEOF, "TENON_EEOF", "end of stream"},
 };
 
 const char *tenon_strerror(int err)

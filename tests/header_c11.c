@@ -1,5 +1,6 @@
 /* Compile-only: the SDK and host headers as strict C11, and the plugin
  * macros expand to valid declarations. */
+#include <tenon/event.h>
 #include <tenon/host.h>
 #include <tenon/memory.h>
 #include <tenon/osi.h>
@@ -30,5 +31,16 @@ _Static_assert(offsetof(struct tenon_host, callback_declare) == 40, "abi.md");
 _Static_assert(offsetof(struct tenon_host, callback_unregister) == 72,
                "abi.md");
 _Static_assert(offsetof(struct tenon_host, last_error) == 80, "abi.md");
-_Static_assert(sizeof(struct tenon_host) == 88, "abi.md");
-_Static_assert(TENON_EDECLINE == -14 && TENON_ERROR_MIN == -14, "abi.md");
+_Static_assert(offsetof(struct tenon_host, config) == 88, "abi.md");
+_Static_assert(sizeof(struct tenon_host) == 96, "abi.md");
+/* Falco's records and structs, byte for byte (docs/events.md). */
+_Static_assert(sizeof(struct tenon_event) == 26, "Falco's event header");
+_Static_assert(offsetof(struct tenon_event, type) == 20, "Falco's header");
+_Static_assert(sizeof(struct tenon_extract_field) == 64,
+               "ss_plugin_extract_field");
+_Static_assert(offsetof(struct tenon_extract_field, ftype) == 52, "Falco");
+_Static_assert(sizeof(struct tenon_event_input) == 24, "ss_plugin_event_input");
+_Static_assert(sizeof(struct tenon_metric) == 24, "ss_plugin_metric");
+_Static_assert(TENON_EDECLINE == -14 && TENON_EEOF == -16 &&
+                   TENON_ERROR_MIN == -16,
+               "abi.md");

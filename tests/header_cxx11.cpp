@@ -1,4 +1,5 @@
 // Compile-only: the SDK and host headers as strict C++11.
+#include <tenon/event.h>
 #include <tenon/host.h>
 #include <tenon/memory.h>
 #include <tenon/osi.h>

@@ -18,6 +18,7 @@
 #ifndef TENON_HOST_H
 #define TENON_HOST_H
 
+#include <tenon/event.h>
 #include <tenon/plugin.h>
 
 #ifdef __cplusplus
@@ -334,6 +335,187 @@ int tenon_callback_unregister(tenon_t *t, uint64_t id);
  * file (a PT_LOAD with no file bytes). TENON_ENOENT when there is no such
  * process, TENON_EIO when writing fails. [any-thread] */
 int tenon_write_core(tenon_instance_t *osi, uint32_t pid, int fd);
+
+/* ---- configuration ------------------------------------------------------- */
+
+/* Create an instance as tenon_create() does, with a JSON config (the text
+ * of an object; NULL for none). When the plugin states a schema
+ * (TENON_CONFIG_SCHEMA, static info key `config.schema`), the config ("{}"
+ * when NULL) is validated against it before the library is loaded, the
+ * schema's defaults are filled in, and create() reads the result through
+ * host->config(). A config for a plugin that states no schema is handed on
+ * unchecked. An invalid config fails with TENON_EINVAL and a message naming
+ * the plugin, the JSON path at fault and what was expected, e.g. "config
+ * of plugin 'jsonl': at /maxline: expected an integer >= 1, got -5".
+ * [any-thread] */
+int tenon_create_config(tenon_t *t, const char *spec, const char *config,
+                        tenon_instance_t *input, tenon_instance_t **out);
+
+/* Validate `config` against the instance's schema as tenon_create_config()
+ * does and hand the result to the plugin's tenon.config/1 set_config().
+ * TENON_ENOTSUP when the plugin does not provide tenon.config/1; on any
+ * failure the plugin keeps its old config. [instance-thread] */
+int tenon_set_config(tenon_instance_t *inst, const char *config);
+
+/* The config the instance has now (JSON text, defaults filled in), or NULL
+ * when it has none; owned by the instance, valid until the next
+ * tenon_set_config(). [instance-thread] */
+const char *tenon_instance_config(const tenon_instance_t *inst);
+
+/* Validate the JSON text `config` against the JSON Schema text `schema`
+ * (the keywords docs/events.md lists: type, properties, required, enum,
+ * minimum, maximum, items, additionalProperties, default, ...). On success
+ * *out (may be NULL) gets the config with defaults filled in, compact JSON
+ * text the caller frees with free(). On failure: TENON_EINVAL, the message
+ * "at PATH: expected WHAT, got WHAT" (PATH a JSON Pointer, "" for the whole
+ * config; the schema itself being wrong is said so), and *path (may be
+ * NULL) gets PATH, malloc'd, which the caller frees. [any-thread] */
+int tenon_config_validate(const char *schema, const char *config, char **out,
+                          char **path);
+
+/* ---- metrics ------------------------------------------------------------- */
+
+/* Called once per metric; return nonzero to stop. */
+typedef int (*tenon_metric_fn)(void *ud, const tenon_instance_t *inst,
+                               const struct tenon_metric *m);
+
+/* Call `fn` for each metric of the instance now (tenon.metrics/1).
+ * TENON_ENOTSUP when it publishes none; else 0 or what `fn` stopped with.
+ * [any-thread] */
+int tenon_metrics(tenon_instance_t *inst, tenon_metric_fn fn, void *ud);
+
+/* ---- event pipelines ------------------------------------------------------
+ */
+
+/* A pipeline: one source instance, any number of parse, extract, async and
+ * listen instances, a compiled filter and an output (docs/events.md).
+ * Every event is parsed (by the instances that want it) at most once, in
+ * order, before anything is extracted from it; the filter then extracts
+ * only the fields it still needs, and the output only those of matching
+ * events. */
+typedef struct tenon_pipeline tenon_pipeline_t;
+
+/* A new pipeline reading from `source` (an instance providing
+ * tenon.source/1; the pipeline takes a reference to it). Whatever else
+ * the source provides (extract, parse, async, listen, metrics) joins the
+ * pipeline too. [any-thread] */
+int tenon_pipeline_new(tenon_t *t, tenon_instance_t *source,
+                       tenon_pipeline_t **out);
+
+/* Add an instance (a reference is taken) for every event capability it
+ * provides: tenon.parse/1, tenon.extract/1, tenon.async/1,
+ * tenon.listen/1. TENON_EINVAL when it provides none of them, and when a
+ * field it extracts has the name of another instance's field (the
+ * message names both plugins). Before tenon_pipeline_open() only.
+ * [instance-thread: the pipeline's] */
+int tenon_pipeline_add(tenon_pipeline_t *p, tenon_instance_t *inst);
+
+/* Compile the filter `expr` (Falco's condition syntax; NULL or "" matches
+ * every event), checked against the fields the pipeline's instances
+ * declare and their types. On failure TENON_EINVAL with a message saying
+ * what was expected and *column (may be NULL) the 1-based column in
+ * `expr` where it went wrong. Before tenon_pipeline_open() only. */
+int tenon_pipeline_filter(tenon_pipeline_t *p, const char *expr,
+                          size_t *column);
+
+/* The output for each matching event. */
+enum tenon_output_kind {
+    /* One line of `format`: text with %field and %field[arg] replaced by
+     * the event's values ("<NA>" when missing), "%%" a percent sign.
+     * Without a format: "%evt.num %evt.time %evt.source %evt.plugin
+     * %evt.len". */
+    TENON_OUTPUT_TEXT = 0,
+    /* One JSON object: evt.num, evt.time and every field the format or
+     * the filter names, missing ones as null. */
+    TENON_OUTPUT_JSON = 1
+};
+
+/* Called with each matching event's output, without a newline; `text` is
+ * the pipeline's, valid for the call. Return nonzero to stop the run
+ * (tenon_pipeline_run() then returns that value). */
+typedef int (*tenon_output_fn)(void *ud, const struct tenon_event_input *ev,
+                               const char *text, size_t len);
+
+/* Set the output: its kind, the format (NULL: the default; with JSON it
+ * adds its fields to the object) and the function that takes it (NULL:
+ * matching events are counted only). Errors as tenon_pipeline_filter()'s,
+ * *column in `format`. Before tenon_pipeline_open() only. */
+int tenon_pipeline_output(tenon_pipeline_t *p, int kind, const char *format,
+                          size_t *column, tenon_output_fn fn, void *ud);
+
+/* Measure the time spent in each instance's calls (costs two clock reads
+ * per call; off by default). */
+void tenon_pipeline_timing(tenon_pipeline_t *p, int on);
+
+/* Open the capture (`params`: the source's open string, NULL for ""),
+ * then run capture_open() of the listen instances and start the async
+ * ones. On failure everything opened is closed again. */
+int tenon_pipeline_open(tenon_pipeline_t *p, const char *params);
+
+/* Called by tenon_pipeline_run() on its thread about every 100 ms (checked
+ * between batches), for a progress display; return nonzero to stop. */
+typedef int (*tenon_tick_fn)(void *ud, tenon_pipeline_t *p);
+
+/* Run the open capture until the source ends (returns 0), `max` events
+ * have been read (0: no limit; returns 0), tenon_pipeline_stop() is
+ * called (TENON_EAGAIN; the run can be resumed), the output or tick
+ * function stops it (its value), or the source fails (its code, with the
+ * message). At the end of the source, the async instances are stopped
+ * and what they emitted before is delivered. */
+int tenon_pipeline_run(tenon_pipeline_t *p, uint64_t max, tenon_tick_fn tick,
+                       void *ud);
+
+/* Make a running tenon_pipeline_run() return soon. Only stores a flag:
+ * safe from a signal handler. [any-thread] */
+void tenon_pipeline_stop(tenon_pipeline_t *p);
+
+/* The source's progress (0.0 to 1.0; negative when it does not say) and
+ * its description (*text, may be NULL, valid until the next call). From
+ * the run's thread (a tick function) or between runs. */
+double tenon_pipeline_progress(tenon_pipeline_t *p, const char **text);
+
+/* Stop async instances, run capture_close() of the listen ones (their
+ * routines stop), close the capture. Safe to call when not open. */
+void tenon_pipeline_close(tenon_pipeline_t *p);
+
+/* Close if open, drop the instances' references, free. NULL is ignored. */
+void tenon_pipeline_free(tenon_pipeline_t *p);
+
+struct tenon_pipeline_stats {
+    uint32_t struct_size;
+    uint64_t read;       /* events that entered the stream, async included */
+    uint64_t async;      /* of which async */
+    uint64_t matched;    /* passed the filter */
+    uint64_t dropped;    /* malformed records and refused async events */
+    uint64_t errors;     /* failed parse and extract calls */
+    uint64_t elapsed_ns; /* wall time inside tenon_pipeline_run() */
+};
+
+/* What one instance did in the pipeline. */
+struct tenon_pipeline_plugin_stats {
+    uint32_t struct_size;
+    const tenon_instance_t *inst;
+    unsigned caps;  /* TENON_CAP_* it serves in this pipeline */
+    uint64_t calls; /* next_batch, parse and extract calls */
+    uint64_t errors;
+    uint64_t time_ns; /* inside its calls, when timing is on */
+};
+
+#define TENON_CAP_SOURCE  1u
+#define TENON_CAP_EXTRACT 2u
+#define TENON_CAP_PARSE   4u
+#define TENON_CAP_ASYNC   8u
+#define TENON_CAP_LISTEN  16u
+
+/* Stats so far. Set struct_size first. [the pipeline's thread] */
+int tenon_pipeline_stats(const tenon_pipeline_t *p,
+                         struct tenon_pipeline_stats *out);
+size_t tenon_pipeline_plugin_count(const tenon_pipeline_t *p);
+int tenon_pipeline_plugin_stats(const tenon_pipeline_t *p, size_t i,
+                                struct tenon_pipeline_plugin_stats *out);
+
+/* The fields every pipeline has (evt.num, evt.time, ...). */
+const struct tenon_field *tenon_builtin_fields(uint32_t *n);
 
 /* ---- installing ------------------------------------------------------- */
 

@@ -71,7 +71,9 @@ enum tenon_error {
      * given, the system is not the kind it reads); the host tries the next
      * provider by rank, as VLC probes its modules. */
     TENON_EDECLINE = -14,
-    TENON_ERROR_MIN = -14
+    TENON_EAGAIN = -15, /* nothing ready now: call again (event sources) */
+    TENON_EEOF = -16,   /* the end of a stream */
+    TENON_ERROR_MIN = -16
 };
 
 /* ---- log levels ---------------------------------------------------------- */
@@ -228,6 +230,15 @@ struct tenon_host {
      * call into it failed), or a host call. Valid until the next failure
      * on this thread; never NULL. [any-thread] */
     const char *(*last_error)(void);
+
+    /* ---- appended in ABI 1, Tenon 0.4: configuration ----
+     *
+     * The JSON config `self` was created with, validated against the
+     * schema the plugin states with TENON_CONFIG_SCHEMA() (tenon/event.h)
+     * and with the schema's defaults filled in; NULL when the plugin states
+     * no schema and none was given. Valid until create() returns (copy
+     * what you keep); tenon.config/1 delivers later changes. [any-thread] */
+    const char *(*config)(struct tenon_instance *self);
 };
 
 /* Does `host` have member `m` (appended after the plugin's SDK version)? */

@@ -757,7 +757,7 @@ static int comparison(struct parser *p, uint32_t *out)
                     "expected ']' to close the argument of "
                     "field '%.*s', got end of input",
                     (int)(namelen > 64 ? 64 : namelen), p->s + at);
-    if (!n)
+    if (!n || keyword(p, "and") || keyword(p, "or"))
         return fail(p, at, "expected a condition, got %s", got(p, at));
     show(p->field, sizeof p->field, p->s + at, n);
 

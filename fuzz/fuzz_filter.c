@@ -62,8 +62,7 @@ static int resolve(void *ud, const char *name, const char *arg,
         out->flags = fields[i].flags;
         return 0;
     }
-    return tenon__reason(why, whylen, TENON_EINVAL, "unknown field '%s'",
-                         name);
+    return tenon__reason(why, whylen, TENON_EINVAL, "unknown field '%s'", name);
 }
 
 /* The event: every value made from the tail. */
@@ -149,8 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     expr[elen] = '\0';
     make_event(&e, nul ? nul + 1 : data + size, nul ? size - elen - 1 : 0);
 
-    int rc = tenon__filter_compile(expr, resolve, NULL, &f, &col, err,
-                                   sizeof err);
+    int rc =
+        tenon__filter_compile(expr, resolve, NULL, &f, &col, err, sizeof err);
     if (rc != 0) {
         if ((rc != TENON_EINVAL && rc != TENON_ENOMEM) || f || !err[0] ||
             col < 1 || col > elen + 1)

@@ -29,7 +29,10 @@ struct filter_chunk {
     _Alignas(16) unsigned char data[];
 };
 
-#define CHUNK_MIN (64u * 1024u)
+/* Chunks double from 256 bytes up to 64 KiB: most filters have a few
+ * short literals, some have a list of thousands. */
+#define CHUNK_FIRST 256u
+#define CHUNK_MAX   (64u * 1024u)
 
 static void *chunk_alloc(struct filter_chunk **mem, size_t n)
 {
@@ -37,7 +40,11 @@ static void *chunk_alloc(struct filter_chunk **mem, size_t n)
     if (!n)
         n = 16;
     if (!*mem || (*mem)->cap - (*mem)->used < n) {
-        size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
+        size_t cap = *mem && (*mem)->cap < CHUNK_MAX ? (*mem)->cap * 2
+                     : *mem                          ? CHUNK_MAX
+                                                     : CHUNK_FIRST;
+        if (cap < n)
+            cap = n;
         struct filter_chunk *c = malloc(sizeof *c + cap);
         if (!c)
             return NULL;

@@ -1,8 +1,8 @@
 /*
  * The filter compiler: Falco's condition syntax, parsed by recursive
  * descent into a small tree, type-checked against the fields the resolver
- * names, with every literal converted here, then laid out as comparisons
- * with jumps (filter_int.h) so evaluation needs no tree at all.
+ * names, with every literal converted (filter_lex.c), then laid out as
+ * comparisons with jumps (filter_int.h) so evaluation needs no tree at all.
  *
  *   expr  = or
  *   or    = and { "or" and }
@@ -12,94 +12,12 @@
  */
 #include "filter_int.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_DEPTH 256
 #define MAX_EXPR  (1024u * 1024u)
-
-/* ---- memory for literals --------------------------------------------------
- */
-
-struct filter_chunk {
-    struct filter_chunk *next;
-    size_t used, cap;
-    _Alignas(16) unsigned char data[];
-};
-
-/* Chunks double from 256 bytes up to 64 KiB: most filters have a few
- * short literals, some have a list of thousands. */
-#define CHUNK_FIRST 256u
-#define CHUNK_MAX   (64u * 1024u)
-
-static void *chunk_alloc(struct filter_chunk **mem, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    if (!n)
-        n = 16;
-    if (!*mem || (*mem)->cap - (*mem)->used < n) {
-        size_t cap = *mem && (*mem)->cap < CHUNK_MAX ? (*mem)->cap * 2
-                     : *mem                          ? CHUNK_MAX
-                                                     : CHUNK_FIRST;
-        if (cap < n)
-            cap = n;
-        struct filter_chunk *c = malloc(sizeof *c + cap);
-        if (!c)
-            return NULL;
-        c->used = 0;
-        c->cap = cap;
-        c->next = *mem;
-        *mem = c;
-    }
-    void *r = (*mem)->data + (*mem)->used;
-    (*mem)->used += n;
-    return r;
-}
-
-/* ---- field references -----------------------------------------------------
- */
-
-static int name_start(unsigned char c)
-{
-    return (unsigned)((c | 0x20) - 'a') < 26u || c == '_';
-}
-
-static int name_char(unsigned char c)
-{
-    return name_start(c) || (unsigned)(c - '0') < 10u || c == '.';
-}
-
-size_t tenon__field_token(const char *s, size_t *namelen, const char **arg,
-                          size_t *arglen, int *bad)
-{
-    size_t i = 0;
-
-    *namelen = 0;
-    *arg = NULL;
-    *arglen = 0;
-    *bad = 0;
-    if (!name_start((unsigned char)s[0]))
-        return 0;
-    while (name_char((unsigned char)s[i]))
-        i++;
-    while (s[i - 1] == '.')
-        i--;
-    *namelen = i;
-    if (s[i] != '[')
-        return i;
-    size_t j = i + 1;
-    while (s[j] && s[j] != ']')
-        j++;
-    if (!s[j]) {
-        *bad = 1;
-        return 0;
-    }
-    *arg = s + i + 1;
-    *arglen = j - i - 1;
-    return j + 1;
-}
 
 /* ---- the parser -----------------------------------------------------------
  */
@@ -114,114 +32,10 @@ struct node {
     uint32_t child, next, leaf;
 };
 
-struct parser {
-    const char *s;
-    size_t len, pos;
-    tenon__resolve_fn resolve;
-    void *ud;
-    char *err;
-    size_t errlen, *column;
-    int depth;
-
-    struct node *nodes;
-    size_t nnodes, capnodes;
-    struct filter_insn *code;
-    size_t ncode, capcode;
-    struct filter_chunk *mem;
-    void *tmp; /* the values of one list as they are read */
-    size_t captmp;
-
-    char field[96]; /* the field being compiled, as written, for errors */
-    char got[96];
-};
-
-static int fail(struct parser *p, size_t at, const char *fmt, ...)
-    TENON_PRINTF(3, 4);
-
-static int fail(struct parser *p, size_t at, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (p->errlen)
-        vsnprintf(p->err, p->errlen, fmt, ap);
-    va_end(ap);
-    *p->column = at + 1;
-    return TENON_EINVAL;
-}
-
-static int nomem(struct parser *p)
-{
-    fail(p, p->pos, "out of memory");
-    return TENON_ENOMEM;
-}
-
-/* `n` bytes of `s` for a message: quoted, control and non-ASCII bytes as
- * \xHH, cut short with "..." when long. */
-static void show(char *out, size_t outlen, const char *s, size_t n)
-{
-    size_t o = 0, max = outlen - 8;
-    out[o++] = '\'';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (o + 4 > max) {
-            memcpy(out + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c < 0x20 || c >= 0x7f)
-            o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
-        else
-            out[o++] = (char)c;
-    }
-    out[o++] = '\'';
-    out[o] = '\0';
-}
-
-static int is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-           c == '\v';
-}
-
-/* What is at `at`, for "got ...": end of input, one punctuation byte, or
- * the word there. */
-static const char *got(struct parser *p, size_t at)
-{
-    size_t n = 0;
-    if (at >= p->len)
-        return "end of input";
-    if (strchr("()=,<>!\"'[]", p->s[at]))
-        n = 1;
-    else
-        while (at + n < p->len && !is_space((unsigned char)p->s[at + n]) &&
-               !strchr("()=,<>!\"'", p->s[at + n]))
-            n++;
-    show(p->got, sizeof p->got, p->s + at, n);
-    return p->got;
-}
-
-static void skip_ws(struct parser *p)
-{
-    while (p->pos < p->len && is_space((unsigned char)p->s[p->pos]))
-        p->pos++;
-}
-
-/* The keyword `w` at the cursor, as a whole word. */
-static int keyword(struct parser *p, const char *w)
-{
-    size_t n = strlen(w);
-    if (p->len - p->pos < n || memcmp(p->s + p->pos, w, n) != 0)
-        return 0;
-    if (p->pos + n < p->len &&
-        (name_char((unsigned char)p->s[p->pos + n]) || p->s[p->pos + n] == '['))
-        return 0;
-    return 1;
-}
-
 static int new_node(struct parser *p, uint8_t kind, uint32_t *out)
 {
     if (tenon__grow(&p->nodes, &p->capnodes, p->nnodes + 1, sizeof *p->nodes))
-        return nomem(p);
+        return tenon__flt_nomem(p);
     p->nodes[p->nnodes] =
         (struct node){.kind = kind, .child = NONE, .next = NONE, .leaf = NONE};
     *out = (uint32_t)p->nnodes++;
@@ -281,265 +95,6 @@ static const uint32_t kind_ops[K_COUNT] = {
 
 /* The kind, short name and description of a field type; -1 when this
  * filter cannot compare it. */
-static int type_info(uint32_t type, const char **name, const char **desc)
-{
-    switch (type) {
-    case TENON_FIELD_U64:
-        *name = "u64";
-        *desc = "an unsigned integer";
-        return K_U64;
-    case TENON_FIELD_RELTIME:
-        *name = "reltime";
-        *desc = "a relative time in nanoseconds";
-        return K_U64;
-    case TENON_FIELD_ABSTIME:
-        *name = "abstime";
-        *desc = "an absolute time in nanoseconds";
-        return K_U64;
-    case TENON_FIELD_I64:
-        *name = "i64";
-        *desc = "a signed integer";
-        return K_I64;
-    case TENON_FIELD_BOOL:
-        *name = "bool";
-        *desc = "a boolean";
-        return K_BOOL;
-    case TENON_FIELD_STRING:
-        *name = "string";
-        *desc = "a string";
-        return K_STR;
-    case TENON_FIELD_BYTES:
-        *name = "bytes";
-        *desc = "a byte string";
-        return K_BYTES;
-    case TENON_FIELD_IPADDR:
-        *name = "ipaddr";
-        *desc = "an IP address";
-        return K_IP;
-    case TENON_FIELD_IPNET:
-        *name = "ipnet";
-        *desc = "an IP network";
-        return K_NET;
-    default: *name = *desc = "?"; return -1;
-    }
-}
-
-/* ---- literals -------------------------------------------------------------
- */
-
-/* A value as written: its bytes (unescaped, in the filter's memory) and
- * where it starts. */
-struct lit {
-    const char *p;
-    size_t len, at;
-};
-
-static int hexval(unsigned char c)
-{
-    if ((unsigned)(c - '0') < 10u)
-        return c - '0';
-    if ((unsigned)((c | 0x20) - 'a') < 6u)
-        return (c | 0x20) - 'a' + 10;
-    return -1;
-}
-
-static int quoted(struct parser *p, struct lit *v)
-{
-    char q = p->s[p->pos];
-    size_t start = p->pos, i = p->pos + 1, end = i;
-
-    while (end < p->len && p->s[end] != q)
-        end += p->s[end] == '\\' ? 2 : 1;
-    if (end >= p->len)
-        return fail(p, start, "unterminated string starting at column %zu",
-                    start + 1);
-    char *out = chunk_alloc(&p->mem, end - i + 1);
-    size_t o = 0;
-    if (!out)
-        return nomem(p);
-    for (; i < end; i++) {
-        if (p->s[i] != '\\') {
-            out[o++] = p->s[i];
-            continue;
-        }
-        const char *from = "\\\"'ntr", *to = "\\\"'\n\t\r";
-        const char *e = strchr(from, p->s[i + 1]);
-        if (e && p->s[i + 1]) {
-            out[o++] = to[e - from];
-            i++;
-        } else if (p->s[i + 1] == 'x' && i + 3 < end &&
-                   hexval((unsigned char)p->s[i + 2]) >= 0 &&
-                   hexval((unsigned char)p->s[i + 3]) >= 0) {
-            out[o++] = (char)(hexval((unsigned char)p->s[i + 2]) * 16 +
-                              hexval((unsigned char)p->s[i + 3]));
-            i += 3;
-        } else {
-            show(p->got, sizeof p->got, p->s + i,
-                 p->s[i + 1] == 'x' ? (end - i < 4 ? end - i : 4) : 2);
-            return fail(p, i,
-                        "bad escape %s in string; expected one of \\\\ \\\" "
-                        "\\' \\n \\t \\r \\xHH",
-                        p->got);
-        }
-    }
-    out[o] = '\0';
-    v->p = out;
-    v->len = o;
-    v->at = start;
-    p->pos = end + 1;
-    return 0;
-}
-
-/* A quoted string or a bare word: up to whitespace, a parenthesis, a comma
- * or a quote. */
-static int value(struct parser *p, struct lit *v, const char *after)
-{
-    skip_ws(p);
-    if (p->pos < p->len && (p->s[p->pos] == '"' || p->s[p->pos] == '\''))
-        return quoted(p, v);
-    size_t n = 0;
-    while (p->pos + n < p->len && !is_space((unsigned char)p->s[p->pos + n]) &&
-           !strchr("(),\"'", p->s[p->pos + n]))
-        n++;
-    if (!n)
-        return fail(p, p->pos, "expected a value after '%s', got %s", after,
-                    got(p, p->pos));
-    char *out = chunk_alloc(&p->mem, n + 1);
-    if (!out)
-        return nomem(p);
-    memcpy(out, p->s + p->pos, n);
-    out[n] = '\0';
-    v->p = out;
-    v->len = n;
-    v->at = p->pos;
-    p->pos += n;
-    return 0;
-}
-
-/* 0, -1 not a number, -2 too big. Decimal, or hex after 0x. */
-static int parse_u64(const char *s, size_t len, uint64_t *out)
-{
-    uint64_t u = 0;
-    unsigned base = 10;
-    size_t i = 0;
-
-    if (len > 2 && s[0] == '0' && (s[1] | 0x20) == 'x') {
-        base = 16;
-        i = 2;
-    }
-    if (i == len)
-        return -1;
-    for (; i < len; i++) {
-        int d = hexval((unsigned char)s[i]);
-        if (d < 0 || (unsigned)d >= base)
-            return -1;
-        if (u > (UINT64_MAX - (unsigned)d) / base)
-            return -2;
-        u = u * base + (unsigned)d;
-    }
-    *out = u;
-    return 0;
-}
-
-static int bad_value(struct parser *p, const struct lit *v, uint32_t type,
-                     const char *why)
-{
-    const char *name, *desc;
-    type_info(type, &name, &desc);
-    show(p->got, sizeof p->got, v->p, v->len);
-    return fail(p, v->at, "field %s is %s (%s); %s %s", p->field, desc, name,
-                p->got, why);
-}
-
-static int conv_u64(struct parser *p, const struct lit *v, uint32_t type,
-                    uint64_t *out)
-{
-    int r;
-    if (v->len && v->p[0] == '-' && parse_u64(v->p + 1, v->len - 1, out) != -1)
-        return bad_value(p, v, type, "is negative");
-    r = parse_u64(v->p, v->len, out);
-    if (r == -1)
-        return bad_value(p, v, type, "is not a number");
-    if (r == -2)
-        return bad_value(p, v, type,
-                         "is out of range (at most 18446744073709551615)");
-    return 0;
-}
-
-static int conv_i64(struct parser *p, const struct lit *v, uint32_t type,
-                    int64_t *out)
-{
-    int neg = v->len && v->p[0] == '-';
-    uint64_t u;
-    int r = parse_u64(v->p + neg, v->len - (size_t)neg, &u);
-    if (r == -1)
-        return bad_value(p, v, type, "is not a number");
-    if (r == -2 || u > (uint64_t)INT64_MAX + (uint64_t)neg)
-        return bad_value(p, v, type,
-                         "is out of range (-9223372036854775808 to "
-                         "9223372036854775807)");
-    *out = neg ? (int64_t)(0 - u) : (int64_t)u;
-    return 0;
-}
-
-static int conv_bool(struct parser *p, const struct lit *v, uint64_t *out)
-{
-    if ((v->len == 4 && !memcmp(v->p, "true", 4)) ||
-        (v->len == 1 && v->p[0] == '1'))
-        *out = 1;
-    else if ((v->len == 5 && !memcmp(v->p, "false", 5)) ||
-             (v->len == 1 && v->p[0] == '0'))
-        *out = 0;
-    else
-        return bad_value(p, v, TENON_FIELD_BOOL, "is not true, false, 1 or 0");
-    return 0;
-}
-
-/* An IPv4 or IPv6 address, or a network in CIDR form (its host bits
- * cleared). */
-static int conv_ip(struct parser *p, const struct lit *v, uint32_t type,
-                   struct filter_ip *out)
-{
-    char buf[64];
-    const char *slash;
-    size_t alen = v->len;
-
-    if (v->len >= sizeof buf || memchr(v->p, '\0', v->len))
-        goto bad;
-    memcpy(buf, v->p, v->len);
-    buf[v->len] = '\0';
-    if ((slash = strchr(buf, '/')))
-        alen = (size_t)(slash - buf);
-    buf[alen] = '\0';
-    if (inet_pton(AF_INET, buf, out->b) == 1)
-        out->len = 4;
-    else if (inet_pton(AF_INET6, buf, out->b) == 1)
-        out->len = 16;
-    else
-        goto bad;
-    out->prefix = FILTER_ADDR;
-    if (slash) {
-        const char *d = slash + 1;
-        size_t n = strlen(d);
-        uint64_t bits;
-        if (n == 0 || n > 3 || strspn(d, "0123456789") != n ||
-            parse_u64(d, n, &bits) || (n > 1 && d[0] == '0') ||
-            bits > out->len * 8u)
-            return bad_value(p, v, type,
-                             out->len == 4 ? "has a bad prefix length "
-                                             "(0 to 32)"
-                                           : "has a bad prefix length "
-                                             "(0 to 128)");
-        out->prefix = (uint8_t)bits;
-        for (unsigned b = (unsigned)bits; b < out->len * 8u; b++)
-            out->b[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
-    }
-    return 0;
-bad:
-    return bad_value(p, v, type,
-                     "is not an IPv4 or IPv6 address or a network such as "
-                     "10.0.0.0/8");
-}
 
 /* One literal of an `in` list, stored into element `k` of p->tmp. */
 static int conv_elem(struct parser *p, const struct filter_insn *in,
@@ -550,15 +105,19 @@ static int conv_elem(struct parser *p, const struct filter_insn *in,
                     ? sizeof(struct filter_ip)
                     : sizeof(uint64_t);
     if (tenon__grow(&p->tmp, &p->captmp, (k + 1) * sz, 1))
-        return nomem(p);
+        return tenon__flt_nomem(p);
     switch (in->kind) {
-    case K_U64: return conv_u64(p, v, in->type, (uint64_t *)p->tmp + k);
-    case K_I64: return conv_i64(p, v, in->type, (int64_t *)p->tmp + k);
+    case K_U64:
+        return tenon__flt_conv_u64(p, v, in->type, (uint64_t *)p->tmp + k);
+    case K_I64:
+        return tenon__flt_conv_i64(p, v, in->type, (int64_t *)p->tmp + k);
     case K_STR:
         ((struct filter_str *)p->tmp)[k] =
             (struct filter_str){v->p, (uint32_t)v->len};
         return 0;
-    default: return conv_ip(p, v, in->type, (struct filter_ip *)p->tmp + k);
+    default:
+        return tenon__flt_conv_ip(p, v, in->type,
+                                  (struct filter_ip *)p->tmp + k);
     }
 }
 
@@ -586,7 +145,7 @@ static int cmp_str(const void *a, const void *b)
  * duplicates where the evaluator searches it. */
 static int make_set(struct parser *p, struct filter_insn *in, size_t n)
 {
-    struct filter_set *set = chunk_alloc(&p->mem, sizeof *set);
+    struct filter_set *set = tenon__flt_alloc(&p->mem, sizeof *set);
     size_t sz = in->kind == K_STR ? sizeof(struct filter_str)
                 : in->kind == K_IP || in->kind == K_NET
                     ? sizeof(struct filter_ip)
@@ -596,7 +155,7 @@ static int make_set(struct parser *p, struct filter_insn *in, size_t n)
                                              : in->kind == K_STR ? cmp_str
                                                                  : NULL;
     if (!set)
-        return nomem(p);
+        return tenon__flt_nomem(p);
     char *a = p->tmp;
     if (cmp && n > 1) {
         size_t w = 1;
@@ -606,9 +165,9 @@ static int make_set(struct parser *p, struct filter_insn *in, size_t n)
                 memmove(a + w++ * sz, a + r * sz, sz);
         n = w;
     }
-    void *copy = chunk_alloc(&p->mem, n * sz);
+    void *copy = tenon__flt_alloc(&p->mem, n * sz);
     if (!copy)
-        return nomem(p);
+        return tenon__flt_nomem(p);
     if (n)
         memcpy(copy, a, n * sz);
     set->n = (uint32_t)n;
@@ -624,33 +183,34 @@ static int list_values(struct parser *p, struct filter_insn *in)
     struct lit v;
     int rc;
 
-    skip_ws(p);
+    tenon__flt_skip_ws(p);
     if (p->pos >= p->len || p->s[p->pos] != '(')
-        return fail(p, p->pos,
-                    "expected '(' and a list of values after '%s', "
-                    "got %s",
-                    op, got(p, p->pos));
+        return tenon__flt_fail(p, p->pos,
+                               "expected '(' and a list of values after '%s', "
+                               "got %s",
+                               op, tenon__flt_got(p, p->pos));
     open = p->pos++;
-    skip_ws(p);
+    tenon__flt_skip_ws(p);
     if (p->pos < p->len && p->s[p->pos] == ')') {
         p->pos++;
         return make_set(p, in, 0);
     }
     for (;;) {
-        if ((rc = value(p, &v, n ? "," : "(")) ||
+        if ((rc = tenon__flt_value(p, &v, n ? "," : "(")) ||
             (rc = conv_elem(p, in, &v, n++)))
             return rc;
-        skip_ws(p);
+        tenon__flt_skip_ws(p);
         if (p->pos < p->len && p->s[p->pos] == ',') {
             p->pos++;
             continue;
         }
         if (p->pos < p->len && p->s[p->pos] == ')')
             break;
-        return fail(p, p->pos,
-                    "expected ',' or ')' in the list of values opened at "
-                    "column %zu, got %s",
-                    open + 1, got(p, p->pos));
+        return tenon__flt_fail(
+            p, p->pos,
+            "expected ',' or ')' in the list of values opened at "
+            "column %zu, got %s",
+            open + 1, tenon__flt_got(p, p->pos));
     }
     p->pos++;
     return make_set(p, in, n);
@@ -659,17 +219,17 @@ static int list_values(struct parser *p, struct filter_insn *in)
 static int one_value(struct parser *p, struct filter_insn *in)
 {
     struct lit v;
-    int rc = value(p, &v, op_names[in->op]);
+    int rc = tenon__flt_value(p, &v, op_names[in->op]);
     if (rc)
         return rc;
     switch (in->kind) {
-    case K_U64: return conv_u64(p, &v, in->type, &in->v.u64);
-    case K_I64: return conv_i64(p, &v, in->type, &in->v.i64);
-    case K_BOOL: return conv_bool(p, &v, &in->v.u64);
+    case K_U64: return tenon__flt_conv_u64(p, &v, in->type, &in->v.u64);
+    case K_I64: return tenon__flt_conv_i64(p, &v, in->type, &in->v.i64);
+    case K_BOOL: return tenon__flt_conv_bool(p, &v, &in->v.u64);
     case K_STR:
     case K_BYTES:
         if (v.len > UINT32_MAX)
-            return fail(p, v.at, "value too long");
+            return tenon__flt_fail(p, v.at, "value too long");
         if (in->op == OP_ICONTAINS)
             for (size_t i = 0; i < v.len; i++)
                 if ((unsigned)((unsigned char)v.p[i] - 'A') < 26u)
@@ -677,11 +237,11 @@ static int one_value(struct parser *p, struct filter_insn *in)
         in->v.str = (struct filter_str){v.p, (uint32_t)v.len};
         return 0;
     default: {
-        struct filter_ip *ip = chunk_alloc(&p->mem, sizeof *ip);
+        struct filter_ip *ip = tenon__flt_alloc(&p->mem, sizeof *ip);
         if (!ip)
-            return nomem(p);
+            return tenon__flt_nomem(p);
         in->v.ip = ip;
-        return conv_ip(p, &v, in->type, ip);
+        return tenon__flt_conv_ip(p, &v, in->type, ip);
     }
     }
 }
@@ -705,16 +265,16 @@ static int resolve(struct parser *p, size_t at, size_t namelen, const char *arg,
     free(name);
     free(a);
     if (rc == TENON_ENOMEM && !why[0])
-        return nomem(p);
+        return tenon__flt_nomem(p);
     if (rc < 0)
-        return why[0] ? fail(p, at, "%s", why)
-                      : fail(p, at, "unknown field %s", p->field);
-    int kind = type_info(use.type, &tname, &tdesc);
+        return why[0] ? tenon__flt_fail(p, at, "%s", why)
+                      : tenon__flt_fail(p, at, "unknown field %s", p->field);
+    int kind = tenon__flt_type_info(use.type, &tname, &tdesc);
     if (kind < 0)
-        return fail(p, at,
-                    "field %s has type %u, which a filter cannot "
-                    "compare",
-                    p->field, (unsigned)use.type);
+        return tenon__flt_fail(p, at,
+                               "field %s has type %u, which a filter cannot "
+                               "compare",
+                               p->field, (unsigned)use.type);
     in->kind = (uint8_t)kind;
     in->type = use.type;
     in->slot = use.slot;
@@ -727,7 +287,7 @@ static int operator(struct parser *p, struct filter_insn *in)
     size_t at = p->pos;
     for (size_t i = 0; i < NOPS; i++) {
         if (ops[i].word
-                ? !keyword(p, ops[i].name)
+                ? !tenon__flt_keyword(p, ops[i].name)
                 : strncmp(p->s + at, ops[i].name, strlen(ops[i].name)) != 0)
             continue;
         in->op = ops[i].op;
@@ -741,14 +301,16 @@ static int operator(struct parser *p, struct filter_insn *in)
                 strcat(takes, op_names[o]);
             }
         const char *tname, *tdesc;
-        type_info(in->type, &tname, &tdesc);
-        return fail(p, at,
-                    "operator '%s' does not apply to %s field %s (it takes "
-                    "%s)",
-                    op_names[in->op], tname, p->field, takes);
+        tenon__flt_type_info(in->type, &tname, &tdesc);
+        return tenon__flt_fail(
+            p, at,
+            "operator '%s' does not apply to %s field %s (it takes "
+            "%s)",
+            op_names[in->op], tname, p->field, takes);
     }
-    return fail(p, at, "expected a comparison operator after field %s, got %s",
-                p->field, got(p, at));
+    return tenon__flt_fail(
+        p, at, "expected a comparison operator after field %s, got %s",
+        p->field, tenon__flt_got(p, at));
 }
 
 /* field op value */
@@ -760,21 +322,22 @@ static int comparison(struct parser *p, uint32_t *out)
     size_t n = tenon__field_token(p->s + at, &namelen, &arg, &arglen, &bad);
 
     if (bad)
-        return fail(p, at + namelen,
-                    "expected ']' to close the argument of "
-                    "field '%.*s', got end of input",
-                    (int)(namelen > 64 ? 64 : namelen), p->s + at);
-    if (!n || keyword(p, "and") || keyword(p, "or"))
-        return fail(p, at, "expected a condition, got %s", got(p, at));
-    show(p->field, sizeof p->field, p->s + at, n);
+        return tenon__flt_fail(p, at + namelen,
+                               "expected ']' to close the argument of "
+                               "field '%.*s', got end of input",
+                               (int)(namelen > 64 ? 64 : namelen), p->s + at);
+    if (!n || tenon__flt_keyword(p, "and") || tenon__flt_keyword(p, "or"))
+        return tenon__flt_fail(p, at, "expected a condition, got %s",
+                               tenon__flt_got(p, at));
+    tenon__flt_show(p->field, sizeof p->field, p->s + at, n);
 
     if (tenon__grow(&p->code, &p->capcode, p->ncode + 1, sizeof *p->code))
-        return nomem(p);
+        return tenon__flt_nomem(p);
     struct filter_insn in = {0};
     if ((rc = resolve(p, at, namelen, arg, arglen, &in)))
         return rc;
     p->pos = at + n;
-    skip_ws(p);
+    tenon__flt_skip_ws(p);
     if ((rc = operator(p, &in)))
         return rc;
     if (in.op == OP_IN || in.op == OP_INTERSECTS)
@@ -795,27 +358,27 @@ static int parse_or(struct parser *p, uint32_t *out);
 static int deeper(struct parser *p, size_t at)
 {
     if (++p->depth > MAX_DEPTH)
-        return fail(p, at,
-                    "expression nested too deeply (more than %d "
-                    "levels of parentheses and 'not')",
-                    MAX_DEPTH);
+        return tenon__flt_fail(p, at,
+                               "expression nested too deeply (more than %d "
+                               "levels of parentheses and 'not')",
+                               MAX_DEPTH);
     return 0;
 }
 
 static int check(struct parser *p, uint32_t *out)
 {
-    skip_ws(p);
+    tenon__flt_skip_ws(p);
     if (p->pos >= p->len || p->s[p->pos] != '(')
         return comparison(p, out);
     size_t open = p->pos++;
     int rc = deeper(p, open);
     if (rc || (rc = parse_or(p, out)))
         return rc;
-    skip_ws(p);
+    tenon__flt_skip_ws(p);
     if (p->pos >= p->len || p->s[p->pos] != ')')
-        return fail(p, p->pos,
-                    "expected ')' to close the '(' at column %zu, got %s",
-                    open + 1, got(p, p->pos));
+        return tenon__flt_fail(
+            p, p->pos, "expected ')' to close the '(' at column %zu, got %s",
+            open + 1, tenon__flt_got(p, p->pos));
     p->pos++;
     p->depth--;
     return 0;
@@ -825,8 +388,8 @@ static int parse_not(struct parser *p, uint32_t *out)
 {
     int nots = 0, rc;
     for (;;) {
-        skip_ws(p);
-        if (!keyword(p, "not"))
+        tenon__flt_skip_ws(p);
+        if (!tenon__flt_keyword(p, "not"))
             break;
         if ((rc = deeper(p, p->pos)))
             return rc;
@@ -855,15 +418,15 @@ static int chain(struct parser *p, uint32_t *out, const char *word,
 
     if ((rc = term(p, &first)))
         return rc;
-    skip_ws(p);
-    if (!keyword(p, word)) {
+    tenon__flt_skip_ws(p);
+    if (!tenon__flt_keyword(p, word)) {
         *out = first;
         return 0;
     }
     if ((rc = new_node(p, kind, &n)))
         return rc;
     p->nodes[n].child = first;
-    while (skip_ws(p), keyword(p, word)) {
+    while (tenon__flt_skip_ws(p), tenon__flt_keyword(p, word)) {
         p->pos += strlen(word);
         if ((rc = term(p, &c)))
             return rc;
@@ -942,7 +505,7 @@ static int collect_slots(struct parser *p, struct tenon__filter *f)
 
     if (!s || !(f->slots = malloc(p->ncode * sizeof *f->slots))) {
         free(s);
-        return nomem(p);
+        return tenon__flt_nomem(p);
     }
     for (size_t i = 0; i < p->ncode; i++)
         s[i] = (struct slot_seen){p->code[i].slot, (uint32_t)i};
@@ -965,11 +528,7 @@ void tenon__filter_free(struct tenon__filter *f)
 {
     if (!f)
         return;
-    while (f->mem) {
-        struct filter_chunk *next = f->mem->next;
-        free(f->mem);
-        f->mem = next;
-    }
+    tenon__flt_free_mem(f->mem);
     free(f->code);
     free(f->slots);
     free(f);
@@ -995,19 +554,21 @@ int tenon__filter_compile(const char *expr, tenon__resolve_fn resolve, void *ud,
         err[0] = '\0';
     p.len = strnlen(expr, MAX_EXPR + 1);
     if (p.len > MAX_EXPR) {
-        rc = fail(&p, 0, "expression longer than %u bytes", MAX_EXPR);
+        rc =
+            tenon__flt_fail(&p, 0, "expression longer than %u bytes", MAX_EXPR);
         goto done;
     }
     if ((rc = parse_or(&p, &root)))
         goto done;
-    skip_ws(&p);
+    tenon__flt_skip_ws(&p);
     if (p.pos < p.len) {
-        rc = fail(&p, p.pos, "expected 'and', 'or' or end of input, got %s",
-                  got(&p, p.pos));
+        rc = tenon__flt_fail(&p, p.pos,
+                             "expected 'and', 'or' or end of input, got %s",
+                             tenon__flt_got(&p, p.pos));
         goto done;
     }
     if (!(f = calloc(1, sizeof *f))) {
-        rc = nomem(&p);
+        rc = tenon__flt_nomem(&p);
         goto done;
     }
     if ((rc = collect_slots(&p, f)))
@@ -1025,10 +586,6 @@ done:
     free(p.code);
     free(p.nodes);
     free(p.tmp);
-    while (p.mem) {
-        struct filter_chunk *next = p.mem->next;
-        free(p.mem);
-        p.mem = next;
-    }
+    tenon__flt_free_mem(p.mem);
     return rc;
 }

@@ -638,9 +638,12 @@ static int check_members(struct vc *c, const json_t *s, json_t *obj,
         if (!m)
             continue;
         json_incref(m);
-        if ((rc = validate_at(c, ps, key, 0, &m)) ||
-            (rc = json_object_set_new(out, key, m) ? TENON_ENOMEM : 0))
+        if ((rc = validate_at(c, ps, key, 0, &m))) {
+            json_decref(m);
             return rc;
+        }
+        if (json_object_set_new(out, key, m)) /* which takes m either way */
+            return TENON_ENOMEM;
     }
     json_object_foreach(obj, key, v)
     {
@@ -653,9 +656,12 @@ static int check_members(struct vc *c, const json_t *s, json_t *obj,
                 return rc;
             return unknown_property(c, props);
         }
-        if ((extra && (rc = validate_at(c, extra, key, 0, &v))) ||
-            (rc = json_object_set_new(out, key, v) ? TENON_ENOMEM : 0))
+        if (extra && (rc = validate_at(c, extra, key, 0, &v))) {
+            json_decref(v);
             return rc;
+        }
+        if (json_object_set_new(out, key, v))
+            return TENON_ENOMEM;
     }
     return 0;
 }

@@ -26,8 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *nul = memchr(data, '\0', size);
     size_t slen = nul ? (size_t)(nul - data) : size;
     char *schema = tenon__strndup((const char *)data, slen);
-    char *config = nul ? tenon__strndup((const char *)nul + 1,
-                                        size - slen - 1)
+    char *config = nul ? tenon__strndup((const char *)nul + 1, size - slen - 1)
                        : tenon__strdup("{}");
     char *out = NULL, *path = NULL, *again = NULL;
     int rc;

@@ -285,7 +285,7 @@ static void hostile_schemas(void **state)
      * budget. Each level is an array whose default holds two objects, each
      * of which gets the next level as its default. */
     {
-        size_t levels = 30, len = 1;
+        size_t levels = 30;
         char *p;
         static const char head[] =
             "{\"type\":\"array\",\"default\":[{},{}],\"items\":{"
@@ -299,7 +299,6 @@ static void hostile_schemas(void **state)
         for (size_t i = 0; i < levels; i++, p += 3)
             memcpy(p, "}}}", 3);
         *p = '\0';
-        (void)len;
         assert_int_equal(tenon_config_validate(s, NULL, &out, NULL),
                          TENON_EINVAL);
         assert_contains(tenon_last_error(), "the config with its defaults "

@@ -116,20 +116,25 @@ static int set_config(void *obj, const char *json) { return take(obj, json); }
 static const struct tenon_metric *metrics(void *obj, uint32_t *n)
 {
     struct cfg *c = obj;
-    c->metrics[0] = (struct tenon_metric){
-        "cfg.configs", TENON_METRIC_COUNTER, TENON_METRIC_U64, {0}};
-    c->metrics[0].value.u64 = c->configs;
-    c->metrics[1] = (struct tenon_metric){
-        "cfg.level", TENON_METRIC_GAUGE, TENON_METRIC_S64, {0}};
-    c->metrics[1].value.s64 = c->level;
-    /* nameless: the host skips it */
-    c->metrics[2] =
-        (struct tenon_metric){NULL, TENON_METRIC_GAUGE, TENON_METRIC_S64, {0}};
-    c->metrics[3] = (struct tenon_metric){
-        "cfg.slow", TENON_METRIC_GAUGE, TENON_METRIC_D, {0}};
-    c->metrics[3].value.d = strcmp(c->mode, "slow") == 0 ? 1.0 : 0.0;
+    struct tenon_metric *m = c->metrics;
+    memset(m, 0, sizeof c->metrics);
+    m[0].name = "cfg.configs";
+    m[0].type = TENON_METRIC_COUNTER;
+    m[0].value_type = TENON_METRIC_U64;
+    m[0].value.u64 = c->configs;
+    m[1].name = "cfg.level";
+    m[1].type = TENON_METRIC_GAUGE;
+    m[1].value_type = TENON_METRIC_S64;
+    m[1].value.s64 = c->level;
+    /* m[2] is nameless: the host skips it */
+    m[2].type = TENON_METRIC_GAUGE;
+    m[2].value_type = TENON_METRIC_S64;
+    m[3].name = "cfg.slow";
+    m[3].type = TENON_METRIC_GAUGE;
+    m[3].value_type = TENON_METRIC_D;
+    m[3].value.d = strcmp(c->mode, "slow") == 0 ? 1.0 : 0.0;
     *n = 4;
-    return c->metrics;
+    return m;
 }
 
 static const char *config(void *obj) { return ((struct cfg *)obj)->text; }

@@ -664,6 +664,47 @@ static void test_progress(void **state)
     free(text);
 }
 
+/* ---- the example data -------------------------------------------------- */
+
+struct tally {
+    size_t errors, big, mfa_off, plain_curl, cafe;
+};
+
+static void tally_fn(struct jl *j, const struct tenon_event_input *ev,
+                     struct tenon_bytes *b, void *ud)
+{
+    struct tally *t = ud;
+    const char *v;
+    int64_t n;
+    (void)b;
+    t->errors += number(j, ev, "/status", &n) && n >= 500;
+    t->big += number(j, ev, "/size", &n) && n > 5000;
+    t->mfa_off +=
+        (v = value(j, ev, "json.value", "/mfa")) && strcmp(v, "false") == 0;
+    t->plain_curl += (v = value(j, ev, "json.value", "/request")) &&
+                     strcmp(v, "{\"agent\":\"curl/8.5.0\",\"tls\":true}") == 0;
+    t->cafe += (v = value(j, ev, "json.value", "/path")) &&
+               strstr(v, "caf\xc3\xa9") != NULL;
+}
+
+/* examples/data/access.jsonl holds what its README says. */
+static void test_example_data(void **state)
+{
+    struct jl j;
+    struct tally t = {0, 0, 0, 0, 0};
+    (void)state;
+    jl_new(&j, "jsonl");
+    assert_int_equal(jl_open(&j, EXAMPLE_DATA), 0);
+    assert_int_equal(jl_each(&j, tally_fn, &t), 52);
+    assert_int_equal(t.errors, 6);
+    assert_int_equal(t.big, 21);
+    assert_int_equal(t.mfa_off, 3);
+    assert_int_equal(t.plain_curl, 6);
+    assert_int_equal(t.cafe, 1);
+    assert_int_equal(metric(&j, "jsonl.malformed"), 0);
+    jl_free(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_stdin),
         cmocka_unit_test_setup_teardown(test_progress, tmp_setup, tmp_teardown),
+        cmocka_unit_test(test_example_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,8 @@ int lines_next(struct lines *l, const char **line, size_t *len)
     size_t n;
     int rc;
 
+    if (!l->buf) /* nothing read yet (memchr must not see NULL) */
+        return l->eof ? LINES_END : LINES_MORE;
     if (l->skipping && (rc = skip_rest(l)) >= 0)
         return rc;
     nl = memchr(l->buf + l->scan, '\n', l->end - l->scan);

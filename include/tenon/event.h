@@ -382,8 +382,9 @@ struct tenon_listen_v1 {
     /* After the source's capture opened; before the first event.
      * [instance-thread] */
     int (*capture_open)(void *obj, const struct tenon_listen_input *in);
-    /* Before the source's capture closes; every routine the plugin still
-     * has is stopped by the host when this returns. [instance-thread] */
+    /* Before the source's capture closes, once the host has stopped every
+     * routine the plugin still had (so their state may be freed here).
+     * Subscribing from here on fails. [instance-thread] */
     int (*capture_close)(void *obj, const struct tenon_listen_input *in);
 };
 

@@ -96,6 +96,7 @@ struct jsonl {
     /* The last event parsed for extraction that was not one of this
      * instance's batch. */
     const struct tenon_event *other;
+    struct tenon_event other_head; /* a host may reuse its buffer */
     uint64_t other_num;
     json_t *other_root;
     /* What extract() returned last: freed by the next call. */
@@ -438,12 +439,14 @@ static json_t *root_of(struct jsonl *p, const struct tenon_event_input *ev,
         *own = 1;
         return c->roots[hit - c->evts];
     }
-    if (p->other_root && p->other == ev->evt && p->other_num == ev->evtnum)
+    if (p->other_root && p->other == ev->evt && p->other_num == ev->evtnum &&
+        memcmp(&p->other_head, ev->evt, TENON_EVENT_HEADER_SIZE) == 0)
         return p->other_root;
     json_decref(p->other_root);
     p->other_root = NULL;
     p->other = ev->evt;
     p->other_num = ev->evtnum;
+    memcpy(&p->other_head, ev->evt, TENON_EVENT_HEADER_SIZE);
     if (tenon_event_payload(ev->evt, &b) == 0)
         p->other_root = json_loadb(b.ptr, b.len, JSON_DECODE_ANY, NULL);
     return p->other_root;

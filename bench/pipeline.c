@@ -268,9 +268,11 @@ static void print_way(const char *way, struct result r,
 {
     printf("  %s %9.1f ms %7.1f Mev/s", way, r.secs * 1e3,
            (double)r.events / r.secs / 1e6);
-    if (base && nfields && r.events)
+    if (base && nfields && r.events && r.secs > base->secs)
         printf(" %6.2f ns/field",
                (r.secs - base->secs) * 1e9 / (double)r.events / nfields);
+    else if (base && nfields) /* faster than without fields: noise */
+        printf("     ~0 ns/field");
     else
         printf("                ");
 }

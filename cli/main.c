@@ -27,6 +27,8 @@ static const struct command {
     {"modules", cmd_modules, "list the kernel modules of a system"},
     {"read", cmd_read, "read memory: a hexdump, or the raw bytes"},
     {"dump", cmd_dump, "write an ELF core file of a process"},
+    {"run", cmd_run, "run an event pipeline: source, filter, output"},
+    {"fields", cmd_fields, "list the fields events can be filtered on"},
     {"help", cmd_help, "show help for a command"},
 };
 

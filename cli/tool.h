@@ -129,6 +129,8 @@ int tool_keyring(const char *cmd, tenon_t *t, struct tenon__keyring *kr);
 int cmd_install(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_fields(int argc, char **argv);
 
 /* ---- introspection: chain.c ---------------------------------------------- */
 

@@ -40,7 +40,9 @@ _Static_assert(sizeof(struct tenon_extract_field) == 64,
                "ss_plugin_extract_field");
 _Static_assert(offsetof(struct tenon_extract_field, ftype) == 52, "Falco");
 _Static_assert(sizeof(struct tenon_event_input) == 24, "ss_plugin_event_input");
-_Static_assert(sizeof(struct tenon_metric) == 24, "ss_plugin_metric");
+_Static_assert(sizeof(struct tenon_metric) == 32, "ss_plugin_metric");
+_Static_assert(offsetof(struct tenon_metric, value_type) == 24, "Falco");
+_Static_assert(offsetof(struct tenon_extract_field, flist) == 56, "Falco");
 _Static_assert(TENON_EDECLINE == -14 && TENON_EEOF == -16 &&
                    TENON_ERROR_MIN == -16,
                "abi.md");

@@ -239,7 +239,8 @@ enum tenon_field_type {
      * as bytes. */
     TENON_FIELD_IPADDR = 40,
     /* A network: the address bytes then one byte of prefix length
-     * (5 or 17 bytes), as bytes. */
+     * (5 or 17 bytes), as bytes; 4 or 16 bytes (Falco's form: an address
+     * alone) is a /32 or /128. */
     TENON_FIELD_IPNET = 41
 };
 
@@ -277,13 +278,13 @@ union tenon_extract_value {
 struct tenon_extract_field {
     union tenon_extract_value res;
     uint64_t res_len;
-    uint32_t field_id;   /* index in the plugin's fields() */
-    const char *field;   /* its name */
-    const char *arg_key; /* the argument as written; NULL without one */
-    uint64_t arg_index;  /* the argument as a number (ARG_INDEX) */
-    bool arg_present;
-    uint32_t ftype; /* the field's type */
-    bool flist;     /* the field's LIST flag */
+    uint32_t field_id;    /* index in the plugin's fields() */
+    const char *field;    /* its name */
+    const char *arg_key;  /* the argument as written; NULL without one */
+    uint64_t arg_index;   /* the argument as a number (ARG_INDEX) */
+    uint32_t arg_present; /* 1 when the field was written with [arg] */
+    uint32_t ftype;       /* the field's type */
+    uint32_t flist;       /* 1 when the field has the LIST flag */
 };
 
 struct tenon_extract_v1 {
@@ -382,8 +383,9 @@ struct tenon_listen_v1 {
     /* After the source's capture opened; before the first event.
      * [instance-thread] */
     int (*capture_open)(void *obj, const struct tenon_listen_input *in);
-    /* Before the source's capture closes; every routine the plugin still
-     * has is stopped by the host when this returns. [instance-thread] */
+    /* Before the source's capture closes, once the host has stopped every
+     * routine the plugin still had (so their state may be freed here).
+     * Subscribing from here on fails. [instance-thread] */
     int (*capture_close)(void *obj, const struct tenon_listen_input *in);
 };
 
@@ -415,12 +417,13 @@ union tenon_metric_value {
     int i;
 };
 
-/* One metric (Falco's ss_plugin_metric). */
+/* One metric (Falco's ss_plugin_metric, member for member: mind the order
+ * when initializing one). */
 struct tenon_metric {
     const char *name;
-    uint32_t type;       /* enum tenon_metric_type */
-    uint32_t value_type; /* enum tenon_metric_value_type */
+    uint32_t type; /* enum tenon_metric_type */
     union tenon_metric_value value;
+    uint32_t value_type; /* enum tenon_metric_value_type */
 };
 
 struct tenon_metrics_v1 {

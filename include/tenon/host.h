@@ -514,8 +514,13 @@ size_t tenon_pipeline_plugin_count(const tenon_pipeline_t *p);
 int tenon_pipeline_plugin_stats(const tenon_pipeline_t *p, size_t i,
                                 struct tenon_pipeline_plugin_stats *out);
 
-/* The fields every pipeline has (evt.num, evt.time, ...). */
+/* The fields every pipeline has (evt.num, evt.time, ...). [any-thread] */
 const struct tenon_field *tenon_builtin_fields(uint32_t *n);
+
+/* The name of a field type as the docs and `tenon fields` write it:
+ * "u64", "i64", "string", "bytes", "reltime", "abstime", "bool",
+ * "ipaddr", "ipnet"; "unknown" for another number. [any-thread] */
+const char *tenon_field_type_name(uint32_t type);
 
 /* ---- installing ------------------------------------------------------- */
 

@@ -1,0 +1,208 @@
+/*
+ * The pipeline's state, shared by pipeline.c (lifecycle and the run loop),
+ * fields.c (field slots, extraction, built-in fields), output.c (text and
+ * JSON), async.c (the queue async events wait in) and listen.c (the
+ * routine threads). Not installed.
+ */
+#ifndef TENON_PIPELINE_H
+#define TENON_PIPELINE_H
+
+#include "events.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* A bitmap of the event types (0..65535) a parser or extractor wants. */
+#define TENON__TYPE_WORDS (65536 / 64)
+
+/* Where an async instance's events come from: the `owner` it is given. */
+struct tenon__async_owner {
+    struct tenon_pipeline *pl;
+    uint32_t member;
+};
+
+/* A listen instance's owner of its routines. */
+struct tenon__listen_owner {
+    struct tenon_pipeline *pl;
+    uint32_t member;
+};
+
+/* One instance in the pipeline, with the capabilities it serves there. */
+struct tenon__member {
+    tenon_instance_t *inst;
+    const char *name; /* its plugin's name */
+    unsigned caps;    /* TENON_CAP_* */
+
+    const struct tenon_extract_v1 *ext;
+    void *ext_obj;
+    const struct tenon_field *fields;
+    uint32_t nfields;
+    uint64_t *ext_types; /* TENON__TYPE_WORDS words */
+    int ext_source_ok;   /* wants the pipeline's source */
+    uint64_t ext_calls;  /* extract calls so far: a slot's results are good
+                            until the next call on its member */
+
+    const struct tenon_parse_v1 *parse;
+    void *parse_obj;
+    uint64_t *parse_types;
+    int parse_source_ok;
+
+    const struct tenon_async_v1 *async;
+    void *async_obj;
+    const char *const *async_names;
+    uint32_t nasync_names;
+    struct tenon__async_owner async_owner;
+    int async_started;
+
+    const struct tenon_listen_v1 *listen;
+    void *listen_obj;
+    struct tenon__listen_owner listen_owner;
+    int listen_opened;
+
+    uint64_t calls, errors, time_ns;
+};
+
+/* A field use, resolved: a built-in or one member's field with its
+ * argument, and its values on the current event once asked for. */
+struct tenon__slot {
+    int builtin;     /* index into the built-ins, or -1 */
+    uint32_t member; /* when not a built-in */
+    char *text;      /* as written: "json.value[/a]" (JSON keys) */
+    char *arg;       /* the argument; NULL without */
+    struct tenon_extract_field req;
+    /* The cache: good while evgen is the pipeline's and (for a member's
+     * field) calls is the member's ext_calls. */
+    uint64_t evgen, calls;
+    int rc;
+    struct tenon__vals vals;
+    /* Storage for built-in values. */
+    uint64_t u64;
+    const char *str;
+    char buf[48];
+};
+
+/* An async event waiting to join the stream. */
+struct tenon__queued {
+    uint32_t member;
+    struct tenon_event *evt; /* malloc'd copy */
+};
+
+struct tenon__async_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled on push */
+    struct tenon__queued *v;
+    size_t n, cap;
+    size_t bytes;
+    atomic_size_t pending; /* n, readable without the lock */
+    uint64_t refused;
+    int closed; /* refuse pushes */
+};
+
+struct tenon__routines;
+
+/* One piece of the output format: literal text, or a slot. */
+struct tenon__piece {
+    const char *text; /* into the format copy; NULL for a slot */
+    size_t len;
+    uint32_t slot;
+};
+
+struct tenon_pipeline {
+    tenon_t *t;
+    struct tenon__member *m; /* m[0] is the source */
+    size_t nm, capm;
+    const struct tenon_source_v1 *src;
+    void *src_obj;
+    const char *src_name; /* its event source name */
+    struct tenon_capture *cap;
+    int open;
+
+    struct tenon__slot *slots;
+    size_t nslots, capslots;
+    struct tenon__filter *filter;
+
+    int out_kind;
+    char *format;
+    struct tenon__piece *pieces;
+    size_t npieces;
+    uint32_t *out_slots; /* JSON: the slots of the object, in order */
+    size_t nout_slots;
+    tenon_output_fn out_fn;
+    void *out_ud;
+    char *outbuf;
+    size_t outlen, outcap;
+
+    struct tenon__async_queue q;
+    struct tenon__routines *routines;
+
+    /* The current event. */
+    struct tenon_event_input ev;
+    uint32_t ev_member; /* who emitted it */
+    uint64_t evgen;
+
+    atomic_int stop;
+    int timing;
+    struct tenon_pipeline_stats st;
+    int warned_malformed;
+};
+
+/* ---- fields.c
+ * ---------------------------------------------------------------- */
+
+int tenon__pl_resolve(void *ud, const char *name, const char *arg,
+                      struct tenon__field_use *out, char *why, size_t whylen);
+int tenon__pl_get(void *ud, uint32_t slot, struct tenon__vals *out);
+/* Extract every slot of `slots` not yet known for the current event, one
+ * call per member. */
+void tenon__pl_fetch(struct tenon_pipeline *pl, const uint32_t *slots,
+                     size_t n);
+/* Fill a member's bitmap of wanted types and whether it wants the source,
+ * from its event_types()/event_sources() (either may be NULL);
+ * `own_source` is the member's own event source name when it is a source
+ * itself, else NULL. */
+int tenon__pl_wants(struct tenon_pipeline *pl, const char *own_source,
+                    const uint16_t *(*types)(void *, uint32_t *),
+                    const char *const *(*sources)(void *, uint32_t *),
+                    void *obj, uint64_t **bitmap, int *source_ok);
+void tenon__pl_slots_free(struct tenon_pipeline *pl);
+
+static inline int tenon__type_wanted(const uint64_t *bits, uint16_t type)
+{
+    return (int)((bits[type >> 6] >> (type & 63)) & 1u);
+}
+
+/* ---- output.c
+ * ----------------------------------------------------------------- */
+
+int tenon__pl_output_compile(struct tenon_pipeline *pl, const char *format,
+                             size_t *column);
+/* Render the current event into pl->outbuf; 0 or TENON_ENOMEM. */
+int tenon__pl_render(struct tenon_pipeline *pl);
+void tenon__pl_output_free(struct tenon_pipeline *pl);
+
+/* ---- async.c
+ * --------------------------------------------------------------------- */
+
+void tenon__async_init(struct tenon__async_queue *q);
+void tenon__async_destroy(struct tenon__async_queue *q);
+/* The handler given to async instances (tenon_async_handler_fn). */
+int tenon__async_handler(void *owner, const struct tenon_event *evt, char *err);
+/* Take everything queued (the caller frees each evt and the array). */
+struct tenon__queued *tenon__async_take(struct tenon__async_queue *q,
+                                        size_t *n);
+/* Wait up to `ms` for something to be queued. */
+void tenon__async_wait(struct tenon__async_queue *q, unsigned ms);
+int tenon__async_start(struct tenon_pipeline *pl);
+void tenon__async_stop(struct tenon_pipeline *pl);
+
+/* ---- listen.c
+ * ---------------------------------------------------------------------- */
+
+int tenon__listen_open(struct tenon_pipeline *pl);
+void tenon__listen_close(struct tenon_pipeline *pl);
+
+/* Checks a record a plugin handed over: its length covers its header and
+ * parameters. */
+int tenon__event_valid(const struct tenon_event *evt, uint64_t max);
+
+#endif /* TENON_PIPELINE_H */

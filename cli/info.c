@@ -17,15 +17,15 @@ static const char usage[] =
     "the interfaces it provides and accepts, the libraries it needs and\n"
     "where it asks the loader to look for them (DT_NEEDED, DT_RUNPATH,\n"
     "DT_RPATH), its arguments (type, range, default, whether required,\n"
-    "help) and its help text. NAME picks the highest version on the search\n"
-    "path; NAME@VERSION exactly that one. An operand with a '/' or ending in\n"
-    ".so is a FILE, read where it is (the search path and the trust policy\n"
-    "play no part; see 'tenon verify').\n"
+    "help), its config schema and its help text. NAME picks the highest\n"
+    "version on the search path; NAME@VERSION exactly that one. An operand\n"
+    "with a '/' or ending in .so is a FILE, read where it is (the search\n"
+    "path and the trust policy play no part; see 'tenon verify').\n"
     "No plugin code runs, unless --targets is given.\n"
     "\n"
     "  --json              print one JSON object (see 'tenon list --help';\n"
-    "                      adds license, help, arguments, needed, runpath,\n"
-    "                      rpath, info, targets)\n"
+    "                      adds license, help, arguments, config_schema,\n"
+    "                      needed, runpath, rpath, info, targets)\n"
     "  --targets           load the plugin and list what it can attach to\n"
     "                      (NAME only)\n"
     "  --no-cache          probe every file; neither read nor write the scan\n"
@@ -36,9 +36,10 @@ static const char usage[] =
     "unavailable, 2 on a usage error.\n";
 
 /* Keys shown in their own lines; the rest go under "other info". */
-static const char *const known[] = {
-    "abi",      "name",    "version", "description", "license", "help",
-    "provides", "accepts", "rank",    "url",         "contact"};
+static const char *const known[] = {"abi",         "name",    "version",
+                                    "description", "license", "help",
+                                    "provides",    "accepts", "rank",
+                                    "url",         "contact", "config.schema"};
 
 static int is_known(const char *key)
 {
@@ -94,6 +95,29 @@ static void print_args(const tenon_plugin_t *p)
     }
 }
 
+/* The config schema, pretty-printed, or as written with the reason when
+ * the host would refuse it. */
+static void print_schema(const char *schema)
+{
+    char why[512];
+    json_t *v = NULL;
+    char *text = NULL;
+
+    if (tenon__config_schema_check(schema, why, sizeof why) != 0) {
+        tool_printf(stdout, "config schema: (refused: %s)\n", why);
+        print_indented(schema);
+        return;
+    }
+    v = json_loads(schema, JSON_DECODE_ANY, NULL);
+    text = v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                 JSON_ENCODE_ANY)
+             : NULL;
+    printf("config schema:\n");
+    print_indented(text ? text : schema);
+    free(text);
+    json_decref(v);
+}
+
 static void emit_text(void *ud, const char *name, const char *description)
 {
     (void)ud;
@@ -132,6 +156,8 @@ static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
     if (tenon_plugin_rpath(p))
         print_field("rpath:", tenon_plugin_rpath(p));
     print_args(p);
+    if (tenon_plugin_get(p, "config.schema"))
+        print_schema(tenon_plugin_get(p, "config.schema"));
     if (help) {
         printf("help:\n");
         print_indented(help);
@@ -200,6 +226,20 @@ static json_t *args_json(const tenon_plugin_t *p)
     return arr;
 }
 
+/* "config_schema": the schema as JSON (null when none or not JSON), and
+ * "config_schema_error" when the host would refuse it. */
+static void schema_json(json_t *o, const char *schema)
+{
+    char why[512];
+    json_t *v = NULL;
+
+    if (schema && tenon__config_schema_check(schema, why, sizeof why) != 0)
+        json_object_set_new(o, "config_schema_error", tool_json_str(why));
+    if (schema)
+        v = json_loads(schema, JSON_DECODE_ANY, NULL);
+    json_object_set_new(o, "config_schema", v ? v : json_null());
+}
+
 static int info_json(tenon_t *t, const tenon_plugin_t *p, int targets)
 {
     json_t *o = tool_plugin_json(p), *raw = json_array();
@@ -212,6 +252,7 @@ static int info_json(tenon_t *t, const tenon_plugin_t *p, int targets)
     json_object_set_new(o, "contact",
                         tool_json_str(tenon_plugin_get(p, "contact")));
     json_object_set_new(o, "arguments", args_json(p));
+    schema_json(o, tenon_plugin_get(p, "config.schema"));
     json_t *needed = json_array();
     for (size_t i = 0; i < tenon_plugin_needed_count(p); i++)
         json_array_append_new(needed, tool_json_str(tenon_plugin_needed(p, i)));

@@ -100,8 +100,47 @@ int tenon_check(tenon_t *t, const char *spec, const tenon_plugin_t **plugin)
     return rc;
 }
 
+/* Say which plugin a config failed for. tenon_config_validate()'s
+ * "config is not valid JSON" reads on as "config of plugin 'x' is not
+ * ...". */
+static int config_fail(const struct tenon_plugin *p, int rc)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", tenon_last_error());
+    if (strncmp(msg, "config ", 7) == 0)
+        return tenon__fail(rc, "config of plugin '%s' %s", p->info.name,
+                           msg + 7);
+    return tenon__fail(rc, "config of plugin '%s': %s", p->info.name, msg);
+}
+
+/* The config an instance of `p` gets from `config`: validated against the
+ * plugin's schema with the defaults filled in, or as given when it states
+ * none. *out is malloc'd, or NULL when there is neither. */
+static int config_for(const struct tenon_plugin *p, const char *config,
+                      char **out)
+{
+    const char *schema = tenon__info_get(&p->info, "config.schema");
+    int rc;
+
+    *out = NULL;
+    if (!schema) {
+        if (config && !(*out = tenon__strdup(config)))
+            return tenon__fail(TENON_ENOMEM, "out of memory");
+        return 0;
+    }
+    if ((rc = tenon_config_validate(schema, config, out, NULL)))
+        return config_fail(p, rc);
+    return 0;
+}
+
 int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
                  tenon_instance_t **out)
+{
+    return tenon_create_config(t, spec, NULL, input, out);
+}
+
+int tenon_create_config(tenon_t *t, const char *spec, const char *config,
+                        tenon_instance_t *input, tenon_instance_t **out)
 {
     const struct tenon_plugin *p;
     struct tenon_instance *inst;
@@ -110,11 +149,12 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
     *out = NULL;
     if (!(inst = calloc(1, sizeof *inst)))
         return tenon__fail(TENON_ENOMEM, "out of memory");
-    /* Arguments are checked before the library is loaded: a typo never runs
-     * plugin code. */
+    /* Arguments and config are checked before the library is loaded: a
+     * typo never runs plugin code. */
     rc = resolve(t, spec, &p, &inst->args);
     inst->plugin = p; /* holds the use the lookup took, when it found one */
-    if (rc || (rc = check_input(p, input)))
+    if (rc || (rc = check_input(p, input)) ||
+        (rc = config_for(p, config, &inst->config)))
         goto out;
     pthread_mutex_lock(&t->lock);
     rc = tenon__library_acquire(t, p, &inst->lib);
@@ -155,6 +195,7 @@ out:
         if (inst->plugin)
             tenon__plugin_unuse(inst->plugin);
         tenon__args_free(&inst->args);
+        free(inst->config);
         free(inst);
     }
     return rc;
@@ -170,6 +211,7 @@ void tenon_destroy(tenon_instance_t *inst)
         release_lib(inst->t, inst->lib);
         tenon__plugin_unuse(inst->plugin);
         tenon__args_free(&inst->args);
+        free(inst->config);
         free(inst);
         inst = input; /* drop the reference this instance held */
     }
@@ -195,6 +237,46 @@ const tenon_plugin_t *tenon_instance_plugin(const tenon_instance_t *inst)
 const char *tenon_instance_error(const tenon_instance_t *inst)
 {
     return inst->error;
+}
+
+int tenon_set_config(tenon_instance_t *inst, const char *config)
+{
+    const struct tenon_config_v1 *vt;
+    char *text, why[sizeof inst->error];
+    void *obj;
+    int rc;
+
+    vt = tenon_get_interface(inst, TENON_CONFIG_ID, &obj);
+    if (!vt ||
+        vt->struct_size < offsetof(struct tenon_config_v1, set_config) +
+                              sizeof vt->set_config ||
+        !vt->set_config)
+        return tenon__fail(TENON_ENOTSUP,
+                           "plugin '%s' does not take a new config (it does "
+                           "not provide %s)",
+                           inst->plugin->info.name, TENON_CONFIG_ID);
+    if ((rc = config_for(inst->plugin, config ? config : "{}", &text)))
+        return rc;
+    /* a message from an earlier call must not explain this failure */
+    pthread_mutex_lock(&error_lock);
+    inst->error[0] = '\0';
+    pthread_mutex_unlock(&error_lock);
+    if ((rc = vt->set_config(obj, text))) {
+        free(text);
+        instance_error_copy(inst, why, sizeof why);
+        return tenon__fail(plugin_code(rc),
+                           "plugin '%s' refused the config: %s (%s)",
+                           inst->plugin->info.name, why[0] ? why : "no message",
+                           tenon_strerror(plugin_code(rc)));
+    }
+    free(inst->config);
+    inst->config = text;
+    return 0;
+}
+
+const char *tenon_instance_config(const tenon_instance_t *inst)
+{
+    return inst->config;
 }
 
 int tenon_targets(tenon_t *t, const char *spec, tenon_target_fn emit, void *ud)
@@ -265,6 +347,11 @@ static const void *host_get_interface(struct tenon_instance *other,
     return tenon_get_interface(other, id, obj);
 }
 
+static const char *host_config(struct tenon_instance *self)
+{
+    return self ? self->config : NULL;
+}
+
 const struct tenon_host tenon__host = {
     .struct_size = sizeof(struct tenon_host),
     .abi = TENON_ABI_VERSION,
@@ -278,4 +365,5 @@ const struct tenon_host tenon__host = {
     .callback_register = tenon__callback_register,
     .callback_unregister = tenon__callback_unregister,
     .last_error = tenon_last_error,
+    .config = host_config,
 };

@@ -424,6 +424,18 @@ extern void (*tenon__before_load_hook)(const char *path);
  * t->lock. */
 void tenon__library_release(tenon_t *t, struct tenon__library *lib);
 
+/* ---- config.c: JSON Schema for plugin configs ---------------------------- */
+
+/* Check the schema text alone as tenon_config_validate() does (JSON, the
+ * keywords it knows of the right types, nesting, defaults that pass): 0,
+ * or a negative code with the message in `why`. [any-thread] */
+int tenon__config_schema_check(const char *schema, char *why, size_t len);
+
+/* Tests and fuzzing only: the most values one validation may visit or fill
+ * in from defaults (default 4 Mi), which keeps a schema whose defaults
+ * multiply from taking all memory. */
+extern size_t tenon__config_max_values;
+
 /* ---- host.c: the API handed to plugins, and logging ---------------------- */
 
 extern const struct tenon_host tenon__host;
@@ -507,6 +519,9 @@ struct tenon_instance {
     atomic_size_t refs;
     void *obj;
     struct tenon__args args;
+    /* The config it has now (validated, defaults filled in), malloc'd, or
+     * NULL: host->config() and tenon_instance_config() return it. */
+    char *config;
     char error[512];
     /* Guarded by t->callbacks.lock: the callbacks it declared, the
      * handlers it registered. */

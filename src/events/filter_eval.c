@@ -1,0 +1,404 @@
+/*
+ * Filter evaluation: one loop over the compiled comparisons, following
+ * each one's jump, plus the matchers the comparisons use. Nothing here
+ * allocates or parses: every literal was converted by the compiler.
+ */
+#include "filter_int.h"
+
+#include <string.h>
+
+/* ---- glob ----------------------------------------------------------------
+ */
+
+/* The bracket expression at pat[0] == '[' against byte c: 1 or 0, with the
+ * bytes it covers in *adv; -1 when it has no closing ']', and the '[' is
+ * then an ordinary byte, as fnmatch(3) has it. */
+static int bracket(const unsigned char *pat, size_t plen, unsigned char c,
+                   size_t *adv)
+{
+    size_t i = 1;
+    int neg = 0, hit = 0;
+
+    if (i < plen && (pat[i] == '!' || pat[i] == '^')) {
+        neg = 1;
+        i++;
+    }
+    size_t first = i;
+    for (;;) {
+        if (i >= plen)
+            return -1;
+        unsigned char lo = pat[i], hi;
+        if (lo == ']' && i > first)
+            break;
+        if (lo == '\\' && i + 1 < plen)
+            lo = pat[++i];
+        hi = lo;
+        if (i + 2 < plen && pat[i + 1] == '-' && pat[i + 2] != ']') {
+            i += 2;
+            hi = pat[i];
+            if (hi == '\\' && i + 1 < plen)
+                hi = pat[++i];
+        }
+        if (c >= lo && c <= hi)
+            hit = 1;
+        i++;
+    }
+    *adv = i + 1;
+    return hit != neg;
+}
+
+/* Backtracks only to the last '*' seen: an earlier star can never need to
+ * cover more, since the later one covers any length. */
+int tenon__glob_match(const char *pattern, size_t plen, const char *str,
+                      size_t slen)
+{
+    const unsigned char *pat = (const unsigned char *)pattern;
+    const unsigned char *s = (const unsigned char *)str;
+    size_t p = 0, i = 0, star_p = SIZE_MAX, star_i = 0, adv;
+
+    while (i < slen) {
+        if (p < plen) {
+            unsigned char c = pat[p];
+            if (c == '*') {
+                star_p = ++p;
+                star_i = i;
+                continue;
+            }
+            if (c == '?') {
+                p++;
+                i++;
+                continue;
+            }
+            int r = c == '[' ? bracket(pat + p, plen - p, s[i], &adv) : -1;
+            if (r == 1) {
+                p += adv;
+                i++;
+                continue;
+            }
+            if (r < 0) {
+                adv = 1;
+                if (c == '\\' && p + 1 < plen) {
+                    c = pat[p + 1];
+                    adv = 2;
+                }
+                if (c == s[i]) {
+                    p += adv;
+                    i++;
+                    continue;
+                }
+            }
+        }
+        if (star_p == SIZE_MAX)
+            return 0;
+        p = star_p;
+        i = ++star_i;
+    }
+    while (p < plen && pat[p] == '*')
+        p++;
+    return p == plen;
+}
+
+/* ---- one value ------------------------------------------------------------
+ */
+
+#define BSEARCH_MIN 8
+
+static int has_u64(const struct filter_set *set, uint64_t x)
+{
+    const uint64_t *a = set->v.u64;
+    size_t lo = 0, hi = set->n;
+    if (hi <= BSEARCH_MIN) {
+        for (size_t k = 0; k < hi; k++)
+            if (a[k] == x)
+                return 1;
+        return 0;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] == x)
+            return 1;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int has_i64(const struct filter_set *set, int64_t x)
+{
+    const int64_t *a = set->v.i64;
+    size_t lo = 0, hi = set->n;
+    if (hi <= BSEARCH_MIN) {
+        for (size_t k = 0; k < hi; k++)
+            if (a[k] == x)
+                return 1;
+        return 0;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] == x)
+            return 1;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int str_cmp(const struct filter_str *a, const char *p, size_t len)
+{
+    if (a->len != len)
+        return a->len < len ? -1 : 1;
+    return len ? memcmp(a->p, p, len) : 0;
+}
+
+static int has_str(const struct filter_set *set, const char *p, size_t len)
+{
+    const struct filter_str *a = set->v.str;
+    size_t lo = 0, hi = set->n;
+    if (hi <= BSEARCH_MIN) {
+        for (size_t k = 0; k < hi; k++)
+            if (str_cmp(&a[k], p, len) == 0)
+                return 1;
+        return 0;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = str_cmp(&a[mid], p, len);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static inline unsigned char lower(unsigned char c)
+{
+    return (unsigned char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
+}
+
+/* ASCII case-insensitive search; `needle` is already lower case. */
+static int icontains(const char *hay, size_t hlen, const struct filter_str *n)
+{
+    const unsigned char *h = (const unsigned char *)hay;
+    const unsigned char *nd = (const unsigned char *)n->p;
+    if (n->len == 0)
+        return 1;
+    for (size_t i = 0; i + n->len <= hlen; i++) {
+        if (lower(h[i]) != nd[0])
+            continue;
+        size_t k = 1;
+        while (k < n->len && lower(h[i + k]) == nd[k])
+            k++;
+        if (k == n->len)
+            return 1;
+    }
+    return 0;
+}
+
+/* Out of line, like ip_op(), so that one() stays small enough for the
+ * numbers to need no stack frame. */
+__attribute__((noinline)) static int bytes_op(const struct filter_insn *in,
+                                              const char *p, size_t len)
+{
+    const struct filter_str *c = &in->v.str;
+    switch (in->op) {
+    case OP_EQ: return str_cmp(c, p, len) == 0;
+    case OP_NE: return str_cmp(c, p, len) != 0;
+    case OP_CONTAINS:
+        return c->len == 0 || (len && memmem(p, len, c->p, c->len) != NULL);
+    case OP_ICONTAINS: return icontains(p, len, c);
+    case OP_STARTSWITH:
+        return len >= c->len && (!c->len || memcmp(p, c->p, c->len) == 0);
+    case OP_ENDSWITH:
+        return len >= c->len &&
+               (!c->len || memcmp(p + len - c->len, c->p, c->len) == 0);
+    case OP_GLOB: return tenon__glob_match(c->p, c->len, p, len);
+    case OP_IN:
+    case OP_INTERSECTS: return has_str(in->v.set, p, len);
+    default: return 0;
+    }
+}
+
+/* Whether the first `bits` bits of a and b agree. */
+static int prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+    unsigned whole = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, whole) != 0)
+        return 0;
+    if (!rest)
+        return 1;
+    uint8_t mask = (uint8_t)(0xff00u >> rest);
+    return ((a[whole] ^ b[whole]) & mask) == 0;
+}
+
+/* An address field's value against an address (equal) or a network (in
+ * it). */
+static int ip_is(const struct filter_ip *lit, const uint8_t *a, size_t len)
+{
+    if (len != lit->len)
+        return 0;
+    if (lit->prefix == FILTER_ADDR)
+        return memcmp(a, lit->b, len) == 0;
+    return prefix_eq(a, lit->b, lit->prefix);
+}
+
+/* A network field's value (address bytes, then the prefix length) against
+ * an address (the network holds it) or a network (the same one). */
+static int net_is(const struct filter_ip *lit, const uint8_t *a, size_t len)
+{
+    if (len != (size_t)lit->len + 1 || a[lit->len] > lit->len * 8)
+        return 0;
+    unsigned bits = a[lit->len];
+    if (lit->prefix == FILTER_ADDR)
+        return prefix_eq(a, lit->b, bits);
+    return bits == lit->prefix && prefix_eq(a, lit->b, bits);
+}
+
+__attribute__((noinline)) static int ip_op(const struct filter_insn *in,
+                                           const void *p, size_t len)
+{
+    int (*is)(const struct filter_ip *, const uint8_t *, size_t) =
+        in->kind == K_IP ? ip_is : net_is;
+    if (!p)
+        return 0;
+    switch (in->op) {
+    case OP_EQ: return is(in->v.ip, p, len);
+    case OP_NE: return !is(in->v.ip, p, len);
+    case OP_IN:
+    case OP_INTERSECTS:
+        for (uint32_t k = 0; k < in->v.set->n; k++)
+            if (is(&in->v.set->v.ip[k], p, len))
+                return 1;
+        return 0;
+    default: return 0;
+    }
+}
+
+static int u64_op(const struct filter_insn *in, uint64_t x)
+{
+    uint64_t c = in->v.u64;
+    switch (in->op) {
+    case OP_EQ: return x == c;
+    case OP_NE: return x != c;
+    case OP_LT: return x < c;
+    case OP_LE: return x <= c;
+    case OP_GT: return x > c;
+    case OP_GE: return x >= c;
+    case OP_IN:
+    case OP_INTERSECTS: return has_u64(in->v.set, x);
+    default: return 0;
+    }
+}
+
+static int i64_op(const struct filter_insn *in, int64_t x)
+{
+    int64_t c = in->v.i64;
+    switch (in->op) {
+    case OP_EQ: return x == c;
+    case OP_NE: return x != c;
+    case OP_LT: return x < c;
+    case OP_LE: return x <= c;
+    case OP_GT: return x > c;
+    case OP_GE: return x >= c;
+    case OP_IN:
+    case OP_INTERSECTS: return has_i64(in->v.set, x);
+    default: return 0;
+    }
+}
+
+/* Value k of v against the comparison. */
+static int one(const struct filter_insn *in, const struct tenon__vals *v,
+               uint32_t k)
+{
+    switch (in->kind) {
+    case K_U64: return u64_op(in, v->v.u64[k]);
+    case K_I64: return i64_op(in, v->v.i64[k]);
+    case K_BOOL: {
+        uint64_t b = v->v.boolean[k] != 0;
+        return in->op == OP_EQ ? b == in->v.u64 : b != in->v.u64;
+    }
+    case K_STR: {
+        const char *s = v->v.str[k];
+        return s ? bytes_op(in, s, strlen(s)) : 0;
+    }
+    case K_BYTES: {
+        const struct tenon_bytes *b = &v->v.bytes[k];
+        if (!b->ptr && b->len)
+            return 0;
+        return bytes_op(in, b->ptr ? b->ptr : "", b->len);
+    }
+    case K_IP:
+    case K_NET: return ip_op(in, v->v.bytes[k].ptr, v->v.bytes[k].len);
+    default: return 0;
+    }
+}
+
+#define CASE(k, o) ((k)*OP_COUNT + (o))
+
+/* The one value of a field, with the numeric comparisons that filters
+ * are mostly made of dispatched in a single jump. */
+static inline int one_fast(const struct filter_insn *in,
+                           const struct tenon__vals *v)
+{
+    switch (in->kind * OP_COUNT + in->op) {
+    case CASE(K_U64, OP_EQ): return v->v.u64[0] == in->v.u64;
+    case CASE(K_U64, OP_NE): return v->v.u64[0] != in->v.u64;
+    case CASE(K_U64, OP_LT): return v->v.u64[0] < in->v.u64;
+    case CASE(K_U64, OP_LE): return v->v.u64[0] <= in->v.u64;
+    case CASE(K_U64, OP_GT): return v->v.u64[0] > in->v.u64;
+    case CASE(K_U64, OP_GE): return v->v.u64[0] >= in->v.u64;
+    case CASE(K_I64, OP_EQ): return v->v.i64[0] == in->v.i64;
+    case CASE(K_I64, OP_NE): return v->v.i64[0] != in->v.i64;
+    case CASE(K_I64, OP_LT): return v->v.i64[0] < in->v.i64;
+    case CASE(K_I64, OP_LE): return v->v.i64[0] <= in->v.i64;
+    case CASE(K_I64, OP_GT): return v->v.i64[0] > in->v.i64;
+    case CASE(K_I64, OP_GE): return v->v.i64[0] >= in->v.i64;
+    default: return one(in, v, 0);
+    }
+}
+
+/* A comparison on the current event. A field the event lacks, or whose
+ * extraction failed, makes it false, as in Falco. On a list field `in`
+ * needs every value in the set; every other operator any value. */
+static int holds(const struct filter_insn *in, tenon__get_fn get, void *ud)
+{
+    struct tenon__vals v;
+
+    if (get(ud, in->slot, &v) < 0 || v.count == 0 || v.type != in->type)
+        return 0;
+    if (in->op == OP_EXISTS)
+        return 1;
+    if (v.count == 1)
+        return one_fast(in, &v);
+    int all = in->list && in->op == OP_IN;
+    for (uint32_t k = 0; k < v.count; k++) {
+        int r = one(in, &v, k);
+        if (r != all)
+            return r;
+    }
+    return all;
+}
+
+int tenon__filter_eval(const struct tenon__filter *f, tenon__get_fn get,
+                       void *ud)
+{
+    uint32_t i = f->entry;
+    while (i < f->ncode) {
+        const struct filter_insn *in = &f->code[i];
+        i = holds(in, get, ud) ? in->t : in->f;
+    }
+    return i == FILTER_MATCH;
+}
+
+size_t tenon__filter_slots(const struct tenon__filter *f,
+                           const uint32_t **slots)
+{
+    *slots = f->slots;
+    return f->nslots;
+}

@@ -10,7 +10,8 @@ CMAKE_FLAGS ?=
 # Debian packages the build, tests and fuzzing need, and why:
 #   cmake, make, gcc, pkg-config  the build
 #   g++                           the test that compiles <tenon/plugin.h> as C++11
-#   libjansson-dev                JSON output of the CLI, .meta files
+#   libjansson-dev                JSON output of the CLI, .meta files, plugin
+#                                 configs, the jsonl plugin
 #   libssl-dev                    OpenSSL's libcrypto: SHA-256 digests (with the
 #                                 CPU's SHA instructions), Ed25519 signatures
 #   libcmocka-dev                 the unit tests, run under CTest

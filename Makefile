@@ -10,7 +10,8 @@ CMAKE_FLAGS ?=
 # Debian packages the build, tests and fuzzing need, and why:
 #   cmake, make, gcc, pkg-config  the build
 #   g++                           the test that compiles <tenon/plugin.h> as C++11
-#   libjansson-dev                JSON output of the CLI, .meta files
+#   libjansson-dev                JSON output of the CLI, .meta files, plugin
+#                                 configs, the jsonl plugin
 #   libssl-dev                    OpenSSL's libcrypto: SHA-256 digests (with the
 #                                 CPU's SHA instructions), Ed25519 signatures
 #   libcmocka-dev                 the unit tests, run under CTest
@@ -81,6 +82,7 @@ demo: all
 bench: all
 	$(BUILD)/bench/scan
 	$(BUILD)/bench/osi
+	$(BUILD)/bench/pipeline
 
 # Each fuzzer's output goes to a log, not through a pipe whose status would be
 # tail's: a crash must fail this target. New inputs land in build-fuzz/corpus,

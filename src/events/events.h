@@ -66,6 +66,13 @@ int tenon__filter_eval(const struct tenon__filter *f, tenon__get_fn get,
 size_t tenon__filter_slots(const struct tenon__filter *f,
                            const uint32_t **slots);
 
+/* The slots the filter asks for next, in order, when the first comparison
+ * on `slot` holds and each after it too (its chain of `and`s): at most
+ * `max` into out[], not `slot` itself nor repeats. A hint, so that a getter
+ * can extract them in the call that extracts `slot`. */
+size_t tenon__filter_next(const struct tenon__filter *f, uint32_t slot,
+                          uint32_t *out, size_t max);
+
 void tenon__filter_free(struct tenon__filter *f);
 
 /* The field reference at `s`: a name ([A-Za-z_][A-Za-z0-9_.]*, ending in a

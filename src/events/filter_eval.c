@@ -357,6 +357,27 @@ int tenon__filter_eval(const struct tenon__filter *f, tenon__get_fn get,
     return tenon__filter_run(f, get, ud);
 }
 
+size_t tenon__filter_next(const struct tenon__filter *f, uint32_t slot,
+                          uint32_t *out, size_t max)
+{
+    uint32_t i = 0, steps = 0;
+    size_t n = 0;
+    while (i < f->ncode && f->code[i].slot != slot)
+        i++;
+    if (i == f->ncode)
+        return 0;
+    /* jumps go forward, but a bound costs nothing */
+    for (i = f->code[i].t; i < f->ncode && steps < f->ncode && n < max;
+         i = f->code[i].t, steps++) {
+        int seen = f->code[i].slot == slot;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = out[k] == f->code[i].slot;
+        if (!seen)
+            out[n++] = f->code[i].slot;
+    }
+    return n;
+}
+
 size_t tenon__filter_slots(const struct tenon__filter *f,
                            const uint32_t **slots)
 {

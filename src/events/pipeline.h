@@ -83,6 +83,12 @@ struct tenon__slot {
      * field, no timing), else NULL. */
     struct tenon__member *mp;
     const uint64_t *fast_types;
+    /* This slot and the ones of the same member the filter asks for next
+     * when it holds (tenon__filter_next()): extracted in one call. NULL
+     * when it is alone. */
+    uint32_t *batch;
+    uint32_t nbatch;
+    struct tenon_extract_field *breq; /* their requests, in that order */
     /* Storage for built-in values. */
     uint64_t u64;
     const char *str;
@@ -206,7 +212,8 @@ tenon__pl_get_fast(void *ud, uint32_t slot, struct tenon__vals *out)
         *out = s->vals;
         return s->rc;
     }
-    if (!s->fast_types || !tenon__type_wanted(s->fast_types, pl->ev.evt->type))
+    if (!s->fast_types || s->batch ||
+        !tenon__type_wanted(s->fast_types, pl->ev.evt->type))
         return tenon__pl_get_slow(pl, s, out);
     s->req.res_len = 0;
     rc = m->extract(m->ext_obj, &pl->ev, 1, &s->req);

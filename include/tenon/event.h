@@ -312,6 +312,16 @@ struct tenon_extract_v1 {
      * source when the plugin is also a source, else every source.
      * [any-thread] */
     const char *const *(*event_sources)(void *obj, uint32_t *n);
+
+    /* Optional (appended in Tenon 0.4): check the argument a filter or
+     * format gives field `field_id` (NULL when written without one) when
+     * it is compiled, before any event: return 0, or a negative code with
+     * what is wrong and what was expected in `why` (`len` bytes), which
+     * the host reports with the column, e.g. "'user' is not a JSON
+     * pointer; expected one starting with '/', as in /user". Extraction
+     * then never sees an argument this refused. [any-thread] */
+    int (*check_arg)(void *obj, uint32_t field_id, const char *arg, char *why,
+                     size_t len);
 };
 
 /* ---- tenon.parse/1

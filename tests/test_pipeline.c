@@ -370,6 +370,8 @@ static void test_format_errors(void **state)
         {"%", 1, "expected a field name after '%'"},
         {"%ev.key[abc", 8, "unclosed '['"},
         {"%evt.num[1]", 2, "takes no argument"},
+        {"a %ev.key[bad]", 4,
+         "field 'ev.key[bad]': 'bad' is not a key; expected any other word"},
     };
     struct fixture f;
     (void)state;

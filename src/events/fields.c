@@ -7,6 +7,7 @@
  */
 #include "pipeline.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,26 @@ static int slot_for(struct tenon_pipeline *pl, int builtin, size_t mi,
     return 0;
 }
 
+/* The plugin's own check of the argument (tenon.extract/1 check_arg),
+ * when it has one. */
+static int plugin_check_arg(const struct tenon__member *m, uint32_t fi,
+                            const char *arg, char *why, size_t whylen)
+{
+    char msg[TENON__REASON_MAX] = "";
+    int rc;
+    if (m->ext->struct_size <
+            offsetof(struct tenon_extract_v1, check_arg) + sizeof(void *) ||
+        !m->ext->check_arg)
+        return 0;
+    if ((rc = m->ext->check_arg(m->ext_obj, fi, arg, msg, sizeof msg)) >= 0)
+        return 0;
+    msg[sizeof msg - 1] = '\0';
+    return tenon__reason(why, whylen, TENON_EINVAL, "field '%s%s%s%s': %s",
+                         m->fields[fi].name, arg ? "[" : "", arg ? arg : "",
+                         arg ? "]" : "",
+                         msg[0] ? msg : "the plugin refuses this argument");
+}
+
 int tenon__pl_resolve(void *ud, const char *name, const char *arg,
                       struct tenon__field_use *out, char *why, size_t whylen)
 {
@@ -200,6 +221,9 @@ int tenon__pl_resolve(void *ud, const char *name, const char *arg,
         f = &pl->m[mi].fields[fi];
     }
     if ((rc = check_arg(f, arg, &index, why, whylen)))
+        return rc;
+    if (builtin < 0 &&
+        (rc = plugin_check_arg(&pl->m[mi], fi, arg, why, whylen)))
         return rc;
     if ((rc = slot_for(pl, builtin, mi, fi, arg, index, &out->slot)))
         return tenon__reason(why, whylen, rc, "out of memory");

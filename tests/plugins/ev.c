@@ -370,8 +370,24 @@ static const uint16_t *ext_types(void *obj, uint32_t *n)
 #define ext_types NULL
 #endif
 
-static const struct tenon_extract_v1 extractor = {sizeof extractor, get_fields,
-                                                  extract, ext_types, NULL};
+#if EV_KIND == 1
+/* ev.key refuses the argument "bad" when a filter compiles. */
+static int check_arg(void *obj, uint32_t field_id, const char *arg, char *why,
+                     size_t len)
+{
+    (void)obj;
+    if (field_id == 6 && arg && strcmp(arg, "bad") == 0) {
+        snprintf(why, len, "'bad' is not a key; expected any other word");
+        return TENON_EINVAL;
+    }
+    return 0;
+}
+#else
+#define check_arg NULL
+#endif
+
+static const struct tenon_extract_v1 extractor = {
+    sizeof extractor, get_fields, extract, ext_types, NULL, check_arg};
 #endif
 
 /* ---- async ------------------------------------------------------------------

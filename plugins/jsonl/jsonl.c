@@ -105,6 +105,7 @@ struct jsonl {
     size_t slots;
     char **owned;
     size_t nowned, owned_cap;
+    int warned_arg; /* a bad argument met by extract() was logged */
 };
 
 /* ---- the source ---------------------------------------------------------- */
@@ -486,39 +487,50 @@ static int slots(struct jsonl *p, uint32_t n)
     return 0;
 }
 
-/* The value a field's pointer argument names; NULL when absent. */
+/* The value a field's pointer argument names; NULL when absent. The
+ * host checked the argument with check_arg() when the filter compiled;
+ * one that did not gets this field alone failed, with the error set once
+ * per call and logged once per instance. */
 static int pointed(struct jsonl *p, json_t *root,
-                   const struct tenon_extract_field *f, json_t **out)
+                   const struct tenon_extract_field *f, int *failed,
+                   json_t **out)
 {
     const char *ptr = f->arg_key ? f->arg_key : "";
+    char why[300];
     int bad;
     *out = jptr_get(root, ptr, strlen(ptr), &bad);
-    if (bad) {
-        p->host->set_error(p->self,
-                           "%s[%s]: not a JSON pointer; expected one as RFC "
-                           "6901 writes it, e.g. /user/name or /items/0 "
-                           "(~0 for ~, ~1 for /)",
-                           f->field, ptr);
-        return TENON_EINVAL;
+    if (!bad)
+        return 0;
+    if (!*failed) {
+        jptr_check(ptr, strlen(ptr), why, sizeof why);
+        p->host->set_error(p->self, "%s[%s]: %s", f->field, ptr, why);
+        if (!p->warned_arg)
+            p->host->log(p->self, TENON_LOG_WARN,
+                         "%s[%s]: %s; the field is absent from every event",
+                         f->field, ptr, why);
+        p->warned_arg = 1;
     }
+    *failed = 1;
     return 0;
 }
 
 static int extract_one(struct jsonl *p, json_t *root, int own,
                        const struct tenon_event_input *ev, uint32_t i,
-                       struct tenon_extract_field *f)
+                       struct tenon_extract_field *f, int *failed)
 {
     json_t *v = NULL;
     int rc;
 
     f->res_len = 0;
     if (f->field_id >= F_COUNT) {
-        p->host->set_error(p->self, "no field %u; jsonl has %u", f->field_id,
-                           F_COUNT);
-        return TENON_EINVAL;
+        if (!*failed)
+            p->host->set_error(p->self, "no field %u; jsonl has %u",
+                               f->field_id, F_COUNT);
+        *failed = 1;
+        return 0;
     }
     if (f->field_id != F_RAWTEXT) {
-        if ((rc = pointed(p, root, f, &v)))
+        if ((rc = pointed(p, root, f, failed, &v)))
             return rc;
         if (!v)
             return 0;
@@ -555,7 +567,7 @@ static int jsonl_extract(void *obj, const struct tenon_event_input *ev,
 {
     struct jsonl *p = obj;
     json_t *root;
-    int own, rc;
+    int own, rc, failed = 0;
 
     for (size_t i = 0; i < p->nowned; i++)
         free(p->owned[i]);
@@ -568,9 +580,33 @@ static int jsonl_extract(void *obj, const struct tenon_event_input *ev,
             fs[i].res_len = 0;
             continue;
         }
-        if ((rc = extract_one(p, root, own, ev, i, &fs[i])))
+        if ((rc = extract_one(p, root, own, ev, i, &fs[i], &failed)))
             return rc;
     }
+    return 0;
+}
+
+/* Pointers are checked once, when the filter compiles, so that one
+ * written without its '/' is a usage error with its column rather than a
+ * field absent from every event. */
+static int jsonl_check_arg(void *obj, uint32_t field_id, const char *arg,
+                           char *why, size_t len)
+{
+    (void)obj;
+    if (field_id >= F_COUNT) {
+        snprintf(why, len, "no field %u; jsonl has %u", field_id, F_COUNT);
+        return TENON_EINVAL;
+    }
+    if (field_id == F_RAWTEXT) {
+        if (!arg)
+            return 0;
+        snprintf(why, len,
+                 "json.rawtext takes no argument; expected "
+                 "json.rawtext, or json.value[/ptr] for a part");
+        return TENON_EINVAL;
+    }
+    if (arg && jptr_check(arg, strlen(arg), why, len))
+        return TENON_EINVAL;
     return 0;
 }
 
@@ -580,6 +616,7 @@ static const struct tenon_extract_v1 extract_vt = {
     .extract = jsonl_extract,
     .event_types = NULL,
     .event_sources = NULL,
+    .check_arg = jsonl_check_arg,
 };
 
 /* ---- metrics ------------------------------------------------------------- */

@@ -151,13 +151,37 @@ static int is_integral(const json_t *v, json_int_t *out)
     return (double)*out == d;
 }
 
+/* An integer against a real, exactly: as doubles, 2^53 + 1 would equal
+ * 2^53.0. The real's whole part is an int64 once in range, and its
+ * fraction (exact in a double) breaks a tie. */
+static int int_real_cmp(json_int_t x, double y)
+{
+    double whole;
+    json_int_t w;
+    if (y != y) /* NaN: jansson parses none, but a caller may build one */
+        return 1;
+    if (y >= 9223372036854775808.0)
+        return -1;
+    if (y < -9223372036854775808.0)
+        return 1;
+    w = (json_int_t)y; /* truncates; exact, as is the way back */
+    whole = (double)w;
+    if (x != w)
+        return (x > w) - (x < w);
+    return (y < whole) - (y > whole);
+}
+
 static int num_cmp(const json_t *a, const json_t *b)
 {
     if (json_is_integer(a) && json_is_integer(b)) {
         json_int_t x = json_integer_value(a), y = json_integer_value(b);
         return (x > y) - (x < y);
     }
-    double x = json_number_value(a), y = json_number_value(b);
+    if (json_is_integer(a))
+        return int_real_cmp(json_integer_value(a), json_real_value(b));
+    if (json_is_integer(b))
+        return -int_real_cmp(json_integer_value(b), json_real_value(a));
+    double x = json_real_value(a), y = json_real_value(b);
     return (x > y) - (x < y);
 }
 

@@ -173,6 +173,56 @@ static void schema_violations(void **state)
     tenon_close(t);
 }
 
+/* Numbers past 2^53 compare exactly: as doubles 2^53 + 1 would equal
+ * 2^53.0 and pass as equal to it. */
+static void number_precision(void **state)
+{
+    static const struct {
+        const char *schema, *config;
+        int ok;
+    } cases[] = {
+        /* integer against a real bound */
+        {"{\"properties\": {\"n\": {\"maximum\": 9007199254740992.0}}}",
+         "{\"n\": 9007199254740993}", 0},
+        {"{\"properties\": {\"n\": {\"maximum\": 9007199254740992.0}}}",
+         "{\"n\": 9007199254740992}", 1},
+        {"{\"properties\": {\"n\": {\"exclusiveMinimum\": 1.5}}}", "{\"n\": 1}",
+         0},
+        {"{\"properties\": {\"n\": {\"exclusiveMinimum\": 1.5}}}", "{\"n\": 2}",
+         1},
+        {"{\"properties\": {\"n\": {\"minimum\": -1.5}}}", "{\"n\": -2}", 0},
+        {"{\"properties\": {\"n\": {\"minimum\": -1e300}}}",
+         "{\"n\": -9223372036854775808}", 1},
+        {"{\"properties\": {\"n\": {\"maximum\": 9.3e18}}}",
+         "{\"n\": 9223372036854775807}", 1},
+        /* a real against an integer bound */
+        {"{\"properties\": {\"n\": {\"minimum\": 9007199254740993}}}",
+         "{\"n\": 9007199254740992.0}", 0},
+        /* integers against integers, near the ends of int64 */
+        {"{\"properties\": {\"n\": {\"maximum\": 9223372036854775806}}}",
+         "{\"n\": 9223372036854775807}", 0},
+        /* enum and const equality */
+        {"{\"properties\": {\"n\": {\"enum\": [9007199254740993]}}}",
+         "{\"n\": 9007199254740992.0}", 0},
+        {"{\"properties\": {\"n\": {\"enum\": [9007199254740992]}}}",
+         "{\"n\": 9007199254740992.0}", 1},
+        {"{\"properties\": {\"n\": {\"const\": 9007199254740992.0}}}",
+         "{\"n\": 9007199254740993}", 0},
+        {"{\"properties\": {\"n\": {\"const\": 1}}}", "{\"n\": 1.0}", 1},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out = NULL;
+        int rc =
+            tenon_config_validate(cases[i].schema, cases[i].config, &out, NULL);
+        printf("%s with %s\n", cases[i].schema, cases[i].config);
+        assert_int_equal(rc, cases[i].ok ? 0 : TENON_EINVAL);
+        if (!cases[i].ok)
+            assert_contains(tenon_last_error(), "at /n: expected ");
+        free(out);
+    }
+}
+
 static void not_json(void **state)
 {
     tenon_t *t = open_cfg();
@@ -581,6 +631,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_filled),
         cmocka_unit_test(schema_violations),
+        cmocka_unit_test(number_precision),
         cmocka_unit_test(not_json),
         cmocka_unit_test(hostile_schemas),
         cmocka_unit_test(broken_schema_plugins),

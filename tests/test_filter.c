@@ -678,9 +678,65 @@ static void escapes(void **state)
 
 /* ---- glob ---------------------------------------------------------------- */
 
+/* The pattern as given, and as a compiled filter stores it (its unclosed
+ * '[' escaped): both must agree. */
 static int gm(const char *pat, const char *s)
 {
-    return tenon__glob_match(pat, strlen(pat), s, strlen(s));
+    struct filter_chunk *mem = NULL;
+    const char *prep;
+    size_t plen;
+    int raw = tenon__glob_match(pat, strlen(pat), s, strlen(s)), cooked;
+    assert_int_equal(tenon__glob_prepare(&mem, pat, strlen(pat), &prep, &plen),
+                     0);
+    cooked = tenon__glob_match(prep, plen, s, strlen(s));
+    tenon__flt_free_mem(mem);
+    if (raw != cooked)
+        fail_msg("glob '%s' on '%s': %d as given, %d prepared", pat, s, raw,
+                 cooked);
+    return cooked;
+}
+
+/* Many '[' without a ']' after a '*': each is an ordinary byte, found
+ * once when the filter compiles, not rescanned at every backtrack (that
+ * took minutes for these sizes). */
+static void glob_unclosed_brackets(void **state)
+{
+    struct filter_chunk *mem = NULL;
+    size_t slen = 20000, n = 2000, plen;
+    char *s = malloc(slen + 1), *pat = malloc(n + 3);
+    const char *prep;
+    (void)state;
+    memset(s, '[', slen);
+    s[slen] = 0;
+    pat[0] = '*';
+    memset(pat + 1, '[', n);
+    pat[n + 1] = 'x';
+    pat[n + 2] = 0;
+    assert_int_equal(tenon__glob_prepare(&mem, pat, n + 2, &prep, &plen), 0);
+    assert_int_equal(plen, 2 * n + 2); /* every '[' escaped */
+    assert_false(tenon__glob_match(prep, plen, s, slen));
+    s[slen - 1] = 'x';
+    assert_true(tenon__glob_match(prep, plen, s, slen));
+    tenon__flt_free_mem(mem);
+    /* A closed bracket stays one, even after unclosed ones; escapes and
+     * ranges inside brackets as fnmatch(3) reads them. */
+    {
+        static const char *const pairs[][2] = {
+            {"*[[[a]", "[[a"}, {"*[[[a]", "[a"},   {"[[]", "["},
+            {"[!]a", "[!]a"},  {"[!]a]", "b"},     {"[\\]a", "\\]a"},
+            {"[\\]a", "]"},    {"x[a-\\]]", "x]"}, {"[a-]]", "-]"},
+            {"[[-]", "["},     {"[[-]]", "]"},     {"*[[x", "[[[x"},
+        };
+        for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
+            if (gm(pairs[i][0], pairs[i][1]) !=
+                (fnmatch(pairs[i][0], pairs[i][1], 0) == 0))
+                fail_msg("glob '%s' on '%s' differs from fnmatch", pairs[i][0],
+                         pairs[i][1]);
+    }
+    NO("t.str glob '*[[[[[[[[[*'");
+    YES("t.str glob 'H[[[[[[[[[*' or t.str glob 'Hel[l-m][!]]*'");
+    free(s);
+    free(pat);
 }
 
 static void glob(void **state)
@@ -944,6 +1000,7 @@ int main(void)
         cmocka_unit_test(escapes),
         cmocka_unit_test(glob),
         cmocka_unit_test(glob_vs_fnmatch),
+        cmocka_unit_test(glob_unclosed_brackets),
         cmocka_unit_test(malformed),
         cmocka_unit_test(limits),
         cmocka_unit_test(huge_in),

@@ -5,6 +5,7 @@
  */
 #include "filter_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- glob ----------------------------------------------------------------
@@ -45,6 +46,70 @@ static int bracket(const unsigned char *pat, size_t plen, unsigned char c,
     }
     *adv = i + 1;
     return hit != neg;
+}
+
+/* Where the token of a bracket expression at pat[i] ends, as bracket()
+ * steps: a byte, or an escaped one, or a range lo-hi (either escaped). */
+static size_t bracket_token_end(const unsigned char *pat, size_t plen, size_t i)
+{
+    if (pat[i] == '\\' && i + 1 < plen)
+        i++;
+    if (i + 2 < plen && pat[i + 1] == '-' && pat[i + 2] != ']') {
+        i += 2;
+        if (pat[i] == '\\' && i + 1 < plen)
+            i++;
+    }
+    return i + 1;
+}
+
+/* An unclosed '[' is an ordinary byte, but the matcher can only tell by
+ * scanning to the end of the pattern, at every step of every backtrack:
+ * O(len(pat)^2 * len(s)) for "*[[[[...x". So each one is escaped here,
+ * once, found in linear time: close[i] is where a bracket's scan from
+ * token i meets its ']' (NONE: never), and the scan's tokens do not
+ * depend on where it started, so close[] fills from the right. */
+int tenon__glob_prepare(struct filter_chunk **mem, const char *pattern,
+                        size_t plen, const char **out, size_t *outlen)
+{
+    const unsigned char *pat = (const unsigned char *)pattern;
+    const uint32_t NONE = UINT32_MAX;
+    uint32_t *close;
+    char *o;
+    size_t n = 0;
+
+    if (plen >= UINT32_MAX)
+        return TENON_ENOMEM;
+    if (!(close = malloc((plen + 1) * sizeof *close)))
+        return TENON_ENOMEM;
+    if (!(o = tenon__flt_alloc(mem, 2 * plen + 1))) {
+        free(close);
+        return TENON_ENOMEM;
+    }
+    close[plen] = NONE;
+    for (size_t i = plen; i-- > 0;)
+        close[i] = pat[i] == ']' ? (uint32_t)i
+                                 : close[bracket_token_end(pat, plen, i)];
+    for (size_t p = 0; p < plen;) {
+        size_t first = p + 1, end = p + 1;
+        if (pat[p] == '\\' && p + 1 < plen)
+            end = p + 2;
+        else if (pat[p] == '[') {
+            if (first < plen && (pat[first] == '!' || pat[first] == '^'))
+                first++;
+            if (first >= plen ||
+                close[bracket_token_end(pat, plen, first)] == NONE) {
+                o[n++] = '\\';
+            } else
+                end = close[bracket_token_end(pat, plen, first)] + 1;
+        }
+        memcpy(o + n, pat + p, end - p);
+        n += end - p;
+        p = end;
+    }
+    free(close);
+    *out = o;
+    *outlen = n;
+    return 0;
 }
 
 /* Backtracks only to the last '*' seen: an earlier star can never need to

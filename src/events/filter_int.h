@@ -172,8 +172,16 @@ tenon__filter_run(const struct tenon__filter *f, tenon__get_fn get, void *ud)
 
 /* fnmatch(3) without flags on counted strings: `*`, `?`, `[a-z]`, `[!x]`
  * (also `[^x]`) and a backslash escaping the next byte. Linear memory,
- * O(len(pat) * len(s)) time at worst. */
+ * O(len(pat) * len(s)) time at worst for a pattern from
+ * tenon__glob_prepare(). */
 int tenon__glob_match(const char *pat, size_t plen, const char *s, size_t slen);
+
+struct filter_chunk;
+/* `pat` as a compiled glob stores it (in *mem): the same matches, but
+ * every '[' without its ']' escaped, so that tenon__glob_match never
+ * scans for one and stays O(len(pat) * len(s)). 0, or TENON_ENOMEM. */
+int tenon__glob_prepare(struct filter_chunk **mem, const char *pat, size_t plen,
+                        const char **out, size_t *outlen);
 
 /* ---- the compiler's state, shared by filter_lex.c and filter_parse.c ---- */
 

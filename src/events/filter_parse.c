@@ -228,8 +228,11 @@ static int one_value(struct parser *p, struct filter_insn *in)
     case K_BOOL: return tenon__flt_conv_bool(p, &v, &in->v.u64);
     case K_STR:
     case K_BYTES:
-        if (v.len > UINT32_MAX)
+        if (v.len > UINT32_MAX / 2)
             return tenon__flt_fail(p, v.at, "value too long");
+        if (in->op == OP_GLOB &&
+            tenon__glob_prepare(&p->mem, v.p, v.len, &v.p, &v.len))
+            return tenon__flt_nomem(p);
         if (in->op == OP_ICONTAINS)
             for (size_t i = 0; i < v.len; i++)
                 if ((unsigned)((unsigned char)v.p[i] - 'A') < 26u)

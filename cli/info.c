@@ -102,9 +102,11 @@ static void print_schema(const char *schema)
     char why[512];
     json_t *v = NULL;
     char *text = NULL;
+    int rc = tenon__config_schema_check(schema, why, sizeof why);
 
-    if (tenon__config_schema_check(schema, why, sizeof why) != 0) {
-        tool_printf(stdout, "config schema: (refused: %s)\n", why);
+    if (rc != 0) { /* ERANGE: too big to check for display, not refused */
+        tool_printf(stdout, "config schema: (%s: %s)\n",
+                    rc == TENON_ERANGE ? "not fully checked" : "refused", why);
         print_indented(schema);
         return;
     }
@@ -227,13 +229,18 @@ static json_t *args_json(const tenon_plugin_t *p)
 }
 
 /* "config_schema": the schema as JSON (null when none or not JSON), and
- * "config_schema_error" when the host would refuse it. */
+ * "config_schema_error" when the host would refuse it, or
+ * "config_schema_unchecked" when its defaults are too many to check for
+ * display. */
 static void schema_json(json_t *o, const char *schema)
 {
     char why[512];
     json_t *v = NULL;
+    int rc = schema ? tenon__config_schema_check(schema, why, sizeof why) : 0;
 
-    if (schema && tenon__config_schema_check(schema, why, sizeof why) != 0)
+    if (rc == TENON_ERANGE)
+        json_object_set_new(o, "config_schema_unchecked", tool_json_str(why));
+    else if (rc != 0)
         json_object_set_new(o, "config_schema_error", tool_json_str(why));
     if (schema)
         v = json_loads(schema, JSON_DECODE_ANY, NULL);

@@ -265,6 +265,8 @@ struct vc {
     struct path path;
     char why[768];
     size_t values; /* budget spent */
+    size_t cap;    /* the budget */
+    int over;      /* it ran out */
 };
 
 static int validate(struct vc *c, const json_t *s, json_t **inst);
@@ -274,6 +276,8 @@ struct sc {
     struct path path;
     char why[768];
     size_t values; /* the budget the defaults' validation spent */
+    size_t cap;
+    int over;
 };
 
 static int sc_bad(struct sc *c, const char *fmt, ...) TENON_PRINTF(2, 3);
@@ -370,13 +374,14 @@ static int sc_keyword(struct sc *c, const char *kw, const json_t *v, int depth)
  * that leaves the value out would fail, blaming the user. */
 static int sc_default(struct sc *c, const json_t *s, const json_t *def)
 {
-    struct vc v = {{NULL, 0, 0}, "", c->values};
+    struct vc v = {{NULL, 0, 0}, "", c->values, c->cap, 0};
     json_t *copy = json_deep_copy(def);
     int rc;
     if (!copy)
         return TENON_ENOMEM;
     rc = validate(&v, s, &copy);
     c->values = v.values;
+    c->over = v.over;
     if (rc == TENON_EINVAL)
         sc_bad(c, "its default does not pass it: %s", v.why);
     json_decref(copy);
@@ -425,12 +430,13 @@ static int vc_bad(struct vc *c, const char *fmt, ...)
 static int spend(struct vc *c, size_t n)
 {
     c->values += n;
-    if (c->values <= tenon__config_max_values)
+    if (c->values <= c->cap)
         return 0;
+    c->over = 1;
     snprintf(c->why, sizeof c->why,
              "the config with its defaults filled in has more than %zu "
              "values",
-             tenon__config_max_values);
+             c->cap);
     return TENON_EINVAL;
 }
 
@@ -637,7 +643,7 @@ static int fill_defaults(struct vc *c, const json_t *props, json_t *obj)
         if (json_object_get(obj, key) || !json_is_object(ps) ||
             !(def = json_object_get(ps, "default")))
             continue;
-        if ((rc = spend(c, count_values(def, tenon__config_max_values + 1))))
+        if ((rc = spend(c, count_values(def, c->cap + 1))))
             return rc;
         if (json_object_set_new(obj, key, json_deep_copy(def)))
             return TENON_ENOMEM;
@@ -761,11 +767,14 @@ static int validate(struct vc *c, const json_t *s, json_t **inst)
 
 #define SCHEMA_INVALID "the plugin's config schema is invalid: "
 
-/* Parse and check a schema; on failure the message is in *why. */
-static int load_schema(const char *schema, json_t **out, char *why, size_t len)
+/* Parse and check a schema, its defaults' validation spending at most
+ * `cap` values; on failure the message is in *why, and *over tells
+ * whether the budget ran out. */
+static int load_schema(const char *schema, size_t cap, json_t **out, int *over,
+                       char *why, size_t len)
 {
     json_error_t err;
-    struct sc c = {{NULL, 0, 0}, "", 0};
+    struct sc c = {{NULL, 0, 0}, "", 0, cap, 0};
     int rc;
 
     *out = NULL;
@@ -778,6 +787,7 @@ static int load_schema(const char *schema, json_t **out, char *why, size_t len)
                              err.text, err.line, err.column);
     rc = schema_check(&c, *out, 0);
     free(c.path.s);
+    *over = c.over;
     if (rc) {
         if (rc == TENON_EINVAL)
             tenon__reason(why, len, rc, SCHEMA_INVALID "%s", c.why);
@@ -789,11 +799,26 @@ static int load_schema(const char *schema, json_t **out, char *why, size_t len)
     return rc;
 }
 
+/* What tenon__config_schema_check() spends at most: a schema whose
+ * defaults multiply (1000 items each holding 1000...) would otherwise
+ * cost hundreds of MB just to be shown. */
+#define DISPLAY_VALUES (64u << 10)
+
 int tenon__config_schema_check(const char *schema, char *why, size_t len)
 {
+    size_t cap = tenon__config_max_values < DISPLAY_VALUES
+                     ? tenon__config_max_values
+                     : DISPLAY_VALUES;
     json_t *s;
-    int rc = load_schema(schema, &s, why, len);
+    int over = 0;
+    int rc = load_schema(schema, cap, &s, &over, why, len);
     json_decref(s);
+    if (rc == TENON_EINVAL && over && cap < tenon__config_max_values)
+        return tenon__reason(why, len, TENON_ERANGE,
+                             "its defaults, filled in, have more than %zu "
+                             "values, beyond what is checked for display; "
+                             "creating an instance checks up to %zu",
+                             cap, tenon__config_max_values);
     return rc;
 }
 
@@ -803,14 +828,15 @@ int tenon_config_validate(const char *schema, const char *config, char **out,
     char why[1024];
     json_error_t err;
     json_t *s, *cfg = NULL;
-    struct vc c = {{NULL, 0, 0}, "", 0};
-    int rc;
+    struct vc c = {{NULL, 0, 0}, "", 0, tenon__config_max_values, 0};
+    int over, rc;
 
     if (out)
         *out = NULL;
     if (path)
         *path = NULL;
-    if ((rc = load_schema(schema, &s, why, sizeof why)))
+    if ((rc = load_schema(schema, tenon__config_max_values, &s, &over, why,
+                          sizeof why)))
         return tenon__fail(rc, "%s", why);
     if (!(cfg = json_loads(config ? config : "{}",
                            JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err))) {

@@ -428,7 +428,9 @@ void tenon__library_release(tenon_t *t, struct tenon__library *lib);
 
 /* Check the schema text alone as tenon_config_validate() does (JSON, the
  * keywords it knows of the right types, nesting, defaults that pass): 0,
- * or a negative code with the message in `why`. [any-thread] */
+ * or a negative code with the message in `why`. For display: its defaults
+ * are expanded to 64 Ki values at most, and TENON_ERANGE says there were
+ * more (tenon_config_validate() may still accept it). [any-thread] */
 int tenon__config_schema_check(const char *schema, char *why, size_t len);
 
 /* Tests and fuzzing only: the most values one validation may visit or fill

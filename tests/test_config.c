@@ -567,6 +567,62 @@ static void metrics(void **state)
     tenon_close(t);
 }
 
+/* A schema whose defaults multiply: 4 levels of `n`-element array
+ * defaults, each element an object that gets the next level's default. */
+static char *bomb_schema(int n)
+{
+    size_t cap = 4u * ((size_t)n * 4 + 200) + 100, len = 0;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    len += (size_t)snprintf(s + len, cap - len, "{\"type\": \"object\"");
+    for (int level = 0; level < 4; level++) {
+        len += (size_t)snprintf(s + len, cap - len,
+                                ", \"properties\": {\"l\": {\"type\": "
+                                "\"array\", \"default\": [");
+        for (int i = 0; i < n; i++)
+            len += (size_t)snprintf(s + len, cap - len, "%s{}", i ? "," : "");
+        len += (size_t)snprintf(s + len, cap - len,
+                                "], \"items\": {\"type\": \"object\"");
+    }
+    for (int level = 0; level < 4; level++)
+        len += (size_t)snprintf(s + len, cap - len, "}}}");
+    snprintf(s + len, cap - len, "}");
+    return s;
+}
+
+/* Checking a schema for display (tenon info) stops its defaults' expansion
+ * early, and says so rather than calling the schema refused; a real
+ * validation still spends the whole budget. */
+static void schema_display_cap(void **state)
+{
+    char why[512], *small = bomb_schema(3), *big = bomb_schema(100);
+    size_t saved = tenon__config_max_values;
+    (void)state;
+
+    assert_int_equal(tenon__config_schema_check(small, why, sizeof why), 0);
+    assert_int_equal(tenon__config_schema_check(big, why, sizeof why),
+                     TENON_ERANGE);
+    assert_contains(why, "more than 65536 values, beyond what is checked for "
+                         "display; creating an instance checks up to 4194304");
+    /* what is wrong otherwise is still a refusal */
+    assert_int_equal(
+        tenon__config_schema_check("{\"type\": 5}", why, sizeof why),
+        TENON_EINVAL);
+    /* a real validation with a smaller budget: refused, not ERANGE */
+    tenon__config_max_values = 100000;
+    assert_int_equal(tenon_config_validate(big, "{}", NULL, NULL),
+                     TENON_EINVAL);
+    assert_contains(tenon_last_error(), "has more than 100000 values");
+    /* below the display cap, display checks as much as validation does */
+    tenon__config_max_values = 1000;
+    assert_int_equal(tenon__config_schema_check(big, why, sizeof why),
+                     TENON_EINVAL);
+    assert_contains(why, "more than 1000 values");
+    tenon__config_max_values = saved;
+    free(small);
+    free(big);
+}
+
 /* ---- tenon info ---------------------------------------------------------- */
 
 static void info_shows_schema(void **state)
@@ -632,6 +688,7 @@ int main(void)
         cmocka_unit_test(defaults_filled),
         cmocka_unit_test(schema_violations),
         cmocka_unit_test(number_precision),
+        cmocka_unit_test(schema_display_cap),
         cmocka_unit_test(not_json),
         cmocka_unit_test(hostile_schemas),
         cmocka_unit_test(broken_schema_plugins),

@@ -241,16 +241,16 @@ static void builtin_value(struct tenon_pipeline *pl, struct tenon__slot *s)
     s->vals.count = 1;
     switch (s->builtin) {
     case B_NUM: s->u64 = pl->ev.evtnum; break;
-    case B_TIME: s->u64 = e->ts; break;
+    case B_TIME: s->u64 = pl->ev_ts; break;
     case B_DATETIME: {
-        time_t sec = (time_t)(e->ts / 1000000000u);
+        time_t sec = (time_t)(pl->ev_ts / 1000000000u);
         struct tm tm;
         char day[24];
         if (!localtime_r(&sec, &tm) ||
             !strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm))
             snprintf(day, sizeof day, "?");
         snprintf(s->buf, sizeof s->buf, "%s.%09u", day,
-                 (unsigned)(e->ts % 1000000000u));
+                 (unsigned)(pl->ev_ts % 1000000000u));
         s->str = s->buf;
         break;
     }

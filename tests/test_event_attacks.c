@@ -1,0 +1,147 @@
+/*
+ * The adversarial review of the event subsystem, kept: each attack
+ * (tests/plugins/evil.c plays the hostile plugin) with what must happen
+ * instead of what did.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EVIL "--plugin-path", TEST_EVIL_DIR
+
+/* An address value whose bytes pointer is NULL crashed the output. */
+static void test_ip_null(void **state)
+{
+    struct run r;
+    (void)state;
+    RUN(&r, "run", EVIL, "-s", "evil:mode=ipnull", "-F", "%evil.ip");
+    assert_status(&r, 0);
+    assert_contains(r.out, "<NA>");
+    run_free(&r);
+    RUN(&r, "run", EVIL, "-s", "evil:mode=ipnull7", "-F", "%evil.ip", "--json");
+    assert_status(&r, 0);
+    assert_contains(r.out, "\"evil.ip\":null");
+    run_free(&r);
+    /* a prefix longer than the address is shown as the bytes it is */
+    RUN(&r, "run", EVIL, "-s", "evil:mode=netprefix", "-F", "%evil.net");
+    assert_status(&r, 0);
+    assert_true(strstr(r.out, "/200") == NULL);
+    run_free(&r);
+}
+
+static tenon_t *open_evil(void)
+{
+    const char *dirs[] = {TEST_EVIL_DIR};
+    return open_dirs(dirs, 1);
+}
+
+struct stopper {
+    uint64_t stop_at, seen, last;
+};
+
+static int out_stop(void *ud, const struct tenon_event_input *ev,
+                    const char *text, size_t len)
+{
+    struct stopper *st = ud;
+    (void)text, (void)len;
+    st->seen++;
+    assert_int_equal(ev->evtnum, st->last + 1);
+    st->last = ev->evtnum;
+    return st->stop_at && ev->evtnum == st->stop_at ? 42 : 0;
+}
+
+/* A run stopped in the middle of a batch (by max, or by the output) lost
+ * the rest of the batch: the next run must go on where it stopped. */
+static void test_resume_mid_batch(void **state)
+{
+    tenon_t *t = open_evil();
+    (void)state;
+    for (int use_max = 0; use_max < 2; use_max++) {
+        tenon_instance_t *src;
+        tenon_pipeline_t *p;
+        struct stopper st = {use_max ? 0 : 3, 0, 0};
+        struct tenon_pipeline_stats s = {.struct_size = sizeof s};
+        assert_int_equal(tenon_create(t, "evil:mode=batch", NULL, &src), 0);
+        assert_int_equal(tenon_pipeline_new(t, src, &p), 0);
+        tenon_destroy(src);
+        assert_int_equal(tenon_pipeline_output(p, TENON_OUTPUT_TEXT, "%evt.num",
+                                               NULL, out_stop, &st),
+                         0);
+        assert_int_equal(tenon_pipeline_open(p, NULL), 0);
+        assert_int_equal(tenon_pipeline_run(p, use_max ? 3 : 0, NULL, NULL),
+                         use_max ? 0 : 42);
+        assert_int_equal(st.seen, 3);
+        st.stop_at = 0;
+        assert_int_equal(tenon_pipeline_run(p, 0, NULL, NULL), 0);
+        assert_int_equal(tenon_pipeline_stats(p, &s), 0);
+        assert_int_equal(s.read, 10);
+        assert_int_equal(st.seen, 10);
+        tenon_pipeline_free(p);
+    }
+    tenon_close(t);
+}
+
+/* TENON_TS_NOW in a source's record: evt.time is when it came in. */
+static void test_ts_now_source(void **state)
+{
+    struct run r;
+    json_t *o;
+    time_t now = time(NULL);
+    (void)state;
+    RUN(&r, "run", EVIL, "-s", "evil:mode=tsnow", "--json", "-n", "1");
+    assert_status(&r, 0);
+    o = parse_json(r.out);
+    json_int_t ts = json_integer_value(json_object_get(o, "evt.time"));
+    assert_true(ts / 1000000000 >= now - 60 && ts / 1000000000 <= now + 60);
+    json_decref(o);
+    run_free(&r);
+}
+
+/* Two routines unsubscribing each other deadlocked both threads. */
+static void test_listen_mutual_unsubscribe(void **state)
+{
+    struct run r;
+    (void)state;
+    RUN(&r, "run", EVIL, "-s", "evil:mode=lmutual", "-F", "%evt.num");
+    assert_status(&r, 0);
+    run_free(&r);
+    RUN(&r, "run", EVIL, "-s", "evil:mode=lsubin", "-F", "%evt.num");
+    assert_status(&r, 0);
+    run_free(&r);
+    RUN(&r, "run", EVIL, "-s", "evil:mode=lother", "-F", "%evt.num");
+    assert_status(&r, 0);
+    run_free(&r);
+}
+
+/* --json wrote DEL, C1 controls and bidi overrides raw to the terminal. */
+static void test_json_escapes_terminal_controls(void **state)
+{
+    char *dir = make_tmpdir(), *file = path_join(dir, "in.jsonl");
+    FILE *f = fopen(file, "w");
+    struct run r;
+    (void)state;
+    fputs("{\"u\":\"a\\u009b2J\\u007f\\u202eb\\u0085\"}\n", f);
+    fclose(f);
+    RUN(&r, "run", "--plugin-path", BUNDLED_DIR, "-s", "jsonl", "--open", file,
+        "--json", "-F", "%json.value[/u]");
+    assert_status(&r, 0);
+    assert_contains(r.out, "a\\u009b2J\\u007f\\u202eb\\u0085");
+    run_free(&r);
+    free(file);
+    remove_tree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ip_null),
+        cmocka_unit_test(test_resume_mid_batch),
+        cmocka_unit_test(test_ts_now_source),
+        cmocka_unit_test(test_listen_mutual_unsubscribe),
+        cmocka_unit_test(test_json_escapes_terminal_controls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

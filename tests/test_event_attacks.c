@@ -5,10 +5,13 @@
  */
 #include "testutil.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EVIL "--plugin-path", TEST_EVIL_DIR
 
@@ -134,6 +137,104 @@ static void test_json_escapes_terminal_controls(void **state)
     remove_tree(dir);
 }
 
+/* Output that could not be written was lost with exit 0, or failed with
+ * an empty message. */
+static int child_to_full(void *arg)
+{
+    int fd = open("/dev/full", O_WRONLY);
+    (void)arg;
+    signal(SIGPIPE, SIG_IGN);
+    dup2(fd, 1);
+    execl(TENON_CLI, TENON_CLI, "run", "--plugin-path", BUNDLED_DIR, "-s",
+          "jsonl", "--open", EXAMPLE_DATA, "-n", "3", (char *)NULL);
+    return 127;
+}
+
+static void test_output_write_errors(void **state)
+{
+    struct run r;
+    (void)state;
+    assert_int_equal(run_child(&r, 20000, child_to_full, NULL), 0);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "tenon run: writing the output: No space left on "
+                           "device");
+    run_free(&r);
+}
+
+/* With stdin closed, `--open -` read whatever tenon had opened as fd 0. */
+static int child_closed_stdin(void *arg)
+{
+    (void)arg;
+    close(0);
+    execl(TENON_CLI, TENON_CLI, "run", "--plugin-path", BUNDLED_DIR, "-s",
+          "jsonl", "--open", "-", "--stats", (char *)NULL);
+    return 127;
+}
+
+static void test_closed_stdin(void **state)
+{
+    struct run r;
+    (void)state;
+    assert_int_equal(run_child(&r, 20000, child_closed_stdin, NULL), 0);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "events read: 0");
+    assert_contains(r.err, "jsonl.malformed = 0");
+    run_free(&r);
+}
+
+/* --config mistakes were ignored without a word. */
+static void test_config_mistakes(void **state)
+{
+    struct run r;
+    (void)state;
+    RUN(&r, "run", "--plugin-path", BUNDLED_DIR, "-s", "jsonl", "--open",
+        EXAMPLE_DATA, "--config", "jsnol={}");
+    assert_status(&r, 2);
+    assert_contains(r.err, "--config jsnol: no plugin of that name");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    RUN(&r, "run", "--plugin-path", BUNDLED_DIR, "-s", "jsonl", "--open",
+        EXAMPLE_DATA, "--config", "jsonl=@/tmp");
+    assert_status(&r, 2);
+    assert_contains(r.err, "expected a regular file");
+    run_free(&r);
+}
+
+/* Metrics went through a double: UINT64_MAX misprinted, NaN lost. */
+static void test_metrics_exact(void **state)
+{
+    struct run r;
+    (void)state;
+    RUN(&r, "run", EVIL, "-s", "evil:mode=mnull", "--stats");
+    assert_status(&r, 0);
+    assert_contains(r.err, "evil.big = 18446744073709551615 (counter)");
+    run_free(&r);
+    RUN(&r, "run", EVIL, "-s", "evil:mode=mnull", "--stats", "--json");
+    assert_status(&r, 0);
+    assert_contains(r.err, "\"value\":null");
+    run_free(&r);
+}
+
+/* The caret counted bytes; a blank filter was an error, an empty one not. */
+static void test_caret_and_blank_filter(void **state)
+{
+    struct run r;
+    (void)state;
+    RUN(&r, "run", "--plugin-path", BUNDLED_DIR, "-s", "jsonl", "--open",
+        EXAMPLE_DATA, "-f", "json.value[/p] = \xc3\xa9\xc3\xa9 and x");
+    assert_status(&r, 2);
+    assert_contains(r.err, "column 27:");
+    /* two characters of two bytes each: the caret is two columns left of
+     * the byte count */
+    assert_contains(r.err, "\n                          ^\n");
+    run_free(&r);
+    RUN(&r, "run", "--plugin-path", BUNDLED_DIR, "-s", "jsonl", "--open",
+        EXAMPLE_DATA, "-f", "  \t ", "-F", "%evt.num");
+    assert_status(&r, 0);
+    assert_contains(r.out, "\n52\n");
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +243,11 @@ int main(void)
         cmocka_unit_test(test_ts_now_source),
         cmocka_unit_test(test_listen_mutual_unsubscribe),
         cmocka_unit_test(test_json_escapes_terminal_controls),
+        cmocka_unit_test(test_output_write_errors),
+        cmocka_unit_test(test_closed_stdin),
+        cmocka_unit_test(test_config_mistakes),
+        cmocka_unit_test(test_metrics_exact),
+        cmocka_unit_test(test_caret_and_blank_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

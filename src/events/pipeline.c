@@ -215,8 +215,8 @@ int tenon_pipeline_filter(tenon_pipeline_t *pl, const char *expr,
         return tenon__fail(TENON_EBUSY, "the pipeline is open");
     tenon__filter_free(pl->filter);
     pl->filter = NULL;
-    if (!expr || !*expr)
-        return 0;
+    if (!expr || !expr[strspn(expr, " \t\r\n")])
+        return 0; /* nothing but blanks: every event, like no filter */
     rc = tenon__filter_compile(expr, tenon__pl_resolve, pl, &pl->filter, &col,
                                err, sizeof err);
     if (column)

@@ -360,12 +360,18 @@ int tenon__filter_eval(const struct tenon__filter *f, tenon__get_fn get,
 size_t tenon__filter_next(const struct tenon__filter *f, uint32_t slot,
                           uint32_t *out, size_t max)
 {
-    uint32_t i = 0, steps = 0;
-    size_t n = 0;
-    while (i < f->ncode && f->code[i].slot != slot)
-        i++;
-    if (i == f->ncode)
+    uint32_t i, steps = 0;
+    size_t n = 0, lo = 0, hi = f->nslots;
+    while (lo < hi) { /* the first comparison on `slot` */
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->by_slot[mid].slot < slot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == f->nslots || f->by_slot[lo].slot != slot)
         return 0;
+    i = f->by_slot[lo].first;
     /* jumps go forward, but a bound costs nothing */
     for (i = f->code[i].t; i < f->ncode && steps < f->ncode && n < max;
          i = f->code[i].t, steps++) {

@@ -133,6 +133,8 @@ struct tenon_pipeline {
 
     struct tenon__slot *slots;
     size_t nslots, capslots;
+    uint32_t *htab; /* slot numbers + 1 by field and argument; 0 empty */
+    size_t hcap;    /* a power of two, at least twice nslots */
     struct tenon__filter *filter;
 
     int out_kind;

@@ -69,6 +69,16 @@ run "$b/tenon read -o coredump:\"\$T/target.core\" \$A 45 --plugin-path $p   # t
 run "gdb -batch -nx -ex 'info threads' -ex \"x/s \$A\" $b/tests/osi_target \"\$T/target.core\" 2>/dev/null | grep -E 'LWP|TENON'"
 run "exec 3>&-   # the helper exits"
 
+# Events: a filtered query over a JSON-lines file, fields named by the
+# filter and the format extracted in batches; then process start and exit
+# events from procwatch (reading native), catching a process started here.
+run "$b/tenon fields jsonl --plugin-path $p"
+run "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.number[/status] >= 500 and json.value[/region] startswith us-' -F '%evt.num %json.value[/user] %json.value[/method] %json.value[/path] %json.number[/status]' --plugin-path $p"
+run "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.value[/user] in (alice, erin) and not json.value[/request/tls] = true' --json -n 20 --plugin-path $p"
+run "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.value[/request/headers/x-trace-id] exists and json.number[/size] > 100000' -F '%json.value[/user] %json.number[/size]' --stats --plugin-path $p"
+try "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.number[/size] > big' --plugin-path $p   # checked before reading"
+try "(sleep 0.5; sleep 1.2; true) & timeout -s INT 3 $b/tenon run -s procwatch:interval=50 -f 'proc.name = sleep and proc.cmdline contains 1.2' -F '%proc.event %proc.name %proc.cmdline' --plugin-path $p   # sleep 1.2 starts after 0.5 s; SIGINT after 3 s"
+
 # Signing: a key pair, a signed copy of hello, and what a tampered byte does.
 run "cp $p/hello.so \"\$T/hello.so\""
 run "$b/tenon keygen --out \"\$T/keys\" --name demo"

@@ -207,7 +207,9 @@ struct tenon_source_v1 {
      * until the next call on `cap`. Returns 0 (n may be 0), TENON_EAGAIN
      * when no event is ready now (the host calls again soon),
      * TENON_EEOF at the end, or another negative code with set_error().
-     * Records must be well formed (the host checks each length).
+     * Records must be well formed: the host drops (and counts) one whose
+     * length does not cover its header and parameter lengths; extractors
+     * read parameters with tenon_event_param(), which checks the rest.
      * [instance-thread] */
     int (*next_batch)(void *obj, struct tenon_capture *cap, uint32_t *n,
                       const struct tenon_event *const **evts);

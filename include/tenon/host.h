@@ -444,7 +444,8 @@ int tenon_pipeline_output(tenon_pipeline_t *p, int kind, const char *format,
                           size_t *column, tenon_output_fn fn, void *ud);
 
 /* Measure the time spent in each instance's calls (costs two clock reads
- * per call; off by default). */
+ * per call; off by default). Before tenon_pipeline_open(): a change
+ * during a capture takes effect at the next open. */
 void tenon_pipeline_timing(tenon_pipeline_t *p, int on);
 
 /* Open the capture (`params`: the source's open string, NULL for ""),

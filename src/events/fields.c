@@ -249,11 +249,11 @@ static inline uint64_t now_ns(void)
 }
 
 /* Take what the plugin wrote into `req` as the slot's values. */
-static void take_values(struct tenon_pipeline *pl, struct tenon__member *m,
-                        struct tenon__slot *s,
-                        const struct tenon_extract_field *req, int rc)
+void tenon__pl_take_values(struct tenon_pipeline *pl, struct tenon__member *m,
+                           struct tenon__slot *s,
+                           const struct tenon_extract_field *req, int rc)
 {
-    s->evgen = pl->evgen;
+    s->evgen = pl->ev.evtnum;
     s->calls = m->ext_calls;
     s->rc = 0;
     s->vals.count = 0;
@@ -275,49 +275,46 @@ static void take_values(struct tenon_pipeline *pl, struct tenon__member *m,
 static int member_wants(const struct tenon__member *m,
                         const struct tenon_event *e)
 {
-    return m->ext_source_ok && tenon__type_wanted(m->ext_types, e->type);
+    return tenon__type_wanted(m->ext_types, e->type);
 }
 
-int tenon__pl_get(void *ud, uint32_t slot, struct tenon__vals *out)
+/* The values of a built-in, or of a member's field the member does not
+ * want this event for, or when timing: off the common path. */
+int tenon__pl_get_slow(struct tenon_pipeline *pl, struct tenon__slot *s,
+                       struct tenon__vals *out)
 {
-    struct tenon_pipeline *pl = ud;
-    struct tenon__slot *s = &pl->slots[slot];
     struct tenon__member *m;
-    uint64_t t0 = 0;
+    uint64_t t0;
     int rc;
 
     if (s->builtin >= 0) {
-        if (s->evgen != pl->evgen) {
-            builtin_value(pl, s);
-            s->evgen = pl->evgen;
-        }
+        builtin_value(pl, s);
+        s->evgen = pl->ev.evtnum;
         *out = s->vals;
         return 0;
     }
     m = &pl->m[s->member];
-    if (s->evgen == pl->evgen && s->calls == m->ext_calls) {
-        *out = s->vals;
-        return s->rc;
-    }
     if (!member_wants(m, pl->ev.evt)) {
-        s->evgen = pl->evgen, s->calls = m->ext_calls;
+        s->evgen = pl->ev.evtnum, s->calls = m->ext_calls;
         s->rc = 0, s->vals.count = 0;
         *out = s->vals;
         return 0;
     }
-    s->req.res.u64 = NULL;
     s->req.res_len = 0;
-    if (pl->timing)
-        t0 = now_ns();
-    rc = m->ext->extract(m->ext_obj, &pl->ev, 1, &s->req);
-    if (pl->timing)
-        m->time_ns += now_ns() - t0;
-    m->ext_calls++, m->calls++;
+    t0 = now_ns();
+    rc = m->extract(m->ext_obj, &pl->ev, 1, &s->req);
+    m->time_ns += now_ns() - t0;
+    m->ext_calls++;
     if (rc < 0)
         m->errors++, pl->st.errors++;
-    take_values(pl, m, s, &s->req, rc);
+    tenon__pl_take_values(pl, m, s, &s->req, rc);
     *out = s->vals;
     return s->rc;
+}
+
+int tenon__pl_get(void *ud, uint32_t slot, struct tenon__vals *out)
+{
+    return tenon__pl_get_fast(ud, slot, out);
 }
 
 /* Extract the slots of member `mi` in `want` that are not known yet, in
@@ -341,7 +338,7 @@ static void fetch_member(struct tenon_pipeline *pl, size_t mi,
         struct tenon__slot *s = &pl->slots[want[i]];
         int dup = 0;
         if (s->builtin >= 0 || s->member != mi ||
-            (s->evgen == pl->evgen && s->calls == m->ext_calls))
+            (s->evgen == pl->ev.evtnum && s->calls == m->ext_calls))
             continue;
         for (uint32_t j = 0; j < k; j++)
             dup |= idx[j] == want[i];
@@ -358,21 +355,21 @@ static void fetch_member(struct tenon_pipeline *pl, size_t mi,
     if (!member_wants(m, pl->ev.evt)) {
         for (uint32_t j = 0; j < k; j++) {
             struct tenon__slot *s = &pl->slots[idx[j]];
-            s->evgen = pl->evgen, s->calls = m->ext_calls;
+            s->evgen = pl->ev.evtnum, s->calls = m->ext_calls;
             s->rc = 0, s->vals.count = 0;
         }
         goto out;
     }
     if (pl->timing)
         t0 = now_ns();
-    rc = m->ext->extract(m->ext_obj, &pl->ev, k, req);
+    rc = m->extract(m->ext_obj, &pl->ev, k, req);
     if (pl->timing)
         m->time_ns += now_ns() - t0;
-    m->ext_calls++, m->calls++;
+    m->ext_calls++;
     if (rc < 0)
         m->errors++, pl->st.errors++;
     for (uint32_t j = 0; j < k; j++)
-        take_values(pl, m, &pl->slots[idx[j]], &req[j], rc);
+        tenon__pl_take_values(pl, m, &pl->slots[idx[j]], &req[j], rc);
 out:
     if (req != stack)
         free(req);
@@ -393,33 +390,34 @@ void tenon__pl_fetch(struct tenon_pipeline *pl, const uint32_t *slots, size_t n)
 int tenon__pl_wants(struct tenon_pipeline *pl, const char *own_source,
                     const uint16_t *(*types)(void *, uint32_t *),
                     const char *const *(*sources)(void *, uint32_t *),
-                    void *obj, uint64_t **bitmap, int *source_ok)
+                    void *obj, uint64_t **bitmap)
 {
     const uint16_t *tv = NULL;
     const char *const *sv = NULL;
     uint32_t nt = 0, ns = 0;
+    int source_ok;
     uint64_t *bits = calloc(TENON__TYPE_WORDS, sizeof *bits);
 
     if (!bits)
         return tenon__fail(TENON_ENOMEM, "out of memory");
-    if (types)
-        tv = types(obj, &nt);
-    if (!tv || nt == 0)
-        bits[TENON_EVENT_PLUGIN >> 6] |= 1ull << (TENON_EVENT_PLUGIN & 63);
-    for (uint32_t i = 0; tv && i < nt; i++)
-        bits[tv[i] >> 6] |= 1ull << (tv[i] & 63);
     if (sources)
         sv = sources(obj, &ns);
     if (sv && ns) {
-        *source_ok = 0;
-        for (uint32_t i = 0; i < ns; i++)
+        source_ok = 0;
+        for (uint32_t i = 0; i < ns && i < 4096; i++)
             if (sv[i] && strcmp(sv[i], pl->src_name) == 0)
-                *source_ok = 1;
+                source_ok = 1;
     } else {
         /* Falco's default: a plugin that is a source itself extracts from
          * its own events only; any other, from every source. */
-        *source_ok = !own_source || strcmp(own_source, pl->src_name) == 0;
+        source_ok = !own_source || strcmp(own_source, pl->src_name) == 0;
     }
+    if (types)
+        tv = types(obj, &nt);
+    if (source_ok && (!tv || nt == 0))
+        bits[TENON_EVENT_PLUGIN >> 6] |= 1ull << (TENON_EVENT_PLUGIN & 63);
+    for (uint32_t i = 0; source_ok && tv && i < nt && i < 65536; i++)
+        bits[tv[i] >> 6] |= 1ull << (tv[i] & 63);
     free(*bitmap);
     *bitmap = bits;
     return 0;

@@ -313,8 +313,8 @@ static int i64_op(const struct filter_insn *in, int64_t x)
 }
 
 /* Value k of v against the comparison. */
-static int one(const struct filter_insn *in, const struct tenon__vals *v,
-               uint32_t k)
+int tenon__filter_one(const struct filter_insn *in, const struct tenon__vals *v,
+                      uint32_t k)
 {
     switch (in->kind) {
     case K_U64: return u64_op(in, v->v.u64[k]);
@@ -339,46 +339,12 @@ static int one(const struct filter_insn *in, const struct tenon__vals *v,
     }
 }
 
-#define CASE(k, o) ((k)*OP_COUNT + (o))
-
-/* The one value of a field, with the numeric comparisons that filters
- * are mostly made of dispatched in a single jump. */
-static inline int one_fast(const struct filter_insn *in,
-                           const struct tenon__vals *v)
+int tenon__filter_many(const struct filter_insn *in,
+                       const struct tenon__vals *v)
 {
-    switch (in->kind * OP_COUNT + in->op) {
-    case CASE(K_U64, OP_EQ): return v->v.u64[0] == in->v.u64;
-    case CASE(K_U64, OP_NE): return v->v.u64[0] != in->v.u64;
-    case CASE(K_U64, OP_LT): return v->v.u64[0] < in->v.u64;
-    case CASE(K_U64, OP_LE): return v->v.u64[0] <= in->v.u64;
-    case CASE(K_U64, OP_GT): return v->v.u64[0] > in->v.u64;
-    case CASE(K_U64, OP_GE): return v->v.u64[0] >= in->v.u64;
-    case CASE(K_I64, OP_EQ): return v->v.i64[0] == in->v.i64;
-    case CASE(K_I64, OP_NE): return v->v.i64[0] != in->v.i64;
-    case CASE(K_I64, OP_LT): return v->v.i64[0] < in->v.i64;
-    case CASE(K_I64, OP_LE): return v->v.i64[0] <= in->v.i64;
-    case CASE(K_I64, OP_GT): return v->v.i64[0] > in->v.i64;
-    case CASE(K_I64, OP_GE): return v->v.i64[0] >= in->v.i64;
-    default: return one(in, v, 0);
-    }
-}
-
-/* A comparison on the current event. A field the event lacks, or whose
- * extraction failed, makes it false, as in Falco. On a list field `in`
- * needs every value in the set; every other operator any value. */
-static int holds(const struct filter_insn *in, tenon__get_fn get, void *ud)
-{
-    struct tenon__vals v;
-
-    if (get(ud, in->slot, &v) < 0 || v.count == 0 || v.type != in->type)
-        return 0;
-    if (in->op == OP_EXISTS)
-        return 1;
-    if (v.count == 1)
-        return one_fast(in, &v);
     int all = in->list && in->op == OP_IN;
-    for (uint32_t k = 0; k < v.count; k++) {
-        int r = one(in, &v, k);
+    for (uint32_t k = 0; k < v->count; k++) {
+        int r = tenon__filter_one(in, v, k);
         if (r != all)
             return r;
     }
@@ -388,12 +354,7 @@ static int holds(const struct filter_insn *in, tenon__get_fn get, void *ud)
 int tenon__filter_eval(const struct tenon__filter *f, tenon__get_fn get,
                        void *ud)
 {
-    uint32_t i = f->entry;
-    while (i < f->ncode) {
-        const struct filter_insn *in = &f->code[i];
-        i = holds(in, get, ud) ? in->t : in->f;
-    }
-    return i == FILTER_MATCH;
+    return tenon__filter_run(f, get, ud);
 }
 
 size_t tenon__filter_slots(const struct tenon__filter *f,

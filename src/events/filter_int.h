@@ -73,10 +73,11 @@ struct filter_set {
 };
 
 struct filter_insn {
-    uint8_t kind;  /* enum filter_kind */
-    uint8_t op;    /* enum filter_op */
-    uint8_t list;  /* the field has several values per event */
-    uint32_t type; /* the field's tenon_field_type, as the getter reports */
+    uint8_t kind;      /* enum filter_kind */
+    uint8_t op;        /* enum filter_op */
+    uint8_t list;      /* the field has several values per event */
+    uint16_t dispatch; /* kind * OP_COUNT + op, for the evaluator's switch */
+    uint32_t type;     /* the field's tenon_field_type, as the getter reports */
     uint32_t slot;
     uint32_t t, f; /* next comparison when it holds, when it does not */
     union {
@@ -98,6 +99,76 @@ struct tenon__filter {
     size_t nslots;
     struct filter_chunk *mem;
 };
+
+/* ---- evaluation ----------------------------------------------------------
+ *
+ * The loop is here, inline, so that a caller with a getter it knows (the
+ * pipeline) gets a direct call the compiler can inline: per event that
+ * saves an indirect call and a copy of the values, which is most of what
+ * a one-field filter costs beyond the extraction. tenon__filter_eval() is
+ * the same loop for any getter. */
+
+/* Value k of v against the comparison; every value against it (a list,
+ * or a field with several values). filter_eval.c. */
+int tenon__filter_one(const struct filter_insn *in, const struct tenon__vals *v,
+                      uint32_t k);
+int tenon__filter_many(const struct filter_insn *in,
+                       const struct tenon__vals *v);
+
+#define FILTER_CASE(k, o) ((k)*OP_COUNT + (o))
+
+/* The one value of a field, with the numeric comparisons that filters
+ * are mostly made of dispatched in a single jump. */
+static inline __attribute__((always_inline)) int
+tenon__filter_one_fast(const struct filter_insn *in,
+                       const struct tenon__vals *v)
+{
+    switch (in->dispatch) {
+    case FILTER_CASE(K_U64, OP_EQ): return v->v.u64[0] == in->v.u64;
+    case FILTER_CASE(K_U64, OP_NE): return v->v.u64[0] != in->v.u64;
+    case FILTER_CASE(K_U64, OP_LT): return v->v.u64[0] < in->v.u64;
+    case FILTER_CASE(K_U64, OP_LE): return v->v.u64[0] <= in->v.u64;
+    case FILTER_CASE(K_U64, OP_GT): return v->v.u64[0] > in->v.u64;
+    case FILTER_CASE(K_U64, OP_GE): return v->v.u64[0] >= in->v.u64;
+    case FILTER_CASE(K_I64, OP_EQ): return v->v.i64[0] == in->v.i64;
+    case FILTER_CASE(K_I64, OP_NE): return v->v.i64[0] != in->v.i64;
+    case FILTER_CASE(K_I64, OP_LT): return v->v.i64[0] < in->v.i64;
+    case FILTER_CASE(K_I64, OP_LE): return v->v.i64[0] <= in->v.i64;
+    case FILTER_CASE(K_I64, OP_GT): return v->v.i64[0] > in->v.i64;
+    case FILTER_CASE(K_I64, OP_GE): return v->v.i64[0] >= in->v.i64;
+    default: return tenon__filter_one(in, v, 0);
+    }
+}
+
+/* A comparison on the current event. A field the event lacks, or whose
+ * extraction failed, makes it false, as in Falco. On a list field `in`
+ * needs every value in the set; every other operator any value. */
+static inline __attribute__((always_inline)) int
+tenon__filter_holds(const struct filter_insn *in, tenon__get_fn get, void *ud)
+{
+    struct tenon__vals v;
+
+    if (get(ud, in->slot, &v) < 0 || v.count == 0 || v.type != in->type)
+        return 0;
+    if (in->op == OP_EXISTS)
+        return 1;
+    if (v.count == 1)
+        return tenon__filter_one_fast(in, &v);
+    return tenon__filter_many(in, &v);
+}
+
+static inline __attribute__((always_inline)) int
+tenon__filter_run(const struct tenon__filter *f, tenon__get_fn get, void *ud)
+{
+    uint32_t i = f->entry;
+    /* every jump is a comparison's index or one of the two answers, which
+     * are the largest numbers: no need to load ncode each time round */
+    while (i < FILTER_NOMATCH) {
+        const struct filter_insn *in = &f->code[i];
+        i = tenon__filter_holds(in, get, ud) ? in->t : in->f;
+    }
+    return i == FILTER_MATCH;
+}
 
 /* fnmatch(3) without flags on counted strings: `*`, `?`, `[a-z]`, `[!x]`
  * (also `[^x]`) and a backslash escaping the next byte. Linear memory,

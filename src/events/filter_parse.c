@@ -576,6 +576,9 @@ int tenon__filter_compile(const char *expr, tenon__resolve_fn resolve, void *ud,
     f->entry = layout(&p, root, FILTER_MATCH, FILTER_NOMATCH);
     f->code = p.code;
     f->ncode = (uint32_t)p.ncode;
+    for (uint32_t i = 0; i < f->ncode; i++) /* one jump at evaluation */
+        f->code[i].dispatch =
+            (uint16_t)(f->code[i].kind * OP_COUNT + f->code[i].op);
     f->mem = p.mem;
     p.code = NULL;
     p.mem = NULL;

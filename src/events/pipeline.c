@@ -6,6 +6,8 @@
  */
 #include "pipeline.h"
 
+#include "filter_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +85,9 @@ static int member_init(struct tenon_pipeline *pl, struct tenon__member *m,
                          COVERS(struct tenon_extract_v1, event_sources)
                      ? m->ext->event_sources
                      : NULL,
-                 m->ext_obj, &m->ext_types, &m->ext_source_ok)))
+                 m->ext_obj, &m->ext_types)))
             return rc;
+        m->extract = m->ext->extract;
     }
     m->parse =
         iface(inst, TENON_PARSE_ID,
@@ -93,7 +96,7 @@ static int member_init(struct tenon_pipeline *pl, struct tenon__member *m,
         m->caps |= TENON_CAP_PARSE;
         if ((rc = tenon__pl_wants(pl, own, m->parse->event_types,
                                   m->parse->event_sources, m->parse_obj,
-                                  &m->parse_types, &m->parse_source_ok)))
+                                  &m->parse_types)))
             return rc;
     }
     m->async = iface(inst, TENON_ASYNC_ID,
@@ -286,6 +289,18 @@ int tenon_pipeline_open(tenon_pipeline_t *pl, const char *params)
         return tenon__fail(TENON_EBUSY, "the pipeline is already open");
     if (output_slots(pl))
         return tenon__fail(TENON_ENOMEM, "out of memory");
+    for (size_t i = 0; i < pl->nslots; i++) {
+        struct tenon__slot *s = &pl->slots[i];
+        s->mp = &pl->m[s->member];
+        s->fast_types = s->builtin < 0 && !pl->timing ? s->mp->ext_types : NULL;
+    }
+    free(pl->parsers);
+    pl->nparsers = 0;
+    if (!(pl->parsers = malloc(pl->nm * sizeof *pl->parsers)))
+        return tenon__fail(TENON_ENOMEM, "out of memory");
+    for (size_t i = 0; i < pl->nm; i++)
+        if (pl->m[i].parse)
+            pl->parsers[pl->nparsers++] = (uint32_t)i;
     pl->cap = NULL;
     if ((rc = pl->src->open(pl->src_obj, params ? params : "", &pl->cap))) {
         const char *why = tenon_instance_error(pl->m[0].inst);
@@ -335,6 +350,7 @@ void tenon_pipeline_free(tenon_pipeline_t *pl)
     tenon__pl_output_free(pl);
     tenon__pl_slots_free(pl);
     free(pl->out_slots);
+    free(pl->parsers);
     free(pl->outbuf);
     tenon__async_destroy(&pl->q);
     for (size_t i = 0; i < pl->nm; i++)
@@ -367,21 +383,14 @@ double tenon_pipeline_progress(tenon_pipeline_t *pl, const char **text)
 /* ---- the run loop
  * ------------------------------------------------------------- */
 
-/* One event through parse, filter and output; nonzero stops the run. */
-static int deliver(struct tenon_pipeline *pl, const struct tenon_event *evt,
-                   uint32_t member)
+/* The parsers that want the current event, in order. */
+static void parse_event(struct tenon_pipeline *pl)
 {
-    uint64_t t0 = 0;
-    int rc;
-
-    pl->evgen++;
-    pl->ev.evt = evt;
-    pl->ev.evtnum = ++pl->st.read;
-    pl->ev_member = member;
-    for (size_t i = 0; i < pl->nm; i++) {
-        struct tenon__member *m = &pl->m[i];
-        if (!m->parse || !m->parse_source_ok ||
-            !tenon__type_wanted(m->parse_types, evt->type))
+    for (size_t k = 0; k < pl->nparsers; k++) {
+        struct tenon__member *m = &pl->m[pl->parsers[k]];
+        uint64_t t0 = 0;
+        int rc;
+        if (!tenon__type_wanted(m->parse_types, pl->ev.evt->type))
             continue;
         if (pl->timing)
             t0 = now_ns();
@@ -392,7 +401,21 @@ static int deliver(struct tenon_pipeline *pl, const struct tenon_event *evt,
         if (rc < 0)
             m->errors++, pl->st.errors++;
     }
-    if (pl->filter && !tenon__filter_eval(pl->filter, tenon__pl_get, pl))
+}
+
+/* One event through parse, filter and output; nonzero stops the run.
+ * Inline in the batch loop: a call per event, with the registers it
+ * saves, is a good part of what a one-field filter costs. */
+static inline __attribute__((always_inline)) int
+deliver(struct tenon_pipeline *pl, const struct tenon_event *evt,
+        uint32_t member)
+{
+    pl->ev.evt = evt;
+    pl->ev.evtnum = ++pl->st.read; /* also what tells cached values apart */
+    pl->ev_member = member;
+    if (pl->nparsers)
+        parse_event(pl);
+    if (pl->filter && !tenon__filter_run(pl->filter, tenon__pl_get_fast, pl))
         return 0;
     pl->st.matched++;
     if (!pl->out_fn)
@@ -430,14 +453,15 @@ static int source_failed(struct tenon_pipeline *pl, int rc)
 
 /* A record the source handed over that does not hold together: dropped,
  * said once. */
-static void malformed(struct tenon_pipeline *pl, uint64_t len)
+static __attribute__((noinline)) void malformed(struct tenon_pipeline *pl,
+                                                uint64_t len)
 {
     pl->st.dropped++;
     if (!pl->warned_malformed++)
         tenon__log(pl->t, TENON_LOG_WARN, pl->m[0].name,
                    "dropped a malformed event record (length %llu does not "
-                   "cover its header and parameters); later ones are only "
-                   "counted",
+                   "cover its header and parameter lengths); later ones are "
+                   "only counted",
                    (unsigned long long)len);
 }
 
@@ -472,10 +496,10 @@ static int one_batch(struct tenon_pipeline *pl, uint64_t max)
                            "source '%s' returned %u events and no array",
                            s->name, n);
     }
+    if (max && n > max - pl->st.read)
+        n = (uint32_t)(max - pl->st.read);
     for (uint32_t i = 0; i < n; i++) {
-        if (max && pl->st.read >= max)
-            return 0;
-        if (!tenon__event_valid(evts[i], UINT32_MAX)) {
+        if (!tenon__event_header_ok(evts[i])) {
             malformed(pl, evts[i] ? evts[i]->len : 0);
             continue;
         }
@@ -560,7 +584,7 @@ int tenon_pipeline_plugin_stats(const tenon_pipeline_t *pl, size_t i,
     st.struct_size = sizeof st;
     st.inst = pl->m[i].inst;
     st.caps = pl->m[i].caps;
-    st.calls = pl->m[i].calls;
+    st.calls = pl->m[i].calls + pl->m[i].ext_calls;
     st.errors = pl->m[i].errors;
     st.time_ns = pl->m[i].time_ns;
     if (size > sizeof st)

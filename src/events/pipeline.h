@@ -35,17 +35,20 @@ struct tenon__member {
 
     const struct tenon_extract_v1 *ext;
     void *ext_obj;
+    /* ext->extract, loaded once: it is called for every event */
+    int (*extract)(void *, const struct tenon_event_input *, uint32_t,
+                   struct tenon_extract_field *);
     const struct tenon_field *fields;
     uint32_t nfields;
-    uint64_t *ext_types; /* TENON__TYPE_WORDS words */
-    int ext_source_ok;   /* wants the pipeline's source */
-    uint64_t ext_calls;  /* extract calls so far: a slot's results are good
-                            until the next call on its member */
+    /* TENON__TYPE_WORDS words; all zero when it does not want the
+     * pipeline's source, so that one test says whether to call it */
+    uint64_t *ext_types;
+    uint64_t ext_calls; /* extract calls so far: a slot's results are good
+                           until the next call on its member */
 
     const struct tenon_parse_v1 *parse;
     void *parse_obj;
-    uint64_t *parse_types;
-    int parse_source_ok;
+    uint64_t *parse_types; /* as ext_types */
 
     const struct tenon_async_v1 *async;
     void *async_obj;
@@ -59,7 +62,7 @@ struct tenon__member {
     struct tenon__listen_owner listen_owner;
     int listen_opened;
 
-    uint64_t calls, errors, time_ns;
+    uint64_t calls, errors, time_ns; /* calls: next_batch and parse */
 };
 
 /* A field use, resolved: a built-in or one member's field with its
@@ -70,11 +73,16 @@ struct tenon__slot {
     char *text;      /* as written: "json.value[/a]" (JSON keys) */
     char *arg;       /* the argument; NULL without */
     struct tenon_extract_field req;
-    /* The cache: good while evgen is the pipeline's and (for a member's
-     * field) calls is the member's ext_calls. */
+    /* The cache: good while evgen is the current event's number and (for a
+     * member's field) calls is the member's ext_calls. */
     uint64_t evgen, calls;
     int rc;
     struct tenon__vals vals;
+    /* Set at open, for tenon__pl_get_fast(): the member, and its bitmap
+     * of wanted types when the slot may take the fast path (a member's
+     * field, no timing), else NULL. */
+    struct tenon__member *mp;
+    const uint64_t *fast_types;
     /* Storage for built-in values. */
     uint64_t u64;
     const char *str;
@@ -135,10 +143,12 @@ struct tenon_pipeline {
     struct tenon__async_queue q;
     struct tenon__routines *routines;
 
-    /* The current event. */
+    /* The current event; ev.evtnum tells one event's cached values from
+     * the next's. */
     struct tenon_event_input ev;
     uint32_t ev_member; /* who emitted it */
-    uint64_t evgen;
+    uint32_t *parsers;  /* the members that parse, in order */
+    size_t nparsers;
 
     atomic_int stop;
     int timing;
@@ -152,6 +162,14 @@ struct tenon_pipeline {
 int tenon__pl_resolve(void *ud, const char *name, const char *arg,
                       struct tenon__field_use *out, char *why, size_t whylen);
 int tenon__pl_get(void *ud, uint32_t slot, struct tenon__vals *out);
+/* What tenon__pl_get_fast() leaves to a call: built-ins, an event the
+ * member does not want, timing. */
+int tenon__pl_get_slow(struct tenon_pipeline *pl, struct tenon__slot *s,
+                       struct tenon__vals *out);
+/* Take the values (or the failure) of an extraction into a slot. */
+void tenon__pl_take_values(struct tenon_pipeline *pl, struct tenon__member *m,
+                           struct tenon__slot *s,
+                           const struct tenon_extract_field *req, int rc);
 /* Extract every slot of `slots` not yet known for the current event, one
  * call per member. */
 void tenon__pl_fetch(struct tenon_pipeline *pl, const uint32_t *slots,
@@ -163,12 +181,55 @@ void tenon__pl_fetch(struct tenon_pipeline *pl, const uint32_t *slots,
 int tenon__pl_wants(struct tenon_pipeline *pl, const char *own_source,
                     const uint16_t *(*types)(void *, uint32_t *),
                     const char *const *(*sources)(void *, uint32_t *),
-                    void *obj, uint64_t **bitmap, int *source_ok);
+                    void *obj, uint64_t **bitmap);
 void tenon__pl_slots_free(struct tenon_pipeline *pl);
 
 static inline int tenon__type_wanted(const uint64_t *bits, uint16_t type)
 {
     return (int)((bits[type >> 6] >> (type & 63)) & 1u);
+}
+
+/* tenon__pl_get(), inline where the pipeline evaluates its filter: the
+ * values of a slot on the current event, from the cache or extracted now
+ * (one field, one call). */
+static inline __attribute__((always_inline)) int
+tenon__pl_get_fast(void *ud, uint32_t slot, struct tenon__vals *out)
+{
+    struct tenon_pipeline *pl = (struct tenon_pipeline *)ud;
+    struct tenon__slot *s = &pl->slots[slot];
+    struct tenon__member *m = s->mp;
+    uint64_t len;
+    int rc;
+
+    if (s->evgen == pl->ev.evtnum &&
+        (s->builtin >= 0 || s->calls == m->ext_calls)) {
+        *out = s->vals;
+        return s->rc;
+    }
+    if (!s->fast_types || !tenon__type_wanted(s->fast_types, pl->ev.evt->type))
+        return tenon__pl_get_slow(pl, s, out);
+    s->req.res_len = 0;
+    rc = m->extract(m->ext_obj, &pl->ev, 1, &s->req);
+    s->evgen = pl->ev.evtnum;
+    s->calls = ++m->ext_calls;
+    len = s->req.res_len;
+    if (__builtin_expect((rc < 0) | (len > UINT32_MAX) |
+                             ((len != 0) & (s->req.res.u64 == NULL)),
+                         0)) {
+        if (rc < 0)
+            m->errors++, pl->st.errors++;
+        tenon__pl_take_values(pl, m, s, &s->req, rc);
+        *out = s->vals;
+        return s->rc;
+    }
+    /* out from the values themselves, not copied back from s->vals just
+     * written: a 16-byte load of two fresh smaller stores stalls the CPU
+     * (store forwarding fails), which cost more than all the rest */
+    out->type = s->vals.type;
+    out->count = s->vals.count = (uint32_t)len;
+    out->v = s->vals.v = s->req.res;
+    s->rc = 0;
+    return 0;
 }
 
 /* ---- output.c
@@ -204,5 +265,15 @@ void tenon__listen_close(struct tenon_pipeline *pl);
 /* Checks a record a plugin handed over: its length covers its header and
  * parameters. */
 int tenon__event_valid(const struct tenon_event *evt, uint64_t max);
+
+/* The check of every record a source hands over, cheap enough for each:
+ * the length covers the header and the parameter lengths. (Parameters are
+ * read by plugins, through bounds-checked tenon_event_param(); the host
+ * reads only the header.) */
+static inline int tenon__event_header_ok(const struct tenon_event *evt)
+{
+    return evt && evt->len >= TENON_EVENT_HEADER_SIZE &&
+           evt->nparams <= (evt->len - TENON_EVENT_HEADER_SIZE) / 4;
+}
 
 #endif /* TENON_PIPELINE_H */

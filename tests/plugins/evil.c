@@ -64,7 +64,8 @@ struct evil {
     atomic_ulong sent, refused;
     /* listen */
     const struct tenon_listen_input *in;
-    struct tenon_routine *ra, *rb;
+    /* set by capture_open while the routines may already run */
+    struct tenon_routine *_Atomic ra, *_Atomic rb;
     atomic_int runs;
 };
 
@@ -313,9 +314,10 @@ static bool routine_a(void *state)
     struct evil *e = state;
     atomic_fetch_add(&e->runs, 1);
     if (is(e, "lmutual")) {
+        struct tenon_routine *rb;
         usleep(1000);
-        if (e->rb)
-            e->in->unsubscribe(e->in->owner, e->rb);
+        if ((rb = atomic_exchange(&e->rb, NULL)))
+            e->in->unsubscribe(e->in->owner, rb);
         return true;
     }
     if (is(e, "lsubin")) {
@@ -329,9 +331,10 @@ static bool routine_a(void *state)
 static bool routine_b(void *state)
 {
     struct evil *e = state;
+    struct tenon_routine *ra;
     usleep(1000);
-    if (e->ra)
-        e->in->unsubscribe(e->in->owner, e->ra);
+    if ((ra = atomic_exchange(&e->ra, NULL)))
+        e->in->unsubscribe(e->in->owner, ra);
     return true;
 }
 
@@ -344,8 +347,8 @@ static int ev_capture_open(void *obj, const struct tenon_listen_input *in)
     e->in = &saved_in;
     g = e;
     if (is(e, "lmutual")) {
-        e->ra = in->subscribe(in->owner, routine_a, e);
-        e->rb = in->subscribe(in->owner, routine_b, e);
+        atomic_store(&e->ra, in->subscribe(in->owner, routine_a, e));
+        atomic_store(&e->rb, in->subscribe(in->owner, routine_b, e));
     } else if (is(e, "lsubin")) {
         in->subscribe(in->owner, routine_a, e);
     } else if (is(e, "lother")) {

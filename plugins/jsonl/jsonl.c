@@ -550,6 +550,27 @@ static int extract_one(struct jsonl *p, json_t *root, int own,
     return 0;
 }
 
+/* A pointer argument is checked when the filter compiles, so a typo
+ * (json.value[user]) is an error with its column, not a field missing on
+ * every event. */
+static int jsonl_check_arg(void *obj, uint32_t field_id, const char *arg,
+                           char *why, size_t len)
+{
+    int bad = 0;
+    (void)obj;
+    if (field_id == F_RAWTEXT || !arg)
+        return 0;
+    jptr_get(NULL, arg, strlen(arg), &bad);
+    if (!bad)
+        return 0;
+    snprintf(why, len,
+             "'%s' is not a JSON pointer; expected one as RFC 6901 writes "
+             "it: empty, or each key after a '/', as in /user/name or "
+             "/items/0 (~0 for ~, ~1 for /)",
+             arg);
+    return TENON_EINVAL;
+}
+
 static int jsonl_extract(void *obj, const struct tenon_event_input *ev,
                          uint32_t n, struct tenon_extract_field *fs)
 {
@@ -568,8 +589,13 @@ static int jsonl_extract(void *obj, const struct tenon_event_input *ev,
             fs[i].res_len = 0;
             continue;
         }
-        if ((rc = extract_one(p, root, own, ev, i, &fs[i])))
-            return rc;
+        /* one bad field (a pointer no check refused, out of memory) does
+         * not take the others with it: it alone is missing, and said */
+        if ((rc = extract_one(p, root, own, ev, i, &fs[i]))) {
+            fs[i].res_len = 0;
+            if (rc == TENON_ENOMEM)
+                return rc;
+        }
     }
     return 0;
 }
@@ -580,6 +606,7 @@ static const struct tenon_extract_v1 extract_vt = {
     .extract = jsonl_extract,
     .event_types = NULL,
     .event_sources = NULL,
+    .check_arg = jsonl_check_arg,
 };
 
 /* ---- metrics ------------------------------------------------------------- */

@@ -276,6 +276,33 @@ static void test_many_fields(void **state)
     free(f);
 }
 
+/* A glob of many unclosed '[' against a long value ran for minutes: each
+ * '[' looked for its ']' to the end of the pattern at every step. */
+static void test_glob_unclosed_brackets(void **state)
+{
+    char *dir = make_tmpdir(), *file = path_join(dir, "in.jsonl");
+    char *filter = malloc(2100);
+    FILE *f = fopen(file, "w");
+    struct run r;
+    (void)state;
+    fputs("{\"s\":\"", f);
+    for (int i = 0; i < 20000; i++)
+        fputc('[', f);
+    fputs("\"}\n", f);
+    fclose(f);
+    strcpy(filter, "json.value[/s] glob '*");
+    memset(filter + strlen(filter), '[', 2000);
+    strcpy(filter + 22 + 2000, "x'");
+    RUN(&r, "run", "--plugin-path", BUNDLED_DIR, "-s", "jsonl", "--open", file,
+        "-f", filter, "--stats");
+    assert_status(&r, 0);
+    assert_contains(r.err, "events read: 1 (async 0), matched: 0");
+    run_free(&r);
+    free(filter);
+    free(file);
+    remove_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_metrics_exact),
         cmocka_unit_test(test_caret_and_blank_filter),
         cmocka_unit_test(test_many_fields),
+        cmocka_unit_test(test_glob_unclosed_brackets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
  * bytes it covers in *adv; -1 when it has no closing ']', and the '[' is
  * then an ordinary byte, as fnmatch(3) has it. */
 static int bracket(const unsigned char *pat, size_t plen, unsigned char c,
-                   size_t *adv)
+                   size_t *adv, size_t last_close)
 {
     size_t i = 1;
     int neg = 0, hit = 0;
@@ -24,6 +24,10 @@ static int bracket(const unsigned char *pat, size_t plen, unsigned char c,
         i++;
     }
     size_t first = i;
+    /* no ']' after the first member: unclosed, found without reading on
+     * (a pattern of many '[' would otherwise cost its length at each) */
+    if (last_close == SIZE_MAX || last_close <= first)
+        return -1;
     for (;;) {
         if (i >= plen)
             return -1;
@@ -55,6 +59,8 @@ int tenon__glob_match(const char *pattern, size_t plen, const char *str,
     const unsigned char *pat = (const unsigned char *)pattern;
     const unsigned char *s = (const unsigned char *)str;
     size_t p = 0, i = 0, star_p = SIZE_MAX, star_i = 0, adv;
+    const unsigned char *rb = plen ? memrchr(pat, ']', plen) : NULL;
+    size_t last_close = rb ? (size_t)(rb - pat) : SIZE_MAX;
 
     while (i < slen) {
         if (p < plen) {
@@ -69,7 +75,11 @@ int tenon__glob_match(const char *pattern, size_t plen, const char *str,
                 i++;
                 continue;
             }
-            int r = c == '[' ? bracket(pat + p, plen - p, s[i], &adv) : -1;
+            int r = c == '[' ? bracket(pat + p, plen - p, s[i], &adv,
+                                       last_close == SIZE_MAX || last_close < p
+                                           ? SIZE_MAX
+                                           : last_close - p)
+                             : -1;
             if (r == 1) {
                 p += adv;
                 i++;

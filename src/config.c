@@ -157,7 +157,13 @@ static int num_cmp(const json_t *a, const json_t *b)
         json_int_t x = json_integer_value(a), y = json_integer_value(b);
         return (x > y) - (x < y);
     }
-    double x = json_number_value(a), y = json_number_value(b);
+    /* An integer against a real, exactly: a double holds 53 bits, so
+     * 9007199254740993 and 9007199254740992.0 would compare equal as
+     * doubles; a long double holds every int64 and every double. */
+    long double x = json_is_integer(a) ? (long double)json_integer_value(a)
+                                       : (long double)json_real_value(a);
+    long double y = json_is_integer(b) ? (long double)json_integer_value(b)
+                                       : (long double)json_real_value(b);
     return (x > y) - (x < y);
 }
 

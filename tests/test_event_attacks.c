@@ -303,6 +303,26 @@ static void test_glob_unclosed_brackets(void **state)
     remove_tree(dir);
 }
 
+/* Reals inside an object or array came out with 17 digits, so
+ * json.value[/a] = '[0.1]' never matched. */
+static void test_nested_reals_shortest(void **state)
+{
+    char *dir = make_tmpdir(), *file = path_join(dir, "in.jsonl");
+    FILE *f = fopen(file, "w");
+    struct run r;
+    (void)state;
+    fputs("{\"a\":[0.1,{\"b\":1.5e300,\"c\":2}]}\n", f);
+    fclose(f);
+    RUN(&r, "run", "--plugin-path", BUNDLED_DIR, "-s", "jsonl", "--open", file,
+        "-f", "json.value[/a/0] = 0.1 and json.value[/a/1/c] = 2", "-F",
+        "%json.value[/a]");
+    assert_status(&r, 0);
+    assert_string_equal(r.out, "[0.1,{\"b\":1.5e+300,\"c\":2}]\n");
+    run_free(&r);
+    free(file);
+    remove_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_caret_and_blank_filter),
         cmocka_unit_test(test_many_fields),
         cmocka_unit_test(test_glob_unclosed_brackets),
+        cmocka_unit_test(test_nested_reals_shortest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,6 +230,90 @@ static char *real_text(double d)
     return strdup(buf);
 }
 
+/* jansson's json_dump_callback() target: a growing string. */
+struct text {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+static int text_add(const char *s, size_t n, void *ud)
+{
+    struct text *t = ud;
+    if (t->failed)
+        return -1;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 64;
+        char *p;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        if (!(p = realloc(t->p, cap))) {
+            t->failed = 1;
+            return -1;
+        }
+        t->p = p, t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+/* An object or array as compact JSON, its reals written the shortest way
+ * that reads back the same (jansson writes 17 digits: [0.1] would come
+ * out as [0.10000000000000001]); strings and keys escaped by jansson. The
+ * depth is jansson's parser's, at most 2048. */
+static void compact(const json_t *v, struct text *t)
+{
+    char buf[32], *r;
+    const char *key;
+    json_t *m;
+    size_t i = 0;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        text_add("{", 1, t);
+        json_object_foreach((json_t *)v, key, m)
+        {
+            json_t *k = json_string(key);
+            if (i++)
+                text_add(",", 1, t);
+            if (!k || json_dump_callback(k, text_add, t, JSON_ENCODE_ANY))
+                t->failed = 1;
+            json_decref(k);
+            text_add(":", 1, t);
+            compact(m, t);
+        }
+        text_add("}", 1, t);
+        return;
+    case JSON_ARRAY:
+        text_add("[", 1, t);
+        for (i = 0; i < json_array_size(v); i++) {
+            if (i)
+                text_add(",", 1, t);
+            compact(json_array_get(v, i), t);
+        }
+        text_add("]", 1, t);
+        return;
+    case JSON_REAL:
+        if (!(r = real_text(json_real_value(v))))
+            t->failed = 1;
+        else
+            text_add(r, strlen(r), t);
+        free(r);
+        return;
+    case JSON_INTEGER:
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+        text_add(buf, strlen(buf), t);
+        return;
+    default:
+        if (json_dump_callback(v, text_add, t, JSON_ENCODE_ANY))
+            t->failed = 1;
+        return;
+    }
+}
+
 char *jptr_text(const json_t *v)
 {
     char buf[32];
@@ -243,7 +327,15 @@ char *jptr_text(const json_t *v)
     case JSON_TRUE: return strdup("true");
     case JSON_FALSE: return strdup("false");
     case JSON_NULL: return strdup("null");
-    default: return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    default: {
+        struct text t = {0};
+        compact(v, &t);
+        if (t.failed) {
+            free(t.p);
+            return NULL;
+        }
+        return t.p ? t.p : strdup("");
+    }
     }
 }
 

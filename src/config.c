@@ -258,16 +258,28 @@ struct sc {
     size_t values; /* the budget the defaults' validation spent */
 };
 
+/* "at PATH: MESSAGE" into why: the form of every validation error. */
+static int bad_at(char *why, size_t len, const struct path *path,
+                  const char *fmt, va_list ap) TENON_PRINTF(4, 0);
+static int bad_at(char *why, size_t len, const struct path *path,
+                  const char *fmt, va_list ap)
+{
+    char msg[640];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (snprintf(why, len, "at %s: %s", path_show(path), msg) >= (int)len)
+        why[len - 1] = '\0'; /* cut, as every message here may be */
+    return TENON_EINVAL;
+}
+
 static int sc_bad(struct sc *c, const char *fmt, ...) TENON_PRINTF(2, 3);
 static int sc_bad(struct sc *c, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = bad_at(c->why, sizeof c->why, &c->path, fmt, ap);
     va_end(ap);
-    snprintf(c->why, sizeof c->why, "at %s: %s", path_show(&c->path), msg);
-    return TENON_EINVAL;
+    return rc;
 }
 
 static int schema_check(struct sc *c, const json_t *s, int depth);
@@ -395,13 +407,12 @@ static int schema_check(struct sc *c, const json_t *s, int depth)
 static int vc_bad(struct vc *c, const char *fmt, ...) TENON_PRINTF(2, 3);
 static int vc_bad(struct vc *c, const char *fmt, ...)
 {
-    char msg[640];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = bad_at(c->why, sizeof c->why, &c->path, fmt, ap);
     va_end(ap);
-    snprintf(c->why, sizeof c->why, "at %s: %s", path_show(&c->path), msg);
-    return TENON_EINVAL;
+    return rc;
 }
 
 static int spend(struct vc *c, size_t n)

@@ -113,49 +113,32 @@ int tenon__glob_match(const char *pattern, size_t plen, const char *str,
 
 #define BSEARCH_MIN 8
 
-static int has_u64(const struct filter_set *set, uint64_t x)
-{
-    const uint64_t *a = set->v.u64;
-    size_t lo = 0, hi = set->n;
-    if (hi <= BSEARCH_MIN) {
-        for (size_t k = 0; k < hi; k++)
-            if (a[k] == x)
-                return 1;
-        return 0;
+/* Is x in a sorted set of numbers: a look at each when few, else a binary
+ * search. One body for u64 and i64. */
+#define FILTER_HAS(name, type, member)                                         \
+    static int name(const struct filter_set *set, type x)                      \
+    {                                                                          \
+        const type *a = set->v.member;                                         \
+        size_t lo = 0, hi = set->n;                                            \
+        if (hi <= BSEARCH_MIN) {                                               \
+            for (size_t k = 0; k < hi; k++)                                    \
+                if (a[k] == x)                                                 \
+                    return 1;                                                  \
+            return 0;                                                          \
+        }                                                                      \
+        while (lo < hi) {                                                      \
+            size_t mid = lo + (hi - lo) / 2;                                   \
+            if (a[mid] == x)                                                   \
+                return 1;                                                      \
+            if (a[mid] < x)                                                    \
+                lo = mid + 1;                                                  \
+            else                                                               \
+                hi = mid;                                                      \
+        }                                                                      \
+        return 0;                                                              \
     }
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] == x)
-            return 1;
-        if (a[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-static int has_i64(const struct filter_set *set, int64_t x)
-{
-    const int64_t *a = set->v.i64;
-    size_t lo = 0, hi = set->n;
-    if (hi <= BSEARCH_MIN) {
-        for (size_t k = 0; k < hi; k++)
-            if (a[k] == x)
-                return 1;
-        return 0;
-    }
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] == x)
-            return 1;
-        if (a[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
+FILTER_HAS(has_u64, uint64_t, u64)
+FILTER_HAS(has_i64, int64_t, i64)
 
 static int str_cmp(const struct filter_str *a, const char *p, size_t len)
 {

@@ -1,7 +1,10 @@
 /* tenon: find, inspect and run Tenon plugins. */
 #include "tool.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 static int cmd_help(int argc, char **argv);
 
@@ -93,9 +96,21 @@ static int cmd_help(int argc, char **argv)
     return c->run(2, help_argv);
 }
 
+/* A descriptor 0, 1 or 2 that is closed would be taken by the next file
+ * tenon opens, which would then be read as stdin or written as stdout: a
+ * plugin file parsed as JSON lines, output written into a file. */
+static void standard_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
+            open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+            _exit(EXIT_FAIL);
+}
+
 int main(int argc, char **argv)
 {
     const struct command *c;
+    standard_fds();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

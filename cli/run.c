@@ -1,9 +1,12 @@
 /* tenon run: an event pipeline from the command line. */
 #include "tool.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -156,14 +159,20 @@ static int parse_run(int *argc, char **argv, struct run_opts *r)
     return 0;
 }
 
-/* The text of a file named by --config PLUGIN=@FILE; malloc'd. */
+/* The text of a file named by --config PLUGIN=@FILE (a regular file,
+ * not a directory, FIFO or device); malloc'd. */
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "r");
     char *buf = NULL;
     size_t len = 0, cap = 0;
+    struct stat st;
     if (!f)
         return NULL;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return NULL;
+    }
     for (;;) {
         if (len + 4096 + 1 > cap) {
             char *b = realloc(buf, cap = cap ? cap * 2 : 8192);
@@ -197,15 +206,43 @@ static char *config_for(const struct run_opts *r, const char *spec, int *bad)
         if (eq[1] != '@')
             return strdup(eq + 1);
         if (!(text = read_file(eq + 2))) {
-            tool_error("run",
-                       "--config %.*s: cannot read '%s' (or it is "
-                       "over 16 MiB)",
-                       (int)nlen, c, eq + 2);
+            tool_error(
+                "run",
+                "--config %.*s: cannot read '%s'; expected a regular file of "
+                "at most 16 MiB",
+                (int)nlen, c, eq + 2);
             *bad = 1;
         }
         return text;
     }
     return NULL;
+}
+
+/* Does `spec` ("name[@version][:args]") name plugin `name` (nlen)? */
+static int names(const char *spec, const char *name, size_t nlen)
+{
+    return strcspn(spec, ":@") == nlen && strncmp(spec, name, nlen) == 0;
+}
+
+/* Every --config must name the source or a -p plugin: a typo would
+ * otherwise leave the plugin on its defaults without a word. */
+static int check_configs(const struct run_opts *r)
+{
+    for (size_t i = 0; i < r->nconfigs; i++) {
+        const char *c = r->configs[i];
+        size_t nlen = (size_t)(strchr(c, '=') - c);
+        int found = names(r->source, c, nlen);
+        for (size_t k = 0; k < r->nplugins && !found; k++)
+            found = names(r->plugins[k], c, nlen);
+        if (!found) {
+            tool_error("run",
+                       "--config %.*s: no plugin of that name in the "
+                       "pipeline (the source or a -p plugin)",
+                       (int)nlen, c);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
 }
 
 static int has(const tenon_plugin_t *p, const char *id)
@@ -263,10 +300,17 @@ static void show_column(const char *what, const char *text, size_t col)
     tool_error("run", "bad %s at column %zu: %s", what, col,
                tenon_last_error());
     if (strlen(text) < 200 && !strchr(text, '\n')) {
-        tool_printf(stderr, "  %s\n  %*s^\n", text, col > 1 ? (int)col - 1 : 0,
-                    "");
+        /* the caret goes under the character: the escaped width of what
+         * comes before the column, not its bytes */
+        char *before = strndup(text, col > 1 ? col - 1 : 0);
+        int width = before ? tool_width(before) : (int)col - 1;
+        free(before);
+        tool_printf(stderr, "  %s\n  %*s^\n", text, width, "");
     }
 }
+
+/* errno of the first failed write of the output, 0 while none failed */
+static int write_error;
 
 static int print_line(void *ud, const struct tenon_event_input *ev,
                       const char *text, size_t len)
@@ -284,7 +328,11 @@ static int print_line(void *ud, const struct tenon_event_input *ev,
     } else {
         tool_printf(stdout, "%s\n", text);
     }
-    return ferror(stdout) ? TENON_EIO : 0;
+    if (ferror(stdout)) {
+        write_error = errno ? errno : EIO;
+        return TENON_EIO;
+    }
+    return 0;
 }
 
 /* The progress bar, redrawn about ten times a second. */
@@ -318,42 +366,65 @@ static const char *caps_text(unsigned caps, char *buf, size_t len)
     return buf;
 }
 
+/* A metric's value as text, exactly, by its own type; "null" for a NaN
+ * (and `integer` says whether it is one). */
+static void metric_text(const struct tenon_metric *m, char *buf, size_t len,
+                        int *integer)
+{
+    double d = 0;
+    *integer = 1;
+    switch (m->value_type) {
+    case TENON_METRIC_U32: snprintf(buf, len, "%" PRIu32, m->value.u32); return;
+    case TENON_METRIC_S32: snprintf(buf, len, "%" PRId32, m->value.s32); return;
+    case TENON_METRIC_U64: snprintf(buf, len, "%" PRIu64, m->value.u64); return;
+    case TENON_METRIC_S64: snprintf(buf, len, "%" PRId64, m->value.s64); return;
+    case TENON_METRIC_I: snprintf(buf, len, "%d", m->value.i); return;
+    case TENON_METRIC_D: d = m->value.d; break;
+    case TENON_METRIC_F: d = m->value.f; break;
+    default: snprintf(buf, len, "null"); return;
+    }
+    *integer = 0;
+    if (d != d || d - d != 0) /* NaN, infinities: no JSON number */
+        snprintf(buf, len, "null");
+    else
+        snprintf(buf, len, "%.17g", d);
+}
+
+/* A metric's JSON value: an integer where jansson has one (a u64 past
+ * 2^63 is a real, its last digits lost; the text output keeps them),
+ * null for a NaN or an infinity. */
+static json_t *metric_json(const struct tenon_metric *m, const char *text,
+                           int integer)
+{
+    if (m->value_type == TENON_METRIC_U64 && m->value.u64 > INT64_MAX)
+        return json_real((double)m->value.u64);
+    if (integer)
+        return json_integer((json_int_t)strtoll(text, NULL, 10));
+    return strcmp(text, "null") ? json_real(strtod(text, NULL)) : json_null();
+}
+
 static int print_metric(void *ud, const tenon_instance_t *inst,
                         const struct tenon_metric *m)
 {
     json_t *arr = ud;
-    double v;
+    char value[64];
+    int integer;
     (void)inst;
-    switch (m->value_type) {
-    case TENON_METRIC_U32: v = m->value.u32; break;
-    case TENON_METRIC_S32: v = m->value.s32; break;
-    case TENON_METRIC_U64: v = (double)m->value.u64; break;
-    case TENON_METRIC_S64: v = (double)m->value.s64; break;
-    case TENON_METRIC_D: v = m->value.d; break;
-    case TENON_METRIC_F: v = m->value.f; break;
-    case TENON_METRIC_I: v = m->value.i; break;
-    default: return 0;
-    }
+    if (m->value_type > TENON_METRIC_I)
+        return 0;
+    metric_text(m, value, sizeof value, &integer);
     if (arr) {
         json_t *o = json_object();
         json_object_set_new(o, "name", tool_json_str(m->name));
         json_object_set_new(
             o, "type",
             json_string(m->type == TENON_METRIC_GAUGE ? "gauge" : "counter"));
-        json_object_set_new(o, "value",
-                            m->value_type == TENON_METRIC_D ||
-                                    m->value_type == TENON_METRIC_F
-                                ? json_real(v)
-                                : json_integer((json_int_t)v));
+        json_object_set_new(o, "value", metric_json(m, value, integer));
         json_array_append_new(arr, o);
     } else {
         tool_printf(stderr, "    %s = ", m->name);
-        fprintf(stderr, "%.*f (%s)\n",
-                m->value_type == TENON_METRIC_D ||
-                        m->value_type == TENON_METRIC_F
-                    ? 3
-                    : 0,
-                v, m->type == TENON_METRIC_GAUGE ? "gauge" : "counter");
+        fprintf(stderr, "%s (%s)\n", value,
+                m->type == TENON_METRIC_GAUGE ? "gauge" : "counter");
     }
     return 0;
 }
@@ -446,6 +517,8 @@ static int build(tenon_t *t, const struct run_opts *r, int *json,
     for (size_t i = 0; i < r->nplugins; i++)
         if ((rc = check_spec(t, "-p", r->plugins[i], &pp)))
             return rc;
+    if ((rc = check_configs(r)))
+        return rc;
     if ((rc = make(t, r, "source", r->source, sp, &src)))
         return rc;
     rc = tenon_pipeline_new(t, src, &p);
@@ -530,8 +603,13 @@ int cmd_run(int argc, char **argv)
     running = NULL;
     if (drawn)
         fputs("\r\033[K", stderr);
-    fflush(stdout);
-    if (rc == TENON_EAGAIN && interrupted)
+    errno = 0;
+    if ((fflush(stdout) || ferror(stdout)) && !write_error)
+        write_error = errno ? errno : EIO;
+    if (write_error) {
+        tool_error("run", "writing the output: %s", strerror(write_error));
+        rc = EXIT_FAIL;
+    } else if (rc == TENON_EAGAIN && interrupted)
         rc = 130;
     else if (rc) {
         tool_error("run", "%s", tenon_last_error());

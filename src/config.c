@@ -151,37 +151,19 @@ static int is_integral(const json_t *v, json_int_t *out)
     return (double)*out == d;
 }
 
-/* An integer against a real, exactly: as doubles, 2^53 + 1 would equal
- * 2^53.0. The real's whole part is an int64 once in range, and its
- * fraction (exact in a double) breaks a tie. */
-static int int_real_cmp(json_int_t x, double y)
-{
-    double whole;
-    json_int_t w;
-    if (y != y) /* NaN: jansson parses none, but a caller may build one */
-        return 1;
-    if (y >= 9223372036854775808.0)
-        return -1;
-    if (y < -9223372036854775808.0)
-        return 1;
-    w = (json_int_t)y; /* truncates; exact, as is the way back */
-    whole = (double)w;
-    if (x != w)
-        return (x > w) - (x < w);
-    return (y < whole) - (y > whole);
-}
-
 static int num_cmp(const json_t *a, const json_t *b)
 {
     if (json_is_integer(a) && json_is_integer(b)) {
         json_int_t x = json_integer_value(a), y = json_integer_value(b);
         return (x > y) - (x < y);
     }
-    if (json_is_integer(a))
-        return int_real_cmp(json_integer_value(a), json_real_value(b));
-    if (json_is_integer(b))
-        return -int_real_cmp(json_integer_value(b), json_real_value(a));
-    double x = json_real_value(a), y = json_real_value(b);
+    /* An integer against a real, exactly: a double holds 53 bits, so
+     * 9007199254740993 and 9007199254740992.0 would compare equal as
+     * doubles; a long double holds every int64 and every double. */
+    long double x = json_is_integer(a) ? (long double)json_integer_value(a)
+                                       : (long double)json_real_value(a);
+    long double y = json_is_integer(b) ? (long double)json_integer_value(b)
+                                       : (long double)json_real_value(b);
     return (x > y) - (x < y);
 }
 
@@ -280,16 +262,28 @@ struct sc {
     int over;
 };
 
+/* "at PATH: MESSAGE" into why: the form of every validation error. */
+static int bad_at(char *why, size_t len, const struct path *path,
+                  const char *fmt, va_list ap) TENON_PRINTF(4, 0);
+static int bad_at(char *why, size_t len, const struct path *path,
+                  const char *fmt, va_list ap)
+{
+    char msg[640];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (snprintf(why, len, "at %s: %s", path_show(path), msg) >= (int)len)
+        why[len - 1] = '\0'; /* cut, as every message here may be */
+    return TENON_EINVAL;
+}
+
 static int sc_bad(struct sc *c, const char *fmt, ...) TENON_PRINTF(2, 3);
 static int sc_bad(struct sc *c, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = bad_at(c->why, sizeof c->why, &c->path, fmt, ap);
     va_end(ap);
-    snprintf(c->why, sizeof c->why, "at %s: %s", path_show(&c->path), msg);
-    return TENON_EINVAL;
+    return rc;
 }
 
 static int schema_check(struct sc *c, const json_t *s, int depth);
@@ -418,13 +412,12 @@ static int schema_check(struct sc *c, const json_t *s, int depth)
 static int vc_bad(struct vc *c, const char *fmt, ...) TENON_PRINTF(2, 3);
 static int vc_bad(struct vc *c, const char *fmt, ...)
 {
-    char msg[640];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = bad_at(c->why, sizeof c->why, &c->path, fmt, ap);
     va_end(ap);
-    snprintf(c->why, sizeof c->why, "at %s: %s", path_show(&c->path), msg);
-    return TENON_EINVAL;
+    return rc;
 }
 
 static int spend(struct vc *c, size_t n)

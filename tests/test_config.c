@@ -139,6 +139,31 @@ static const struct violation violations[] = {
     {"42", "", "at \"\": expected an object, got 42"},
 };
 
+/* Numbers past 2^53 compared as doubles let a too-big integer pass a
+ * maximum and a real equal an integer it is not (review finding 14). */
+static void big_numbers_exact(void **state)
+{
+    char *out = NULL;
+    (void)state;
+    assert_int_equal(
+        tenon_config_validate("{\"properties\":{\"n\":{\"type\":\"integer\","
+                              "\"maximum\":9007199254740992.0}}}",
+                              "{\"n\":9007199254740993}", &out, NULL),
+        TENON_EINVAL);
+    assert_contains(tenon_last_error(), "at /n: expected an integer <=");
+    assert_int_equal(tenon_config_validate("{\"properties\":{\"n\":{\"enum\":"
+                                           "[9007199254740993]}}}",
+                                           "{\"n\":9007199254740992.0}", &out,
+                                           NULL),
+                     TENON_EINVAL);
+    assert_int_equal(
+        tenon_config_validate("{\"properties\":{\"n\":{\"maximum\":"
+                              "9223372036854775807}}}",
+                              "{\"n\":9223372036854775807}", &out, NULL),
+        0);
+    free(out);
+}
+
 static void schema_violations(void **state)
 {
     tenon_t *t = open_cfg();
@@ -688,6 +713,7 @@ int main(void)
         cmocka_unit_test(defaults_filled),
         cmocka_unit_test(schema_violations),
         cmocka_unit_test(number_precision),
+        cmocka_unit_test(big_numbers_exact),
         cmocka_unit_test(schema_display_cap),
         cmocka_unit_test(not_json),
         cmocka_unit_test(hostile_schemas),

@@ -161,6 +161,9 @@ static void test_bad_filters(void **state)
         {"json.value[/user] bogus alice", 19, "expected a comparison"},
         {"json.value[/user] in (a, b", 27, "expected"},
         {"json.value[/user = a", 11, "expected ']' to close the argument"},
+        /* jsonl's check_arg(): found when compiling, not on every event */
+        {"json.number[/size] > 1 and json.value[user] = x", 28,
+         "field 'json.value[user]': 'user' is not a JSON pointer"},
     };
     tenon_t *t = open_plugins();
     (void)state;

@@ -386,7 +386,9 @@ struct tenon_listen_input {
     struct tenon_routine *(*subscribe)(void *owner, tenon_routine_fn fn,
                                        void *state);
     /* Stop a routine; when it returns the routine is not running and
-     * never runs again. [any-thread, but not from the routine itself] */
+     * never runs again. Called from a routine (for itself or another), it
+     * does not wait: the routine never starts another run, but one under
+     * way on another thread finishes. [any-thread] */
     int (*unsubscribe)(void *owner, struct tenon_routine *r);
 };
 

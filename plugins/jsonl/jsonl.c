@@ -105,7 +105,6 @@ struct jsonl {
     size_t slots;
     char **owned;
     size_t nowned, owned_cap;
-    int warned_arg; /* a bad argument met by extract() was logged */
 };
 
 /* ---- the source ---------------------------------------------------------- */
@@ -487,50 +486,39 @@ static int slots(struct jsonl *p, uint32_t n)
     return 0;
 }
 
-/* The value a field's pointer argument names; NULL when absent. The
- * host checked the argument with check_arg() when the filter compiled;
- * one that did not gets this field alone failed, with the error set once
- * per call and logged once per instance. */
+/* The value a field's pointer argument names; NULL when absent. */
 static int pointed(struct jsonl *p, json_t *root,
-                   const struct tenon_extract_field *f, int *failed,
-                   json_t **out)
+                   const struct tenon_extract_field *f, json_t **out)
 {
     const char *ptr = f->arg_key ? f->arg_key : "";
-    char why[300];
     int bad;
     *out = jptr_get(root, ptr, strlen(ptr), &bad);
-    if (!bad)
-        return 0;
-    if (!*failed) {
-        jptr_check(ptr, strlen(ptr), why, sizeof why);
-        p->host->set_error(p->self, "%s[%s]: %s", f->field, ptr, why);
-        if (!p->warned_arg)
-            p->host->log(p->self, TENON_LOG_WARN,
-                         "%s[%s]: %s; the field is absent from every event",
-                         f->field, ptr, why);
-        p->warned_arg = 1;
+    if (bad) {
+        p->host->set_error(p->self,
+                           "%s[%s]: not a JSON pointer; expected one as RFC "
+                           "6901 writes it, e.g. /user/name or /items/0 "
+                           "(~0 for ~, ~1 for /)",
+                           f->field, ptr);
+        return TENON_EINVAL;
     }
-    *failed = 1;
     return 0;
 }
 
 static int extract_one(struct jsonl *p, json_t *root, int own,
                        const struct tenon_event_input *ev, uint32_t i,
-                       struct tenon_extract_field *f, int *failed)
+                       struct tenon_extract_field *f)
 {
     json_t *v = NULL;
     int rc;
 
     f->res_len = 0;
     if (f->field_id >= F_COUNT) {
-        if (!*failed)
-            p->host->set_error(p->self, "no field %u; jsonl has %u",
-                               f->field_id, F_COUNT);
-        *failed = 1;
-        return 0;
+        p->host->set_error(p->self, "no field %u; jsonl has %u", f->field_id,
+                           F_COUNT);
+        return TENON_EINVAL;
     }
     if (f->field_id != F_RAWTEXT) {
-        if ((rc = pointed(p, root, f, failed, &v)))
+        if ((rc = pointed(p, root, f, &v)))
             return rc;
         if (!v)
             return 0;
@@ -562,12 +550,33 @@ static int extract_one(struct jsonl *p, json_t *root, int own,
     return 0;
 }
 
+/* A pointer argument is checked when the filter compiles, so a typo
+ * (json.value[user]) is an error with its column, not a field missing on
+ * every event. */
+static int jsonl_check_arg(void *obj, uint32_t field_id, const char *arg,
+                           char *why, size_t len)
+{
+    int bad = 0;
+    (void)obj;
+    if (field_id == F_RAWTEXT || !arg)
+        return 0;
+    jptr_get(NULL, arg, strlen(arg), &bad);
+    if (!bad)
+        return 0;
+    snprintf(why, len,
+             "'%s' is not a JSON pointer; expected one as RFC 6901 writes "
+             "it: empty, or each key after a '/', as in /user/name or "
+             "/items/0 (~0 for ~, ~1 for /)",
+             arg);
+    return TENON_EINVAL;
+}
+
 static int jsonl_extract(void *obj, const struct tenon_event_input *ev,
                          uint32_t n, struct tenon_extract_field *fs)
 {
     struct jsonl *p = obj;
     json_t *root;
-    int own, rc, failed = 0;
+    int own, rc;
 
     for (size_t i = 0; i < p->nowned; i++)
         free(p->owned[i]);
@@ -580,33 +589,14 @@ static int jsonl_extract(void *obj, const struct tenon_event_input *ev,
             fs[i].res_len = 0;
             continue;
         }
-        if ((rc = extract_one(p, root, own, ev, i, &fs[i], &failed)))
-            return rc;
+        /* one bad field (a pointer no check refused, out of memory) does
+         * not take the others with it: it alone is missing, and said */
+        if ((rc = extract_one(p, root, own, ev, i, &fs[i]))) {
+            fs[i].res_len = 0;
+            if (rc == TENON_ENOMEM)
+                return rc;
+        }
     }
-    return 0;
-}
-
-/* Pointers are checked once, when the filter compiles, so that one
- * written without its '/' is a usage error with its column rather than a
- * field absent from every event. */
-static int jsonl_check_arg(void *obj, uint32_t field_id, const char *arg,
-                           char *why, size_t len)
-{
-    (void)obj;
-    if (field_id >= F_COUNT) {
-        snprintf(why, len, "no field %u; jsonl has %u", field_id, F_COUNT);
-        return TENON_EINVAL;
-    }
-    if (field_id == F_RAWTEXT) {
-        if (!arg)
-            return 0;
-        snprintf(why, len,
-                 "json.rawtext takes no argument; expected "
-                 "json.rawtext, or json.value[/ptr] for a part");
-        return TENON_EINVAL;
-    }
-    if (arg && jptr_check(arg, strlen(arg), why, len))
-        return TENON_EINVAL;
     return 0;
 }
 

@@ -5,7 +5,6 @@
 #include "lines.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +140,17 @@ int lines_fill(struct lines *l, lines_read_fn read, void *ud)
 
 /* ---- JSON pointers ------------------------------------------------------- */
 
+static int valid_pointer(const char *ptr, size_t len)
+{
+    if (len && ptr[0] != '/')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (ptr[i] == '~' &&
+            (i + 1 == len || (ptr[i + 1] != '0' && ptr[i + 1] != '1')))
+            return 0;
+    return 1;
+}
+
 /* An array index as RFC 6901 writes it: "0", or digits without a leading
  * zero; "-" (past the end) and anything else is no index. */
 static int array_index(const char *t, size_t n, size_t *out)
@@ -183,7 +193,7 @@ json_t *jptr_get(json_t *root, const char *ptr, size_t len, int *bad)
     size_t i = 1;
 
     *bad = 0;
-    if (jptr_check(ptr, len, NULL, 0)) {
+    if (!valid_pointer(ptr, len)) {
         *bad = 1;
         return NULL;
     }
@@ -205,192 +215,128 @@ json_t *jptr_get(json_t *root, const char *ptr, size_t len, int *bad)
     return cur;
 }
 
-int jptr_check(const char *ptr, size_t len, char *why, size_t whylen)
-{
-    int show = len > 64 ? 64 : (int)len; /* the message quotes this much */
-    if (len && ptr[0] != '/') {
-        snprintf(why, whylen,
-                 "'%.*s%s' is not a JSON pointer: it must be empty (the "
-                 "whole line) or start with '/'; expected e.g. /%.*s%s",
-                 show, ptr, len > 64 ? "..." : "", show, ptr,
-                 len > 64 ? "..." : "");
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++)
-        if (ptr[i] == '~' &&
-            (i + 1 == len || (ptr[i + 1] != '0' && ptr[i + 1] != '1'))) {
-            snprintf(why, whylen,
-                     "'%.*s%s' is not a JSON pointer: the '~' at offset %zu "
-                     "must be followed by 0 (for ~) or 1 (for /); expected "
-                     "e.g. /a~1b for the key a/b, /m~0n for m~n",
-                     show, ptr, len > 64 ? "..." : "", i);
-            return -1;
-        }
-    return 0;
-}
-
-/* "1.5e+300" as 1.5e300, "1e-05" as 1e-5: the exponent without the sign
- * and padding printf adds. */
-static void tidy_exponent(char *buf)
-{
-    char *e = strchr(buf, 'e'), *d;
-    if (!e)
-        return;
-    d = e + 1;
-    if (*d == '-')
-        d++;
-    else if (*d == '+')
-        memmove(d, d + 1, strlen(d));
-    while (d[0] == '0' && d[1])
-        memmove(d, d + 1, strlen(d));
-}
-
 /* The shortest text that reads back as `d`, looking like a number with a
  * fraction or exponent ("5.0", not "5"), as JSON encoders print reals. */
-static void real_fmt(double d, char buf[40])
+static char *real_text(double d)
 {
+    char buf[40];
     for (int p = 1; p <= 17; p++) {
-        snprintf(buf, 40, "%.*g", p, d);
+        snprintf(buf, sizeof buf, "%.*g", p, d);
         if (strtod(buf, NULL) == d)
             break;
     }
     if (!strpbrk(buf, ".eEni"))
         strcat(buf, ".0");
-    tidy_exponent(buf);
+    return strdup(buf);
 }
 
-/* ---- compact JSON with shortest reals ------------------------------------ */
-
-/* jansson prints the reals inside an array or object with one precision
- * for all (17 digits by default: 0.1 is 0.10000000000000001), so the
- * containers are written here, each real the shortest way. */
-struct out {
+/* jansson's json_dump_callback() target: a growing string. */
+struct text {
     char *p;
     size_t len, cap;
-    int oom;
+    int failed;
 };
 
-static void put(struct out *o, const char *s, size_t n)
+static int text_add(const char *s, size_t n, void *ud)
 {
-    if (o->oom)
-        return;
-    if (o->cap - o->len < n + 1) {
-        size_t cap = o->cap ? o->cap : 64;
-        char *q;
-        while (cap - o->len < n + 1) {
-            if (cap > SIZE_MAX / 2) {
-                o->oom = 1;
-                return;
-            }
+    struct text *t = ud;
+    if (t->failed)
+        return -1;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 64;
+        char *p;
+        while (cap < t->len + n + 1)
             cap *= 2;
+        if (!(p = realloc(t->p, cap))) {
+            t->failed = 1;
+            return -1;
         }
-        if (!(q = realloc(o->p, cap))) {
-            o->oom = 1;
-            return;
-        }
-        o->p = q;
-        o->cap = cap;
+        t->p = p, t->cap = cap;
     }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = 0;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+    return 0;
 }
 
-/* A JSON string as jansson escapes it (no ASCII-only, no escaped '/'). */
-static void put_string(struct out *o, const char *s, size_t n)
+/* An object or array as compact JSON, its reals written the shortest way
+ * that reads back the same (jansson writes 17 digits: [0.1] would come
+ * out as [0.10000000000000001]); strings and keys escaped by jansson. The
+ * depth is jansson's parser's, at most 2048. */
+static void compact(const json_t *v, struct text *t)
 {
-    size_t run = 0;
-    put(o, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        put(o, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': put(o, "\\\"", 2); break;
-        case '\\': put(o, "\\\\", 2); break;
-        case '\b': put(o, "\\b", 2); break;
-        case '\f': put(o, "\\f", 2); break;
-        case '\n': put(o, "\\n", 2); break;
-        case '\r': put(o, "\\r", 2); break;
-        case '\t': put(o, "\\t", 2); break;
-        default: snprintf(esc, sizeof esc, "\\u%04X", c); put(o, esc, 6);
-        }
-    }
-    put(o, s + run, n - run);
-    put(o, "\"", 1);
-}
+    char buf[32], *r;
+    const char *key;
+    json_t *m;
+    size_t i = 0;
 
-/* Values come from jansson's parser, which stops at depth 2048
- * (JSON_PARSER_MAX_DEPTH), so the recursion is bounded; the cap here
- * guards values built some other way. */
-#define DUMP_DEPTH 4096
-
-static void dump(struct out *o, const json_t *v, int depth)
-{
-    char buf[40];
-    if (depth > DUMP_DEPTH) {
-        o->oom = 1;
-        return;
-    }
     switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *key;
-        json_t *m;
-        int first = 1;
-        put(o, "{", 1);
+    case JSON_OBJECT:
+        text_add("{", 1, t);
         json_object_foreach((json_t *)v, key, m)
         {
-            if (!first)
-                put(o, ",", 1);
-            first = 0;
-            put_string(o, key, strlen(key));
-            put(o, ":", 1);
-            dump(o, m, depth + 1);
+            json_t *k = json_string(key);
+            if (i++)
+                text_add(",", 1, t);
+            if (!k || json_dump_callback(k, text_add, t, JSON_ENCODE_ANY))
+                t->failed = 1;
+            json_decref(k);
+            text_add(":", 1, t);
+            compact(m, t);
         }
-        put(o, "}", 1);
-        break;
-    }
+        text_add("}", 1, t);
+        return;
     case JSON_ARRAY:
-        put(o, "[", 1);
-        for (size_t i = 0; i < json_array_size(v); i++) {
+        text_add("[", 1, t);
+        for (i = 0; i < json_array_size(v); i++) {
             if (i)
-                put(o, ",", 1);
-            dump(o, json_array_get(v, i), depth + 1);
+                text_add(",", 1, t);
+            compact(json_array_get(v, i), t);
         }
-        put(o, "]", 1);
-        break;
-    case JSON_STRING:
-        put_string(o, json_string_value(v), json_string_length(v));
-        break;
+        text_add("]", 1, t);
+        return;
+    case JSON_REAL:
+        if (!(r = real_text(json_real_value(v))))
+            t->failed = 1;
+        else
+            text_add(r, strlen(r), t);
+        free(r);
+        return;
     case JSON_INTEGER:
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
                  json_integer_value(v));
-        put(o, buf, strlen(buf));
-        break;
-    case JSON_REAL:
-        real_fmt(json_real_value(v), buf);
-        put(o, buf, strlen(buf));
-        break;
-    case JSON_TRUE: put(o, "true", 4); break;
-    case JSON_FALSE: put(o, "false", 5); break;
-    default: put(o, "null", 4); break;
+        text_add(buf, strlen(buf), t);
+        return;
+    default:
+        if (json_dump_callback(v, text_add, t, JSON_ENCODE_ANY))
+            t->failed = 1;
+        return;
     }
 }
 
 char *jptr_text(const json_t *v)
 {
-    struct out o = {NULL, 0, 0, 0};
-    if (json_is_string(v))
-        return strdup(json_string_value(v));
-    dump(&o, v, 0);
-    if (o.oom) {
-        free(o.p);
-        return NULL;
+    char buf[32];
+    switch (json_typeof(v)) {
+    case JSON_STRING: return strdup(json_string_value(v));
+    case JSON_INTEGER:
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+        return strdup(buf);
+    case JSON_REAL: return real_text(json_real_value(v));
+    case JSON_TRUE: return strdup("true");
+    case JSON_FALSE: return strdup("false");
+    case JSON_NULL: return strdup("null");
+    default: {
+        struct text t = {0};
+        compact(v, &t);
+        if (t.failed) {
+            free(t.p);
+            return NULL;
+        }
+        return t.p ? t.p : strdup("");
     }
-    return o.p;
+    }
 }
 
 const char *jptr_type(const json_t *v)

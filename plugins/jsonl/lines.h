@@ -62,13 +62,8 @@ int lines_fill(struct lines *l, lines_read_fn read, void *ud);
  * or has a '~' not followed by 0 or 1). */
 json_t *jptr_get(json_t *root, const char *ptr, size_t len, int *bad);
 
-/* 0 when `ptr` (`len` bytes) is an RFC 6901 pointer; else -1 and, in
- * `why`, what is wrong with it and an example of what was expected. */
-int jptr_check(const char *ptr, size_t len, char *why, size_t whylen);
-
 /* The text of `v` as json.value shows it: a string's own text, otherwise
- * its compact JSON, every real in it the shortest text that reads back
- * as the same double. malloc'd, NULL when out of memory. */
+ * its compact JSON. malloc'd, NULL when out of memory. */
 char *jptr_text(const json_t *v);
 
 /* The JSON Schema type name of `v`: "object", "array", "string",

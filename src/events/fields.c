@@ -139,26 +139,91 @@ static int same_arg(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static uint64_t slot_hash(int builtin, size_t mi, uint32_t fi, const char *arg)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    uint64_t k[3] = {(uint64_t)(int64_t)builtin, mi, fi};
+    for (size_t i = 0; i < sizeof k; i++)
+        h = (h ^ ((const unsigned char *)k)[i]) * 1099511628211ull;
+    for (; arg && *arg; arg++)
+        h = (h ^ (unsigned char)*arg) * 1099511628211ull;
+    return h ^ (arg ? 0x9e3779b97f4a7c15ull : 0);
+}
+
+static int slot_is(const struct tenon__slot *s, int builtin, size_t mi,
+                   uint32_t fi, const char *arg)
+{
+    return s->builtin == builtin &&
+           (builtin >= 0 || (s->member == mi && s->req.field_id == fi)) &&
+           same_arg(s->arg, arg);
+}
+
+/* The table entry of the slot for this field and argument (1 with *at
+ * its index), or of the empty entry where it would go (0). htab holds
+ * slot numbers plus one; 0 is empty. */
+static int find_slot(const struct tenon_pipeline *pl, uint64_t h, int builtin,
+                     size_t mi, uint32_t fi, const char *arg, size_t *at)
+{
+    size_t i = (size_t)h & (pl->hcap - 1);
+    while (pl->htab[i]) {
+        if (slot_is(&pl->slots[pl->htab[i] - 1], builtin, mi, fi, arg)) {
+            *at = i;
+            return 1;
+        }
+        i = (i + 1) & (pl->hcap - 1);
+    }
+    *at = i;
+    return 0;
+}
+
+static int rehash(struct tenon_pipeline *pl, size_t want)
+{
+    size_t cap = 64, at;
+    uint32_t *old = pl->htab;
+    size_t oldcap = pl->hcap;
+    while (cap < want)
+        cap *= 2;
+    if (!(pl->htab = calloc(cap, sizeof *pl->htab))) {
+        pl->htab = old;
+        return TENON_ENOMEM;
+    }
+    pl->hcap = cap;
+    for (size_t i = 0; i < oldcap; i++) {
+        const struct tenon__slot *s;
+        if (!old[i])
+            continue;
+        s = &pl->slots[old[i] - 1];
+        find_slot(pl, slot_hash(s->builtin, s->member, s->req.field_id, s->arg),
+                  s->builtin, s->member, s->req.field_id, s->arg, &at);
+        pl->htab[at] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
 /* A new slot, or the existing one for the same field and argument. */
 static int slot_for(struct tenon_pipeline *pl, int builtin, size_t mi,
                     uint32_t fi, const char *arg, uint64_t index, uint32_t *out)
 {
     const struct tenon_field *f =
         builtin >= 0 ? &builtins[builtin] : &pl->m[mi].fields[fi];
+    uint64_t h = slot_hash(builtin, mi, fi, arg);
     struct tenon__slot *s;
-    for (size_t i = 0; i < pl->nslots; i++) {
-        s = &pl->slots[i];
-        if (s->builtin == builtin &&
-            (builtin >= 0 || (s->member == mi && s->req.field_id == fi)) &&
-            same_arg(s->arg, arg)) {
-            *out = (uint32_t)i;
-            return 0;
-        }
+    size_t at;
+
+    /* a filter may name tens of thousands of fields: found by hash, not
+     * by a walk over the slots so far */
+    if (pl->hcap && find_slot(pl, h, builtin, mi, fi, arg, &at)) {
+        *out = pl->htab[at] - 1;
+        return 0;
     }
-    if (pl->nslots >= UINT32_MAX ||
+    if (pl->nslots >= UINT32_MAX - 1 ||
         tenon__grow(&pl->slots, &pl->capslots, pl->nslots + 1,
-                    sizeof *pl->slots))
+                    sizeof *pl->slots) ||
+        ((pl->nslots + 1) * 2 > pl->hcap && rehash(pl, pl->hcap * 2 + 64)))
         return TENON_ENOMEM;
+    find_slot(pl, h, builtin, mi, fi, arg, &at);
+    pl->htab[at] = (uint32_t)pl->nslots + 1;
     s = &pl->slots[pl->nslots];
     memset(s, 0, sizeof *s);
     s->builtin = builtin;
@@ -167,6 +232,7 @@ static int slot_for(struct tenon_pipeline *pl, int builtin, size_t mi,
         !(s->text = arg ? tenon__asprintf("%s[%s]", f->name, arg)
                         : tenon__strdup(f->name))) {
         free(s->arg);
+        pl->htab[at] = 0; /* the slot was not made after all */
         return TENON_ENOMEM;
     }
     s->req.field_id = fi;
@@ -241,16 +307,16 @@ static void builtin_value(struct tenon_pipeline *pl, struct tenon__slot *s)
     s->vals.count = 1;
     switch (s->builtin) {
     case B_NUM: s->u64 = pl->ev.evtnum; break;
-    case B_TIME: s->u64 = e->ts; break;
+    case B_TIME: s->u64 = pl->ev_ts; break;
     case B_DATETIME: {
-        time_t sec = (time_t)(e->ts / 1000000000u);
+        time_t sec = (time_t)(pl->ev_ts / 1000000000u);
         struct tm tm;
         char day[24];
         if (!localtime_r(&sec, &tm) ||
             !strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm))
             snprintf(day, sizeof day, "?");
         snprintf(s->buf, sizeof s->buf, "%s.%09u", day,
-                 (unsigned)(e->ts % 1000000000u));
+                 (unsigned)(pl->ev_ts % 1000000000u));
         s->str = s->buf;
         break;
     }
@@ -488,6 +554,8 @@ void tenon__pl_slots_free(struct tenon_pipeline *pl)
         free(pl->slots[i].text);
     }
     free(pl->slots);
+    free(pl->htab);
     pl->slots = NULL;
-    pl->nslots = pl->capslots = 0;
+    pl->htab = NULL;
+    pl->nslots = pl->capslots = pl->hcap = 0;
 }

@@ -15,7 +15,7 @@
  * bytes it covers in *adv; -1 when it has no closing ']', and the '[' is
  * then an ordinary byte, as fnmatch(3) has it. */
 static int bracket(const unsigned char *pat, size_t plen, unsigned char c,
-                   size_t *adv)
+                   size_t *adv, size_t last_close)
 {
     size_t i = 1;
     int neg = 0, hit = 0;
@@ -25,6 +25,10 @@ static int bracket(const unsigned char *pat, size_t plen, unsigned char c,
         i++;
     }
     size_t first = i;
+    /* no ']' after the first member: unclosed, found without reading on
+     * (a pattern of many '[' would otherwise cost its length at each) */
+    if (last_close == SIZE_MAX || last_close <= first)
+        return -1;
     for (;;) {
         if (i >= plen)
             return -1;
@@ -120,6 +124,8 @@ int tenon__glob_match(const char *pattern, size_t plen, const char *str,
     const unsigned char *pat = (const unsigned char *)pattern;
     const unsigned char *s = (const unsigned char *)str;
     size_t p = 0, i = 0, star_p = SIZE_MAX, star_i = 0, adv;
+    const unsigned char *rb = plen ? memrchr(pat, ']', plen) : NULL;
+    size_t last_close = rb ? (size_t)(rb - pat) : SIZE_MAX;
 
     while (i < slen) {
         if (p < plen) {
@@ -134,7 +140,11 @@ int tenon__glob_match(const char *pattern, size_t plen, const char *str,
                 i++;
                 continue;
             }
-            int r = c == '[' ? bracket(pat + p, plen - p, s[i], &adv) : -1;
+            int r = c == '[' ? bracket(pat + p, plen - p, s[i], &adv,
+                                       last_close == SIZE_MAX || last_close < p
+                                           ? SIZE_MAX
+                                           : last_close - p)
+                             : -1;
             if (r == 1) {
                 p += adv;
                 i++;
@@ -168,49 +178,32 @@ int tenon__glob_match(const char *pattern, size_t plen, const char *str,
 
 #define BSEARCH_MIN 8
 
-static int has_u64(const struct filter_set *set, uint64_t x)
-{
-    const uint64_t *a = set->v.u64;
-    size_t lo = 0, hi = set->n;
-    if (hi <= BSEARCH_MIN) {
-        for (size_t k = 0; k < hi; k++)
-            if (a[k] == x)
-                return 1;
-        return 0;
+/* Is x in a sorted set of numbers: a look at each when few, else a binary
+ * search. One body for u64 and i64. */
+#define FILTER_HAS(name, type, member)                                         \
+    static int name(const struct filter_set *set, type x)                      \
+    {                                                                          \
+        const type *a = set->v.member;                                         \
+        size_t lo = 0, hi = set->n;                                            \
+        if (hi <= BSEARCH_MIN) {                                               \
+            for (size_t k = 0; k < hi; k++)                                    \
+                if (a[k] == x)                                                 \
+                    return 1;                                                  \
+            return 0;                                                          \
+        }                                                                      \
+        while (lo < hi) {                                                      \
+            size_t mid = lo + (hi - lo) / 2;                                   \
+            if (a[mid] == x)                                                   \
+                return 1;                                                      \
+            if (a[mid] < x)                                                    \
+                lo = mid + 1;                                                  \
+            else                                                               \
+                hi = mid;                                                      \
+        }                                                                      \
+        return 0;                                                              \
     }
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] == x)
-            return 1;
-        if (a[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-static int has_i64(const struct filter_set *set, int64_t x)
-{
-    const int64_t *a = set->v.i64;
-    size_t lo = 0, hi = set->n;
-    if (hi <= BSEARCH_MIN) {
-        for (size_t k = 0; k < hi; k++)
-            if (a[k] == x)
-                return 1;
-        return 0;
-    }
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] == x)
-            return 1;
-        if (a[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
+FILTER_HAS(has_u64, uint64_t, u64)
+FILTER_HAS(has_i64, int64_t, i64)
 
 static int str_cmp(const struct filter_str *a, const char *p, size_t len)
 {
@@ -425,12 +418,18 @@ int tenon__filter_eval(const struct tenon__filter *f, tenon__get_fn get,
 size_t tenon__filter_next(const struct tenon__filter *f, uint32_t slot,
                           uint32_t *out, size_t max)
 {
-    uint32_t i = 0, steps = 0;
-    size_t n = 0;
-    while (i < f->ncode && f->code[i].slot != slot)
-        i++;
-    if (i == f->ncode)
+    uint32_t i, steps = 0;
+    size_t n = 0, lo = 0, hi = f->nslots;
+    while (lo < hi) { /* the first comparison on `slot` */
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->by_slot[mid].slot < slot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == f->nslots || f->by_slot[lo].slot != slot)
         return 0;
+    i = f->by_slot[lo].first;
     /* jumps go forward, but a bound costs nothing */
     for (i = f->code[i].t; i < f->ncode && steps < f->ncode && n < max;
          i = f->code[i].t, steps++) {

@@ -91,12 +91,18 @@ struct filter_insn {
 
 struct filter_chunk;
 
+/* A slot and the first comparison on it. */
+struct filter_slot_first {
+    uint32_t slot, first;
+};
+
 struct tenon__filter {
     struct filter_insn *code;
     uint32_t ncode;
     uint32_t entry;
     uint32_t *slots;
     size_t nslots;
+    struct filter_slot_first *by_slot; /* nslots, sorted by slot */
     struct filter_chunk *mem;
 };
 

@@ -516,6 +516,14 @@ static int collect_slots(struct parser *p, struct tenon__filter *f)
     for (size_t i = 0; i < p->ncode; i++)
         if (i == 0 || s[i].slot != s[i - 1].slot)
             s[w++] = s[i];
+    /* by slot, for tenon__filter_next() to find a slot's first comparison
+     * by binary search */
+    if (!(f->by_slot = malloc((w ? w : 1) * sizeof *f->by_slot))) {
+        free(s);
+        return tenon__flt_nomem(p);
+    }
+    for (size_t i = 0; i < w; i++)
+        f->by_slot[i] = (struct filter_slot_first){s[i].slot, s[i].first};
     qsort(s, w, sizeof *s, cmp_first);
     for (size_t i = 0; i < w; i++)
         f->slots[i] = s[i].slot;
@@ -534,6 +542,7 @@ void tenon__filter_free(struct tenon__filter *f)
     tenon__flt_free_mem(f->mem);
     free(f->code);
     free(f->slots);
+    free(f->by_slot);
     free(f);
 }
 

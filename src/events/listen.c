@@ -119,8 +119,11 @@ static struct tenon_routine *subscribe(void *owner, tenon_routine_fn fn,
 static void remove_routine(struct tenon__routines *r, struct tenon_routine *x)
 {
     x->removed = 1;
-    if (x == current) {
-        x->self_removed = 1; /* the worker frees it when the run returns */
+    /* From a routine: itself, or one running on the other thread, which
+     * may be removing this one (waiting would deadlock both): it never runs
+     * again after the run under way, and its worker frees it. */
+    if (x == current || (current && x->running)) {
+        x->self_removed = 1;
         return;
     }
     while (x->running)
@@ -148,6 +151,15 @@ static int unsubscribe(void *owner, struct tenon_routine *x)
 }
 
 /* Stop every routine of `member` (all when UINT32_MAX). */
+/* Is a routine of `member` (any when UINT32_MAX) still in the list? */
+static int has_member(const struct tenon__routines *r, uint32_t member)
+{
+    for (const struct tenon_routine *x = r->head; x; x = x->next)
+        if (member == UINT32_MAX || x->member == member)
+            return 1;
+    return 0;
+}
+
 static void remove_member(struct tenon__routines *r, uint32_t member)
 {
     pthread_mutex_lock(&r->lock);
@@ -160,8 +172,9 @@ static void remove_member(struct tenon__routines *r, uint32_t member)
             break;
         remove_routine(r, x);
     }
-    /* routines removed while running are freed by their worker */
-    while (member == UINT32_MAX && r->head)
+    /* routines removed from a routine are freed by their worker once their
+     * run ends: wait for that too */
+    while (has_member(r, member))
         pthread_cond_wait(&r->idle, &r->lock);
     pthread_mutex_unlock(&r->lock);
 }

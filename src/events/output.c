@@ -160,6 +160,25 @@ static int put_bytes(struct tenon_pipeline *pl, const unsigned char *p,
     return rc;
 }
 
+/* Bytes as a JSON string of their text form. */
+static int put_json_bytes(struct tenon_pipeline *pl, const void *p, size_t n)
+{
+    int rc = put(pl, "\"", 1);
+    if (!rc && n)
+        rc = put_bytes(pl, p, n, 1);
+    return rc ? rc : put(pl, "\"", 1);
+}
+
+/* Characters a terminal may act on, escaped in JSON as text output
+ * escapes them: C0 and C1 controls, DEL, the line and paragraph
+ * separators and the bidirectional formatting characters. */
+static int json_escape_cp(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
+           cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
 /* A JSON string: valid UTF-8 as it is, control characters escaped, each
  * byte that is not UTF-8 as U+FFFD. */
 static int put_json_string(struct tenon_pipeline *pl, const char *s)
@@ -175,9 +194,9 @@ static int put_json_string(struct tenon_pipeline *pl, const char *s)
         } else if (c == '"' || c == '\\') {
             rc = putf(pl, "\\%c", c);
             s++;
-        } else if (c < 0x20) {
-            rc = putf(pl, "\\u%04x", c);
-            s++;
+        } else if (json_escape_cp(cp)) {
+            rc = putf(pl, "\\u%04x", (unsigned)cp);
+            s += n;
         } else {
             rc = put(pl, s, n);
             s += n;
@@ -201,12 +220,17 @@ static int put_ip(struct tenon_pipeline *pl, const struct tenon_bytes *b,
                   int net, int json)
 {
     char text[INET6_ADDRSTRLEN + 8];
-    uint32_t alen = b->len - (net ? 1 : 0);
     const unsigned char *p = b->ptr;
-    if ((b->len != 4 + (uint32_t)net && b->len != 16 + (uint32_t)net) ||
+    /* Falco's form of a network is an address alone: a /32 or /128 */
+    int prefix = net && (b->len == 5 || b->len == 17);
+    uint32_t alen = b->len - (prefix ? 1 : 0);
+    if (!p) /* a plugin's mistake: shown as missing, never followed */
+        return puts_(pl, json ? "null" : "<NA>");
+    if ((alen != 4 && alen != 16) || (prefix && p[alen] > alen * 8) ||
         !inet_ntop(alen == 4 ? AF_INET : AF_INET6, p, text, INET6_ADDRSTRLEN))
-        return put_bytes(pl, p, b->len, json);
-    if (net)
+        return json ? put_json_bytes(pl, p, b->len)
+                    : put_bytes(pl, p, b->len, 0);
+    if (prefix)
         snprintf(text + strlen(text), 8, "/%u", p[alen]);
     return json ? put_json_string(pl, text) : puts_(pl, text);
 }
@@ -232,10 +256,10 @@ static int put_value(struct tenon_pipeline *pl, const struct tenon__vals *v,
         return put_ip(pl, &v->v.bytes[i], v->type == TENON_FIELD_IPNET, json);
     default: { /* bytes, and types this host does not know */
         const struct tenon_bytes *b = &v->v.bytes[i];
-        int rc = json ? put(pl, "\"", 1) : 0;
-        if (!rc && b->ptr)
-            rc = put_bytes(pl, b->ptr, b->len, json);
-        return rc ? rc : json ? put(pl, "\"", 1) : 0;
+        if (!b->ptr && b->len)
+            return puts_(pl, json ? "null" : "<NA>");
+        return json ? put_json_bytes(pl, b->ptr, b->len)
+                    : put_bytes(pl, b->ptr, b->len, 0);
     }
     }
 }

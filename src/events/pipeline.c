@@ -20,6 +20,13 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t now_realtime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int provides(tenon_instance_t *inst, const char *id)
 {
     const tenon_plugin_t *p = tenon_instance_plugin(inst);
@@ -208,8 +215,8 @@ int tenon_pipeline_filter(tenon_pipeline_t *pl, const char *expr,
         return tenon__fail(TENON_EBUSY, "the pipeline is open");
     tenon__filter_free(pl->filter);
     pl->filter = NULL;
-    if (!expr || !*expr)
-        return 0;
+    if (!expr || !expr[strspn(expr, " \t\r\n")])
+        return 0; /* nothing but blanks: every event, like no filter */
     rc = tenon__filter_compile(expr, tenon__pl_resolve, pl, &pl->filter, &col,
                                err, sizeof err);
     if (column)
@@ -371,6 +378,13 @@ void tenon_pipeline_close(tenon_pipeline_t *pl)
     for (size_t i = 0; i < n; i++)
         free(q[i].evt);
     free(q);
+    for (size_t i = pl->aq_i; i < pl->aq_n; i++)
+        free(pl->aq[i].evt);
+    free(pl->aq);
+    pl->aq = NULL;
+    pl->aq_i = pl->aq_n = 0;
+    pl->bev = NULL;
+    pl->bi = pl->bn = 0;
     tenon__listen_close(pl);
     pl->src->close(pl->src_obj, pl->cap);
     pl->cap = NULL;
@@ -448,6 +462,9 @@ deliver(struct tenon_pipeline *pl, const struct tenon_event *evt,
 {
     pl->ev.evt = evt;
     pl->ev.evtnum = ++pl->st.read; /* also what tells cached values apart */
+    pl->ev_ts = evt->ts;
+    if (__builtin_expect(evt->ts == TENON_TS_NOW, 0))
+        pl->ev_ts = now_realtime(); /* the record is the source's, const */
     pl->ev_member = member;
     if (pl->nparsers)
         parse_event(pl);
@@ -464,18 +481,23 @@ deliver(struct tenon_pipeline *pl, const struct tenon_event *evt,
 /* Deliver what async members emitted since the last look. */
 static int drain_async(struct tenon_pipeline *pl, uint64_t max)
 {
-    size_t n, i;
     int rc = 0;
-    struct tenon__queued *q = tenon__async_take(&pl->q, &n);
-    for (i = 0; i < n && rc == 0; i++) {
+    if (pl->aq_i == pl->aq_n) { /* the last take is all delivered */
+        free(pl->aq);
+        pl->aq = tenon__async_take(&pl->q, &pl->aq_n);
+        pl->aq_i = 0;
+    }
+    /* what is not delivered now (max, a stop) waits for the next run */
+    while (pl->aq_i < pl->aq_n && rc == 0) {
+        struct tenon__queued *q = &pl->aq[pl->aq_i];
         if (max && pl->st.read >= max)
             break;
         pl->st.async++;
-        rc = deliver(pl, q[i].evt, q[i].member);
+        pl->aq_i++;
+        rc = deliver(pl, q->evt, q->member);
+        free(q->evt);
+        q->evt = NULL;
     }
-    for (i = 0; i < n; i++)
-        free(q[i].evt);
-    free(q);
     return rc;
 }
 
@@ -501,7 +523,28 @@ static __attribute__((noinline)) void malformed(struct tenon_pipeline *pl,
                    (unsigned long long)len);
 }
 
-/* One batch from the source; 1 at its end. */
+/* Deliver what is left of the source's last batch, up to `max` events in
+ * all: a run that stops in the middle (max, the output, a stop) resumes
+ * there, since the records stay the source's until it is called again. */
+static int rest_of_batch(struct tenon_pipeline *pl, uint64_t max)
+{
+    const struct tenon_event *const *evts = pl->bev;
+    uint32_t n = pl->bn, i = pl->bi;
+    int rc = 0;
+    if (max && n - i > max - pl->st.read)
+        n = i + (uint32_t)(max - pl->st.read);
+    while (i < n && rc == 0) {
+        const struct tenon_event *e = evts[i++];
+        if (!tenon__event_header_ok(e))
+            malformed(pl, e ? e->len : 0);
+        else
+            rc = deliver(pl, e, 0);
+    }
+    pl->bi = i;
+    return rc;
+}
+
+/* One batch from the source (or the rest of the last); 1 at its end. */
 static int one_batch(struct tenon_pipeline *pl, uint64_t max)
 {
     const struct tenon_event *const *evts = NULL;
@@ -510,6 +553,8 @@ static int one_batch(struct tenon_pipeline *pl, uint64_t max)
     uint64_t t0 = 0;
     int rc;
 
+    if (pl->bi < pl->bn)
+        return rest_of_batch(pl, max);
     if (pl->timing)
         t0 = now_ns();
     rc = pl->src->next_batch(pl->src_obj, pl->cap, &n, &evts);
@@ -532,17 +577,10 @@ static int one_batch(struct tenon_pipeline *pl, uint64_t max)
                            "source '%s' returned %u events and no array",
                            s->name, n);
     }
-    if (max && n > max - pl->st.read)
-        n = (uint32_t)(max - pl->st.read);
-    for (uint32_t i = 0; i < n; i++) {
-        if (!tenon__event_header_ok(evts[i])) {
-            malformed(pl, evts[i] ? evts[i]->len : 0);
-            continue;
-        }
-        if ((rc = deliver(pl, evts[i], 0)))
-            return rc;
-    }
-    return 0;
+    pl->bev = evts;
+    pl->bn = n;
+    pl->bi = 0;
+    return rest_of_batch(pl, max);
 }
 
 int tenon_pipeline_run(tenon_pipeline_t *pl, uint64_t max, tenon_tick_fn tick,

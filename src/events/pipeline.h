@@ -133,6 +133,8 @@ struct tenon_pipeline {
 
     struct tenon__slot *slots;
     size_t nslots, capslots;
+    uint32_t *htab; /* slot numbers + 1 by field and argument; 0 empty */
+    size_t hcap;    /* a power of two, at least twice nslots */
     struct tenon__filter *filter;
 
     int out_kind;
@@ -153,7 +155,16 @@ struct tenon_pipeline {
      * the next's. */
     struct tenon_event_input ev;
     uint32_t ev_member; /* who emitted it */
-    uint32_t *parsers;  /* the members that parse, in order */
+    uint64_t ev_ts;     /* its time: the record's, or when it came in when
+                           that is TENON_TS_NOW */
+    /* The source's last batch, delivered up to bi, and the async events
+     * taken from the queue, delivered up to aq_i: a run that stops in the
+     * middle resumes there. */
+    const struct tenon_event *const *bev;
+    uint32_t bn, bi;
+    struct tenon__queued *aq;
+    size_t aq_n, aq_i;
+    uint32_t *parsers; /* the members that parse, in order */
     size_t nparsers;
 
     atomic_int stop;

@@ -718,6 +718,15 @@ static void glob_unclosed_brackets(void **state)
     s[slen - 1] = 'x';
     assert_true(tenon__glob_match(prep, plen, s, slen));
     tenon__flt_free_mem(mem);
+    mem = NULL;
+    /* the same with an escaped ']' at the end, which closes none of them */
+    pat = realloc(pat, n + 5);
+    assert_non_null(pat);
+    memcpy(pat + n + 1, "\\]x", 4);
+    assert_int_equal(tenon__glob_prepare(&mem, pat, n + 4, &prep, &plen), 0);
+    assert_int_equal(plen, 2 * n + 4);
+    assert_false(tenon__glob_match(prep, plen, s, slen));
+    tenon__flt_free_mem(mem);
     /* A closed bracket stays one, even after unclosed ones; escapes and
      * ranges inside brackets as fnmatch(3) reads them. */
     {

@@ -616,8 +616,14 @@ int cmd_run(int argc, char **argv)
         rc = EXIT_FAIL;
     }
     tenon_pipeline_close(p);
-    if (r.stats)
+    if (r.stats) {
         print_stats(p, o.json);
+        errno = 0;
+        if ((fflush(stderr) || ferror(stderr)) && rc != EXIT_FAIL) {
+            /* no stderr to say it on: the exit status says it */
+            rc = EXIT_FAIL;
+        }
+    }
     tenon_pipeline_free(p);
     tenon_close(t);
     return rc;

@@ -161,6 +161,26 @@ static void test_output_write_errors(void **state)
     run_free(&r);
 }
 
+/* A failed write of the --stats report exited 0 (second review). */
+static int child_stats_to_full(void *arg)
+{
+    int fd = open("/dev/full", O_WRONLY);
+    (void)arg;
+    dup2(fd, 2);
+    execl(TENON_CLI, TENON_CLI, "run", "--plugin-path", BUNDLED_DIR, "-s",
+          "jsonl", "--open", EXAMPLE_DATA, "-n", "3", "--stats", (char *)NULL);
+    return 127;
+}
+
+static void test_stats_write_error(void **state)
+{
+    struct run r;
+    (void)state;
+    assert_int_equal(run_child(&r, 20000, child_stats_to_full, NULL), 0);
+    assert_int_equal(r.status, 1);
+    run_free(&r);
+}
+
 /* With stdin closed, `--open -` read whatever tenon had opened as fd 0. */
 static int child_closed_stdin(void *arg)
 {
@@ -333,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_json_escapes_terminal_controls),
         cmocka_unit_test(test_output_write_errors),
         cmocka_unit_test(test_closed_stdin),
+        cmocka_unit_test(test_stats_write_error),
         cmocka_unit_test(test_config_mistakes),
         cmocka_unit_test(test_metrics_exact),
         cmocka_unit_test(test_caret_and_blank_filter),

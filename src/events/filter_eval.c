@@ -15,7 +15,7 @@
  * bytes it covers in *adv; -1 when it has no closing ']', and the '[' is
  * then an ordinary byte, as fnmatch(3) has it. */
 static int bracket(const unsigned char *pat, size_t plen, unsigned char c,
-                   size_t *adv, size_t last_close)
+                   size_t *adv)
 {
     size_t i = 1;
     int neg = 0, hit = 0;
@@ -25,10 +25,6 @@ static int bracket(const unsigned char *pat, size_t plen, unsigned char c,
         i++;
     }
     size_t first = i;
-    /* no ']' after the first member: unclosed, found without reading on
-     * (a pattern of many '[' would otherwise cost its length at each) */
-    if (last_close == SIZE_MAX || last_close <= first)
-        return -1;
     for (;;) {
         if (i >= plen)
             return -1;
@@ -124,8 +120,6 @@ int tenon__glob_match(const char *pattern, size_t plen, const char *str,
     const unsigned char *pat = (const unsigned char *)pattern;
     const unsigned char *s = (const unsigned char *)str;
     size_t p = 0, i = 0, star_p = SIZE_MAX, star_i = 0, adv;
-    const unsigned char *rb = plen ? memrchr(pat, ']', plen) : NULL;
-    size_t last_close = rb ? (size_t)(rb - pat) : SIZE_MAX;
 
     while (i < slen) {
         if (p < plen) {
@@ -140,11 +134,7 @@ int tenon__glob_match(const char *pattern, size_t plen, const char *str,
                 i++;
                 continue;
             }
-            int r = c == '[' ? bracket(pat + p, plen - p, s[i], &adv,
-                                       last_close == SIZE_MAX || last_close < p
-                                           ? SIZE_MAX
-                                           : last_close - p)
-                             : -1;
+            int r = c == '[' ? bracket(pat + p, plen - p, s[i], &adv) : -1;
             if (r == 1) {
                 p += adv;
                 i++;
@@ -338,37 +328,26 @@ __attribute__((noinline)) static int ip_op(const struct filter_insn *in,
     }
 }
 
-static int u64_op(const struct filter_insn *in, uint64_t x)
-{
-    uint64_t c = in->v.u64;
-    switch (in->op) {
-    case OP_EQ: return x == c;
-    case OP_NE: return x != c;
-    case OP_LT: return x < c;
-    case OP_LE: return x <= c;
-    case OP_GT: return x > c;
-    case OP_GE: return x >= c;
-    case OP_IN:
-    case OP_INTERSECTS: return has_u64(in->v.set, x);
-    default: return 0;
+/* A number against the comparison's literal or set. One body for u64
+ * and i64. */
+#define FILTER_NUM_OP(name, type, member, has)                                 \
+    static int name(const struct filter_insn *in, type x)                      \
+    {                                                                          \
+        type c = in->v.member;                                                 \
+        switch (in->op) {                                                      \
+        case OP_EQ: return x == c;                                             \
+        case OP_NE: return x != c;                                             \
+        case OP_LT: return x < c;                                              \
+        case OP_LE: return x <= c;                                             \
+        case OP_GT: return x > c;                                              \
+        case OP_GE: return x >= c;                                             \
+        case OP_IN:                                                            \
+        case OP_INTERSECTS: return has(in->v.set, x);                          \
+        default: return 0;                                                     \
+        }                                                                      \
     }
-}
-
-static int i64_op(const struct filter_insn *in, int64_t x)
-{
-    int64_t c = in->v.i64;
-    switch (in->op) {
-    case OP_EQ: return x == c;
-    case OP_NE: return x != c;
-    case OP_LT: return x < c;
-    case OP_LE: return x <= c;
-    case OP_GT: return x > c;
-    case OP_GE: return x >= c;
-    case OP_IN:
-    case OP_INTERSECTS: return has_i64(in->v.set, x);
-    default: return 0;
-    }
-}
+FILTER_NUM_OP(u64_op, uint64_t, u64, has_u64)
+FILTER_NUM_OP(i64_op, int64_t, i64, has_i64)
 
 /* Value k of v against the comparison. */
 int tenon__filter_one(const struct filter_insn *in, const struct tenon__vals *v,

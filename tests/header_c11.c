@@ -3,6 +3,7 @@
 #include <tenon/event.h>
 #include <tenon/host.h>
 #include <tenon/memory.h>
+#include <tenon/op.h>
 #include <tenon/osi.h>
 #include <tenon/plugin.h>
 
@@ -32,7 +33,10 @@ _Static_assert(offsetof(struct tenon_host, callback_unregister) == 72,
                "abi.md");
 _Static_assert(offsetof(struct tenon_host, last_error) == 80, "abi.md");
 _Static_assert(offsetof(struct tenon_host, config) == 88, "abi.md");
-_Static_assert(sizeof(struct tenon_host) == 96, "abi.md");
+_Static_assert(offsetof(struct tenon_host, op_attach) == 96, "abi.md");
+_Static_assert(offsetof(struct tenon_host, permitted) == 168, "abi.md");
+_Static_assert(sizeof(struct tenon_host) == 176, "abi.md");
+_Static_assert(sizeof(struct tenon_op_call) == 104, "abi.md");
 /* Falco's records and structs, byte for byte (docs/events.md). */
 _Static_assert(sizeof(struct tenon_event) == 26, "Falco's event header");
 _Static_assert(offsetof(struct tenon_event, type) == 20, "Falco's header");

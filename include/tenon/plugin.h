@@ -141,6 +141,55 @@ struct tenon_callback;
  * included, but must not destroy the provider's instance. */
 typedef void (*tenon_callback_fn)(void *ctx, const void *event);
 
+/* ---- operations, seen from a plugin (the host's side: tenon/op.h) -------
+ *
+ * A host declares operations: named calls with a typed signature, one
+ * character per argument: 'i' a 64-bit integer, 'b' a buffer the hooks may
+ * read, 'w' a buffer the hooks may write; the result is a 64-bit integer.
+ * Plugins hook them: before (each, in attach order, sees the arguments and
+ * may refuse the call), define (the highest-ranked one replaces the host's
+ * own code) and after (each sees the arguments and the result). */
+
+#define TENON_OP_MAX_ARGS 8
+
+enum tenon_hook_kind {
+    TENON_HOOK_BEFORE = 1,
+    TENON_HOOK_DEFINE = 2,
+    TENON_HOOK_AFTER = 3
+};
+
+/* Hook flag: runs even before the instance is enabled. */
+#define TENON_HOOK_ALWAYS_ON 0x1u
+
+/* One call of an operation as a hook sees it. A plugin never gets a host
+ * pointer: an integer argument is its value, a buffer argument is its
+ * length in bytes, read and written with host->buf_read()/buf_write(). */
+struct tenon_op_call {
+    uint32_t struct_size;
+    uint32_t argc;
+    const char *op;  /* the operation's name, without the parameter */
+    const char *sig; /* its signature, one character per argument */
+    uint64_t param;  /* the parameter; 0 for an unparameterised operation */
+    int64_t result;  /* in after hooks: the call's result; else 0 */
+    int64_t argv[TENON_OP_MAX_ARGS];
+};
+
+/* A hook. before: return 0 to let the call go on, or a negative TENON_E*
+ * code to refuse it (no define runs; the code is the result; after hooks
+ * still run). define: return the result. after: the return value is
+ * ignored. [hook-thread: the thread that called the operation] */
+typedef int64_t (*tenon_hook_fn)(void *ctx, const struct tenon_op_call *call);
+
+/* An argument a plugin passes to host->op_call(). */
+struct tenon_op_value {
+    int64_t i;        /* 'i' */
+    const void *data; /* 'b', 'w': the plugin's own memory */
+    uint64_t len;     /* 'b': length; 'w': capacity in, length written out */
+};
+
+/* A timer callback (host->timer_set). */
+typedef void (*tenon_timer_fn)(void *ctx, uint64_t id);
+
 #if defined(__GNUC__) || defined(__clang__)
 #define TENON_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
@@ -239,6 +288,89 @@ struct tenon_host {
      * no schema and none was given. Valid until create() returns (copy
      * what you keep); tenon.config/1 delivers later changes. [any-thread] */
     const char *(*config)(struct tenon_instance *self);
+
+    /* ---- appended in ABI 1, Tenon 0.5: operations, permissions, timers ----
+     *
+     * Each call below needs the permission its comment names, granted by
+     * the host's policy to a plugin that asked for it with
+     * TENON_PERMISSION() (see "permissions" below). Without it the call
+     * returns TENON_EPERM (log: drops the line), the host logs the refusal
+     * once per plugin and permission and counts it. docs/ops.md. */
+
+    /* Attach `fn` with `ctx` to operation `op` ("name" or "name[param]",
+     * the parameter a decimal or 0x-hex integer; a parameterised operation
+     * named without one is hooked for every parameter) as a hook of `kind`
+     * (enum tenon_hook_kind) with `flags` (TENON_HOOK_ALWAYS_ON). A define
+     * ranks as the plugin (TENON_RANK). *id gets the handle to detach.
+     * The operation need not be declared yet. Permission "op".
+     * [any-thread] */
+    int (*op_attach)(struct tenon_instance *self, const char *op, int kind,
+                     unsigned flags, tenon_hook_fn fn, void *ctx,
+                     uint64_t *id);
+
+    /* Detach a hook `self` attached. When it returns the hook is not
+     * running on any other thread and never runs again (a hook may detach
+     * itself). TENON_ENOENT for an unknown id. Permission "op".
+     * [any-thread] */
+    int (*op_detach)(struct tenon_instance *self, uint64_t id);
+
+    /* Copy up to `len` bytes from offset `off` of buffer argument `arg` of
+     * `call` (a call the host passed to a hook now running on this
+     * thread) into `dst`; returns the number of bytes copied (0 at or past
+     * the end), TENON_EINVAL when `arg` is not a buffer or `call` is not
+     * running. Permission "buffer.read". [hook-thread] */
+    int64_t (*buf_read)(struct tenon_instance *self,
+                        const struct tenon_op_call *call, uint32_t arg,
+                        uint64_t off, void *dst, uint64_t len);
+
+    /* Write `len` bytes at offset `off` of the writable buffer argument
+     * `arg` (type 'w') of `call`; the buffer's length becomes at least
+     * off+len. TENON_ERANGE when that exceeds its capacity (nothing is
+     * written), TENON_EINVAL as buf_read. Returns `len`. Permission
+     * "buffer.write". [hook-thread] */
+    int64_t (*buf_write)(struct tenon_instance *self,
+                         const struct tenon_op_call *call, uint32_t arg,
+                         uint64_t off, const void *src, uint64_t len);
+
+    /* Call operation `op` ("name" or "name[param]") as the host would,
+     * hooks included, with `argc` arguments matching its signature: 'i'
+     * arguments in argv[k].i, buffers as argv[k].data / argv[k].len of
+     * the plugin's own memory (a 'w' buffer's len is its capacity; the
+     * length written comes back in argv[k].len). *result gets the result.
+     * TENON_ENOENT when no host declared `op`, TENON_EINVAL when the
+     * arguments do not match. Permission "op". [any-thread] */
+    int (*op_call)(struct tenon_instance *self, const char *op,
+                   struct tenon_op_value *argv, uint32_t argc,
+                   int64_t *result);
+
+    /* Call `fn(ctx, id)` once, `delay_ns` nanoseconds from now, from the
+     * host's tenon_poll(); timers of one instance fire in deadline order
+     * and never concurrently, and not at all once the instance is disabled
+     * or destroyed. *id gets the handle to cancel. Permission "timer".
+     * [any-thread] */
+    int (*timer_set)(struct tenon_instance *self, uint64_t delay_ns,
+                     tenon_timer_fn fn, void *ctx, uint64_t *id);
+
+    /* Cancel a timer that has not fired; TENON_ENOENT when it fired, was
+     * cancelled, or is not `self`'s. A timer being fired on another thread
+     * has finished when this returns. Permission "timer". [any-thread] */
+    int (*timer_cancel)(struct tenon_instance *self, uint64_t id);
+
+    /* Two-step enable: after create() only hooks marked
+     * TENON_HOOK_ALWAYS_ON run, until the plugin (here) or the host
+     * (tenon_instance_enable()) enables the instance. No permission.
+     * [any-thread] */
+    int (*enable)(struct tenon_instance *self);
+
+    /* Disable `self` for good, with a reason (a WebAssembly plugin's glue
+     * does this on a trap): none of its hooks or timers run again; calls
+     * into it through operations fail. No permission. [any-thread] */
+    void (*disable)(struct tenon_instance *self, const char *fmt, ...)
+        TENON_PRINTF(2, 3);
+
+    /* Whether `self` was granted `permission` (1) or not (0); never logs
+     * or counts. [any-thread] */
+    int (*permitted)(struct tenon_instance *self, const char *permission);
 };
 
 /* Does `host` have member `m` (appended after the plugin's SDK version)? */
@@ -354,6 +486,40 @@ struct tenon_plugin_entry {
 #define TENON_ARG_BOOL_REQ(name, help)   TENON__ARGR(name, "bool", help)
 #define TENON_ARG_ENUM_REQ(name, choices, help)                                \
     TENON__ARGR(name, "enum", help) TENON__KV("arg.choices", choices)
+
+/* Permissions the plugin asks for, one macro each; `tenon info` lists
+ * them, and a host whose policy grants fewer refuses to create the plugin,
+ * naming those refused. Names: "log", "callback", "event" (emit events),
+ * "op" (attach hooks, call operations), "buffer.read", "buffer.write"
+ * (the buffers an operation passes), "timer", "file", "table", "network".
+ * A plugin that names none gets what every plugin had before permissions
+ * existed: log, callback and event (see docs/ops.md). */
+#define TENON_PERMISSION(name) TENON__KV("permission", name)
+
+/* Hooks the plugin attaches when an instance is created, in the order the
+ * functions appear in its tenon.hooks/1 vtable (struct tenon_hooks_v1),
+ * each written "kind operation": `tenon info` lists them without loading
+ * the plugin. Attaching needs permission "op". TENON_HOOK_ALWAYS_ON()
+ * marks one that runs before the instance is enabled. */
+#define TENON_HOOK_BEFORE(op) TENON__KV("hook", "before " op)
+#define TENON_HOOK_DEFINE(op) TENON__KV("hook", "define " op)
+#define TENON_HOOK_AFTER(op)  TENON__KV("hook", "after " op)
+#define TENON_HOOK_BEFORE_ALWAYS_ON(op)                                        \
+    TENON__KV("hook", "before " op " always-on")
+#define TENON_HOOK_DEFINE_ALWAYS_ON(op)                                        \
+    TENON__KV("hook", "define " op " always-on")
+#define TENON_HOOK_AFTER_ALWAYS_ON(op)                                         \
+    TENON__KV("hook", "after " op " always-on")
+
+/* The interface a plugin with hook keys provides (the host asks for it
+ * whether or not `provides` lists it): the functions of its hooks, one per
+ * hook key in order, each called with the instance's object as ctx. */
+#define TENON_HOOKS_ID "tenon.hooks/1"
+struct tenon_hooks_v1 {
+    uint32_t struct_size;
+    uint32_t count;           /* the number of hook keys */
+    const tenon_hook_fn *fns; /* fns[i] for the i-th hook key */
+};
 
 #define TENON__STR2(x) #x
 #define TENON__STR(x)  TENON__STR2(x)

@@ -69,10 +69,12 @@ int tenon__perm_refuse(struct tenon_instance *self, int perm, const char *what)
         return tenon__fail(TENON_EPERM, "%s: no instance", what);
     atomic_fetch_add_explicit(&self->denied[perm], 1, memory_order_relaxed);
     unsigned bit = 1u << perm;
-    if (!(atomic_fetch_or(&self->denied_logged, bit) & bit))
+    atomic_uint *logged = (atomic_uint *)(uintptr_t)&self->plugin->perm_logged;
+    if (!(atomic_fetch_or(logged, bit) & bit))
         tenon__log(self->t, TENON_LOG_WARN, "tenon",
                    "plugin '%s' was refused %s: it lacks permission '%s' "
-                   "(logged once; tenon_instance_denied() counts them)",
+                   "(logged once per plugin and permission; "
+                   "tenon_instance_denied() counts them)",
                    self->plugin->info.name, what, perm_names[perm]);
     return tenon__fail(TENON_EPERM, "plugin '%s' lacks permission '%s' for %s",
                        self->plugin->info.name, perm_names[perm], what);

@@ -23,6 +23,13 @@ static void instance_error_copy(const struct tenon_instance *inst, char *out,
     pthread_mutex_unlock(&error_lock);
 }
 
+void tenon__instance_note(struct tenon_instance *inst, const char *msg)
+{
+    pthread_mutex_lock(&error_lock);
+    snprintf(inst->error, sizeof inst->error, "%s", msg);
+    pthread_mutex_unlock(&error_lock);
+}
+
 static int provides(const struct tenon_plugin *p, const char *id)
 {
     for (size_t i = 0; i < p->info.nprovides; i++)
@@ -91,8 +98,11 @@ int tenon_check(tenon_t *t, const char *spec, const tenon_plugin_t **plugin)
     const struct tenon_plugin *p;
     struct tenon__args args;
     int rc = resolve(t, spec, &p, &args);
-    if (rc == 0)
+    uint32_t granted;
+    if (rc == 0) {
         tenon__args_free(&args);
+        rc = tenon__perms_grant(t, p, &granted); /* as tenon_create() */
+    }
     if (p)
         tenon__plugin_unuse(p); /* no instance keeps it */
     if (plugin)

@@ -545,6 +545,9 @@ struct tenon_instance {
     atomic_uint_least64_t denied[16];
 };
 
+/* Set the message tenon_instance_error() returns (a disable's reason). */
+void tenon__instance_note(struct tenon_instance *inst, const char *msg);
+
 /* Scan if no scan has happened yet. Takes t->lock. */
 int tenon__ensure_scanned(tenon_t *t);
 

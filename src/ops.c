@@ -24,6 +24,9 @@
 #include <unistd.h>
 
 #define OP_NAME_MAX 64
+/* How deep op_call() may nest calls on one thread: a hook calling
+ * operations that call it again must not exhaust the host's stack. */
+#define TENON_OP_MAX_DEPTH 64
 
 /* ---- permissions --------------------------------------------------------- */
 
@@ -113,6 +116,7 @@ struct hook {
     void *ctx;
     struct tenon_instance *inst; /* NULL: the host program */
     struct hook *next;           /* in op->hooks, in attach order */
+    atomic_int dead;             /* detached (set before it is unlinked) */
 };
 
 /* One hook as dispatch runs it: a copy of what it needs, so that a call
@@ -120,6 +124,7 @@ struct hook {
 struct entry {
     tenon_hook_fn fn;
     void *ctx;
+    struct hook *hook; /* checked only after this thread changed hooks */
 };
 
 /* What one call (one parameter) runs: befores, defines by rank, afters. */
@@ -218,6 +223,10 @@ struct reader {
     void *deferred;
     struct frame *frames; /* the calls running on this thread, innermost
                              first: what buf_read()/buf_write() check */
+    /* This thread detached a hook or changed an instance's state inside
+     * its read section: the snapshots its calls are walking may hold hooks
+     * that must not run any more, so each is checked before it runs. */
+    unsigned changed;
 };
 
 static void deferred_free(struct reader *r);
@@ -305,6 +314,7 @@ static inline struct reader *read_enter(void)
 static inline void read_exit(struct reader *r)
 {
     if (--r->nest == 0) {
+        r->changed = 0;
         atomic_store_explicit(&r->gen, 0, memory_order_release);
         if (__builtin_expect(r->deferred != NULL, 0))
             deferred_free(r);
@@ -603,6 +613,7 @@ static struct hookset *hookset_build(const struct tenon_op *op, int has_param,
         for (size_t i = first; i < k; i++) {
             hs->h[i].fn = v[i]->fn;
             hs->h[i].ctx = v[i]->ctx;
+            hs->h[i].hook = v[i];
         }
         if (kind == TENON_HOOK_BEFORE)
             hs->nbefore = (uint32_t)(k - first);
@@ -682,9 +693,20 @@ static int snapshot_publish(struct tenon_op *op, struct snapshot **old)
 /* A call running on this thread: what buf_read()/buf_write() check. */
 struct frame {
     struct tenon_op_call c;
+    const struct tenon_op *op; /* what buf_read/buf_write check against: a
+                                  hook may rewrite c, not this */
     const union tenon_op_arg *args;
     struct frame *up;
 };
+
+/* After this thread detached hooks or changed states (r->changed): whether
+ * the hook of `e` may still run. Its struct outlives this call (frees are
+ * deferred to the end of the read section); its instance may not, so
+ * `dead` (set by every detach, destroy's included) is read first. */
+static int still_runs(const struct entry *e)
+{
+    return !atomic_load(&e->hook->dead) && runs_now(e->hook);
+}
 
 static const struct hookset *hookset_for(const struct snapshot *s,
                                          uint64_t param, int has_param)
@@ -745,6 +767,7 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
         for (uint32_t i = 0; i < op->argc; i++)
             f.c.argv[i] =
                 op->sig[i] == 'i' ? args[i].i : (int64_t)args[i].buf->len;
+    f.op = op;
     f.args = args;
     f.up = r->frames;
     r->frames = &f;
@@ -752,6 +775,8 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
     const struct entry *e = hs->h, *end = e + hs->nbefore;
     int refused = 0;
     for (; e < end; e++) {
+        if (__builtin_expect(r->changed, 0) && !still_runs(e))
+            continue;
         int64_t v = e->fn(e->ctx, &f.c);
         if (v < 0) {
             res = v;
@@ -761,8 +786,11 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
     }
     e = hs->h + hs->nbefore;
     end = e + hs->ndefine;
-    if (!refused)
+    if (!refused) {
+        while (e < end && __builtin_expect(r->changed, 0) && !still_runs(e))
+            e++;
         res = e < end ? e->fn(e->ctx, &f.c) : native_call(op, param, args);
+    }
     e = end;
     end = e + hs->nafter;
     if (e < end) {
@@ -772,7 +800,8 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
                 if (op->sig[i] == 'w')
                     f.c.argv[i] = (int64_t)args[i].buf->len;
         for (; e < end; e++)
-            e->fn(e->ctx, &f.c);
+            if (!__builtin_expect(r->changed, 0) || still_runs(e))
+                e->fn(e->ctx, &f.c);
     }
     r->frames = f.up;
     read_exit(r);
@@ -929,6 +958,7 @@ static int detach(tenon_t *t, uint64_t id, struct tenon_instance *inst,
                     continue;
                 }
                 *pp = h->next;
+                atomic_store(&h->dead, 1);
                 h->next = gone;
                 gone = h;
                 changed = found = 1;
@@ -949,6 +979,8 @@ static int detach(tenon_t *t, uint64_t id, struct tenon_instance *inst,
         }
     }
     pthread_mutex_unlock(&o->lock);
+    if (gone && my_reader && my_reader->nest)
+        my_reader->changed = 1;
     if (gone || retired)
         synchronize();
     retire(retired, gone);
@@ -1066,13 +1098,13 @@ static int buf_arg(struct tenon_instance *self,
                            "plugin '%s': the call is not running on this "
                            "thread",
                            self->plugin->info.name);
-    if (arg >= f->c.argc || f->c.sig[arg] == 'i' ||
-        (write && f->c.sig[arg] != 'w'))
+    if (arg >= f->op->argc || f->op->sig[arg] == 'i' ||
+        (write && f->op->sig[arg] != 'w'))
         return tenon__fail(TENON_EINVAL,
                            "plugin '%s': argument %u of %s (signature '%s') "
-                           "is not a %s buffer",
-                           self->plugin->info.name, arg, f->c.op, f->c.sig,
-                           write ? "writable" : "");
+                           "is not a %sbuffer",
+                           self->plugin->info.name, arg, f->op->name,
+                           f->op->sig, write ? "writable " : "");
     *fp = f;
     return 0;
 }
@@ -1097,7 +1129,8 @@ int64_t tenon__host_buf_read(struct tenon_instance *self,
         len = INT64_MAX;
     if (len && !dst)
         return tenon__fail(TENON_EINVAL, "buf_read: NULL destination");
-    memcpy(dst, (const char *)b->data + off, (size_t)len);
+    if (len)
+        memcpy(dst, (const char *)b->data + off, (size_t)len);
     return (int64_t)len;
 }
 
@@ -1113,12 +1146,19 @@ int64_t tenon__host_buf_write(struct tenon_instance *self,
     if ((rc = buf_arg(self, call, arg, 1, &f)))
         return rc;
     struct tenon_buf *b = f->args[arg].buf;
-    if (off > b->cap || len > b->cap - off || len > INT64_MAX)
+    if (off > b->len)
+        return tenon__fail(TENON_ERANGE,
+                           "plugin '%s': writing at %llu of argument %u of %s "
+                           "would leave a gap: its length is %zu (write at "
+                           "or before the end)",
+                           self->plugin->info.name, (unsigned long long)off,
+                           arg, f->op->name, b->len);
+    if (len > b->cap - off || len > INT64_MAX)
         return tenon__fail(TENON_ERANGE,
                            "plugin '%s': writing %llu bytes at %llu of "
                            "argument %u of %s exceeds its capacity of %zu",
                            self->plugin->info.name, (unsigned long long)len,
-                           (unsigned long long)off, arg, f->c.op, b->cap);
+                           (unsigned long long)off, arg, f->op->name, b->cap);
     if (len && !src)
         return tenon__fail(TENON_EINVAL, "buf_write: NULL source");
     if (len)
@@ -1151,11 +1191,16 @@ int tenon__host_op_call(struct tenon_instance *self, const char *ref,
     if ((rc = op_ref_parse(ref, strlen(ref), name, &has, &param, why,
                            sizeof why)))
         return tenon__fail(rc, "%s", why);
+    if (my_reader && my_reader->nest >= TENON_OP_MAX_DEPTH)
+        return tenon__fail(TENON_EBUSY,
+                           "plugin '%s': operations nested %d deep; calling "
+                           "'%s' would go deeper than the limit",
+                           self->plugin->info.name, TENON_OP_MAX_DEPTH, name);
     if (!(op = tenon_op_find(self->t, name)))
         return tenon__fail(TENON_ENOENT, "no operation '%s' is declared", name);
     if (has != !!(op->flags & TENON_OP_PARAM))
-        return tenon__fail(TENON_EINVAL, "operation '%s' %s a parameter", name,
-                           has ? "takes no" : "needs");
+        return tenon__fail(TENON_EINVAL, "operation '%s' %s", name,
+                           has ? "takes no parameter" : "needs a parameter");
     if (argc != op->argc || (argc && !argv))
         return tenon__fail(TENON_EINVAL,
                            "operation '%s' (signature '%s') takes %u "
@@ -1205,6 +1250,8 @@ static int set_state(struct tenon_instance *inst, int to)
         return old;
     }
     atomic_store(&inst->state, to);
+    if (my_reader && my_reader->nest)
+        my_reader->changed = 1;
     for (struct tenon_op *op = o->ops; op; op = op->next) {
         struct hook *h = op->hooks;
         while (h && h->inst != inst)
@@ -1252,10 +1299,15 @@ void tenon_instance_disable(tenon_instance_t *inst, const char *reason)
 {
     if (!inst)
         return;
-    if (set_state(inst, TENON_STATE_DISABLED) != TENON_STATE_DISABLED)
+    char msg[480];
+    snprintf(msg, sizeof msg, "%s",
+             reason && *reason ? reason : "disabled, no reason given");
+    if (set_state(inst, TENON_STATE_DISABLED) != TENON_STATE_DISABLED) {
+        tenon__instance_note(inst, msg);
         tenon__log(inst->t, TENON_LOG_WARN, "tenon", "plugin '%s' disabled: %s",
                    inst->plugin->info.name,
                    reason && *reason ? reason : "no reason given");
+    }
 }
 
 void tenon__host_disable(struct tenon_instance *self, const char *fmt, ...)
@@ -1374,7 +1426,7 @@ int tenon__host_timer_cancel(struct tenon_instance *self, uint64_t id)
     struct tenon__ops *o;
     if (!tenon__perm_has(self, TENON__P_TIMER))
         return tenon__perm_refuse(self, TENON__P_TIMER, "cancelling a timer");
-    if (!(o = __atomic_load_n(&self->t->ops, __ATOMIC_ACQUIRE)))
+    if (id == 0 || !(o = __atomic_load_n(&self->t->ops, __ATOMIC_ACQUIRE)))
         return tenon__fail(TENON_ENOENT, "no timer has id %llu",
                            (unsigned long long)id);
     pthread_mutex_lock(&o->tlock);
@@ -1384,7 +1436,7 @@ int tenon__host_timer_cancel(struct tenon_instance *self, uint64_t id)
             pthread_mutex_unlock(&o->tlock);
             return 0;
         }
-    while (o->firing == id && !on_poller(o))
+    while (o->firing == id && o->firing_inst == self && !on_poller(o))
         pthread_cond_wait(&o->tcond, &o->tlock);
     pthread_mutex_unlock(&o->tlock);
     return tenon__fail(TENON_ENOENT,
@@ -1405,11 +1457,15 @@ size_t tenon_poll(tenon_t *t, int64_t *next_ns)
     if (pthread_mutex_trylock(&o->poll_lock))
         return 0;
     pthread_mutex_lock(&o->tlock);
+    /* Only what was due when the call began: a callback that sets a timer
+     * with no delay gets it fired by the next call, so one call ends. */
+    int64_t start = now_ns();
     for (;;) {
-        int64_t now = now_ns();
-        if (!o->nheap || o->heap[0].deadline > now) {
+        if (!o->nheap || o->heap[0].deadline > start) {
+            int64_t now = now_ns();
             if (next_ns && o->nheap)
-                *next_ns = o->heap[0].deadline - now;
+                *next_ns =
+                    o->heap[0].deadline > now ? o->heap[0].deadline - now : 0;
             break;
         }
         struct timer tm = o->heap[0];
@@ -1481,9 +1537,15 @@ void tenon__instance_ops_stop(struct tenon_instance *inst)
         return;
     detach(inst->t, 0, inst, 0);
     pthread_mutex_lock(&o->tlock);
-    for (size_t i = o->nheap; i-- > 0;)
-        if (o->heap[i].inst == inst)
-            heap_remove(o, i);
+    /* keep the others, then restore the heap order: removing entries one
+     * by one while walking the array would move some past the walk */
+    size_t k = 0;
+    for (size_t i = 0; i < o->nheap; i++)
+        if (o->heap[i].inst != inst)
+            o->heap[k++] = o->heap[i];
+    o->nheap = k;
+    for (size_t i = k / 2; i-- > 0;)
+        heap_down(o->heap, k, i);
     /* a timer of this instance firing on another thread must finish */
     while (o->firing && o->firing_inst == inst && !on_poller(o))
         pthread_cond_wait(&o->tcond, &o->tlock);
@@ -1492,11 +1554,34 @@ void tenon__instance_ops_stop(struct tenon_instance *inst)
 
 /* ---- policy -------------------------------------------------------------- */
 
-/* Parse "log, timer" / "all" / "none" into a mask. */
+/* Up to 64 bytes of `s` as shown in a message: control bytes, invalid
+ * UTF-8 and the like escaped (tenon__esc_char), never raw. */
+static const char *esc_tok(char out[64 * TENON__ESC_MAX + 1], const char *s,
+                           size_t len)
+{
+    char tmp[65];
+    size_t n = len > 64 ? 64 : len, o = 0;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    for (size_t i = 0; i < n && tmp[i];) {
+        char e[TENON__ESC_MAX];
+        size_t el;
+        i += tenon__esc_char(tmp + i, e, &el);
+        memcpy(out + o, e, el);
+        o += el;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Parse "log, timer" / "all" / "none" into a mask: names separated by
+ * spaces or commas, at least one; "all" and "none" stand alone. */
 static int perms_parse(const char *s, size_t len, uint32_t *mask, char *why,
                        size_t why_len)
 {
-    size_t i = 0;
+    char shown[64 * TENON__ESC_MAX + 1];
+    size_t i = 0, ntok = 0;
+    int word = 0; /* saw all or none */
     *mask = 0;
     while (i < len) {
         while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
@@ -1506,24 +1591,33 @@ static int perms_parse(const char *s, size_t len, uint32_t *mask, char *why,
             i++;
         if (st == i)
             break;
-        if (i - st == 3 && memcmp(s + st, "all", 3) == 0)
+        ntok++;
+        if (i - st == 3 && memcmp(s + st, "all", 3) == 0) {
             *mask = (1u << TENON__P_COUNT) - 1;
-        else if (i - st == 4 && memcmp(s + st, "none", 4) == 0)
-            ;
-        else {
+            word = 1;
+        } else if (i - st == 4 && memcmp(s + st, "none", 4) == 0) {
+            word = 1;
+        } else {
             int b = tenon__perm_lookup(s + st, i - st);
             if (b < 0) {
                 char known[256];
                 perm_list((1u << TENON__P_COUNT) - 1, known, sizeof known);
                 return tenon__reason(why, why_len, TENON_EINVAL,
-                                     "unknown permission '%.*s'; expected "
+                                     "unknown permission '%s'; expected "
                                      "one of: %s, all, none",
-                                     (int)((i - st) > 64 ? 64 : (i - st)),
-                                     s + st, known);
+                                     esc_tok(shown, s + st, i - st), known);
             }
             *mask |= 1u << b;
         }
     }
+    if (!ntok)
+        return tenon__reason(why, why_len, TENON_EINVAL,
+                             "no permissions; expected names, 'all' or "
+                             "'none'");
+    if (word && ntok > 1)
+        return tenon__reason(why, why_len, TENON_EINVAL,
+                             "'all' and 'none' stand alone; expected one of "
+                             "them or a list of names");
     return 0;
 }
 
@@ -1562,10 +1656,12 @@ int tenon_policy_set(tenon_t *t, const char *plugin, const char *perms)
 
     if (!t || !plugin || !perms)
         return tenon__fail(TENON_EINVAL, "tenon_policy_set: NULL argument");
-    if (!valid_policy_plugin(plugin, strlen(plugin)))
+    if (!valid_policy_plugin(plugin, strlen(plugin))) {
+        char shown[64 * TENON__ESC_MAX + 1];
         return tenon__fail(TENON_EINVAL,
-                           "policy: '%.200s' is not a plugin name or '*'",
-                           plugin);
+                           "policy: '%s' is not a plugin name or '*'",
+                           esc_tok(shown, plugin, strlen(plugin)));
+    }
     if ((rc = perms_parse(perms, strlen(perms), &mask, why, sizeof why)))
         return tenon__fail(rc, "policy for '%s': %s", plugin, why);
     if (!(o = ops_of(t)))
@@ -1586,7 +1682,7 @@ int tenon_policy_parse(tenon_t *t, const char *text, size_t len,
         uint32_t mask;
     } *lines = NULL;
     size_t n = 0, cap = 0, lineno = 0;
-    char why[TENON__REASON_MAX];
+    char why[TENON__REASON_MAX], shown[64 * TENON__ESC_MAX + 1];
     int rc = 0;
 
     if (!t || (!text && len))
@@ -1619,10 +1715,9 @@ int tenon_policy_parse(tenon_t *t, const char *text, size_t len,
             b++;
         if (!valid_policy_plugin(ln + a, b - a)) {
             rc = tenon__fail(TENON_EINVAL,
-                             "%s, line %zu: '%.*s' is not a plugin name or "
+                             "%s, line %zu: '%s' is not a plugin name or "
                              "'*'; expected: PLUGIN PERMISSION...",
-                             what, lineno, (int)((b - a) > 64 ? 64 : b - a),
-                             ln + a);
+                             what, lineno, esc_tok(shown, ln + a, b - a));
             goto out;
         }
         if (b == ll) {
@@ -1710,7 +1805,11 @@ int tenon_policy_load(tenon_t *t, const char *path)
 int tenon__ops_policy_env(tenon_t *t)
 {
     const char *f = getenv("TENON_POLICY");
-    return f && *f ? tenon_policy_load(t, f) : 0;
+    if (f && !*f) /* set but empty: a mistake, not "no policy" */
+        return tenon__fail(TENON_EINVAL,
+                           "the variable is set but empty; expected the "
+                           "path of a policy file (unset it for none)");
+    return f ? tenon_policy_load(t, f) : 0;
 }
 
 int tenon_policy_check(tenon_t *t, const tenon_plugin_t *p, uint32_t *asked,

@@ -752,6 +752,274 @@ static void timers(void **state)
     tenon_close(t);
 }
 
+/* ---- the first adversarial review's findings, each kept as a test -------- */
+
+/* Timers of a destroyed instance never fire, whatever their place in the
+ * heap (they were removed while walking it, and some were skipped). */
+static void review_timers_of_destroyed(void **state)
+{
+    (void)state;
+    for (int seed = 0; seed < 40; seed++) {
+        tenon_t *t = open_scanned(dirs, 1);
+        tenon_instance_t *a, *b;
+        tenon_op_t *fired;
+        void *oa, *ob;
+        uint64_t id;
+        assert_int_equal(
+            tenon_op_declare(t, "t.fired", "bi", 0, on_fired, NULL, &fired), 0);
+        assert_int_equal(tenon_create(t, "oph:tag=a", NULL, &a), 0);
+        assert_int_equal(tenon_create(t, "oph:tag=b", NULL, &b), 0);
+        const struct oph_api *api = api_of(a, &oa);
+        api_of(b, &ob);
+        srand((unsigned)seed);
+        for (int i = 0; i < 24; i++)
+            assert_int_equal(api->timer(rand() % 2 ? oa : ob,
+                                        (uint64_t)(rand() % 1000), i, &id),
+                             0);
+        tenon_destroy(b);
+        fired_log[0] = '\0';
+        sleep_ms(2);
+        while (tenon_poll(t, NULL))
+            ;
+        assert_null(strstr(fired_log, "b"));
+        tenon_destroy(a);
+        tenon_close(t);
+    }
+}
+
+/* Hooks later in a call that this thread detached, disabled or destroyed
+ * do not run in that call (before: they did, after destroy() and dlclose). */
+static tenon_instance_t *victim;
+static uint64_t later_id;
+static int64_t destroy_victim(void *ctx, const struct tenon_op_call *c)
+{
+    (void)ctx;
+    (void)c;
+    tenon_destroy(victim);
+    victim = NULL;
+    return 0;
+}
+static int64_t disable_victim(void *ctx, const struct tenon_op_call *c)
+{
+    (void)ctx;
+    (void)c;
+    tenon_instance_disable(victim, "by a hook of the same call");
+    return 0;
+}
+static int64_t detach_later(void *ctx, const struct tenon_op_call *c)
+{
+    (void)ctx;
+    (void)c;
+    assert_int_equal(tenon_op_detach(cur_t, later_id), 0);
+    return 0;
+}
+
+static void review_same_call_changes(void **state)
+{
+    tenon_t *t = open_scanned(dirs, 1);
+    tenon_op_t *op;
+    struct trace tr;
+    uint64_t id;
+    (void)state;
+    cur_t = t;
+    assert_int_equal(tenon_op_declare(t, "t.op", "wi", 0, native_op, NULL, &op),
+                     0);
+    /* destroyed: oph's define and after come after the host's before */
+    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_BEFORE, 0, 0,
+                                     destroy_victim, NULL, &id),
+                     0);
+    assert_int_equal(tenon_create(t, "oph:tag=v", NULL, &victim), 0);
+    const tenon_plugin_t *p = tenon_instance_plugin(victim);
+    assert_int_equal(call(op, 0, 3, &tr), 10);
+    assert_string_equal(tr.data, "N;"); /* its before ran? no: after ours */
+    assert_null(victim);
+    assert_false(tenon_plugin_loaded(t, p)); /* unloaded, and not called */
+    assert_int_equal(tenon_op_detach(t, id), 0);
+    /* disabled */
+    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_BEFORE, 0, 0,
+                                     disable_victim, NULL, &id),
+                     0);
+    assert_int_equal(tenon_create(t, "oph:tag=w", NULL, &victim), 0);
+    assert_int_equal(call(op, 0, 3, &tr), 10);
+    assert_string_equal(tr.data, "N;");
+    assert_contains(tenon_instance_error(victim), "by a hook of the same call");
+    tenon_destroy(victim);
+    assert_int_equal(tenon_op_detach(t, id), 0);
+    /* detached */
+    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_BEFORE, 0, 0,
+                                     detach_later, NULL, &id),
+                     0);
+    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_AFTER, 0, 0,
+                                     h_after, "late", &later_id),
+                     0);
+    assert_int_equal(host_call(op, 0, 3, &tr), 10);
+    assert_string_equal(tr.data, "N;");
+    tenon_close(t);
+}
+
+/* Timers: cancel of id 0 returns at once; a callback re-arming itself with
+ * no delay does not keep tenon_poll() from returning. */
+static const struct oph_api *rearm_api;
+static void *rearm_obj;
+static int rearms;
+static int64_t rearm(void *ctx, uint64_t param, const union tenon_op_arg *args)
+{
+    uint64_t id;
+    (void)ctx;
+    (void)param;
+    (void)args;
+    rearms++;
+    assert_int_equal(rearm_api->timer(rearm_obj, 0, 1, &id), 0);
+    return 0;
+}
+
+static void review_timer_edges(void **state)
+{
+    tenon_t *t = open_scanned(dirs, 1);
+    tenon_instance_t *a;
+    tenon_op_t *fired;
+    uint64_t id;
+    int64_t next;
+    (void)state;
+    assert_int_equal(
+        tenon_op_declare(t, "t.fired", "bi", 0, rearm, NULL, &fired), 0);
+    assert_int_equal(tenon_create(t, "oph:tag=r", NULL, &a), 0);
+    rearm_api = api_of(a, &rearm_obj);
+    assert_int_equal(rearm_api->cancel(rearm_obj, 0), TENON_ENOENT);
+    assert_int_equal(rearm_api->timer(rearm_obj, 0, 1, &id), 0);
+    rearms = 0;
+    assert_int_equal(tenon_poll(t, &next), 1);
+    assert_int_equal(rearms, 1);
+    assert_int_equal(next, 0); /* the re-armed one is due now */
+    assert_int_equal(tenon_poll(t, &next), 1);
+    assert_int_equal(rearms, 2);
+    tenon_destroy(a);
+    tenon_close(t);
+}
+
+/* Buffers: no write past the current length (it would hand back bytes
+ * nobody wrote); the checks use the operation, not the call struct a hook
+ * can rewrite; a zero-length read into NULL is fine. */
+static int64_t buf_rc[4];
+static int64_t rewriting_hook(void *ctx, const struct tenon_op_call *c)
+{
+    struct tenon_op_call *w = (struct tenon_op_call *)(uintptr_t)c;
+    char b[8];
+    buf_rc[0] = tenon__host.buf_write(ctx, c, 0, 4, "x", 1); /* gap */
+    buf_rc[1] = tenon__host.buf_read(ctx, c, 0, 0, NULL, 0);
+    w->argc = 8;
+    w->sig = "wwwwwwww";
+    buf_rc[2] = tenon__host.buf_read(ctx, c, 5, 0, b, sizeof b);
+    buf_rc[3] = tenon__host.buf_write(ctx, c, 1, 0, "x", 1);
+    return 0;
+}
+
+static void review_buffers(void **state)
+{
+    tenon_t *t = open_scanned(dirs, 1);
+    tenon_instance_t *a;
+    tenon_op_t *op;
+    struct trace tr;
+    uint64_t id;
+    (void)state;
+    assert_int_equal(tenon_op_declare(t, "t.op", "wi", 0, native_op, NULL, &op),
+                     0);
+    assert_int_equal(tenon_create(t, "ophlow", NULL, &a), 0);
+    tenon_destroy(a);
+    assert_int_equal(tenon_create(t, "oph:tag=q", NULL, &a), 0);
+    assert_int_equal(tenon_op_attach(t, a, "t.op", TENON_HOOK_BEFORE, 0, 0,
+                                     rewriting_hook, a, &id),
+                     0);
+    memset(tr.data, 'S', sizeof tr.data); /* stale host bytes */
+    call(op, 0, 3, &tr);
+    assert_int_equal(buf_rc[0], TENON_ERANGE);
+    assert_int_equal(buf_rc[1], 0);
+    assert_int_equal(buf_rc[2], TENON_EINVAL);
+    assert_int_equal(buf_rc[3], TENON_EINVAL);
+    assert_null(strchr(tr.data, 'S'));
+    tenon_destroy(a);
+    tenon_close(t);
+}
+
+/* op_call recursion stops at a depth limit instead of the stack's end. */
+static int depth, max_depth;
+static int64_t recurse(void *ctx, const struct tenon_op_call *c)
+{
+    struct tenon_op_value v[2];
+    char buf[8];
+    int64_t r;
+    (void)c;
+    v[0].data = buf;
+    v[0].len = sizeof buf;
+    v[1].i = 1;
+    depth++;
+    if (depth > max_depth)
+        max_depth = depth;
+    int rc = tenon__host.op_call(ctx, "t.rec", v, 2, &r);
+    depth--;
+    return rc ? rc : r;
+}
+
+static void review_recursion(void **state)
+{
+    tenon_t *t = open_scanned(dirs, 1);
+    tenon_instance_t *a;
+    tenon_op_t *op;
+    struct trace tr;
+    uint64_t id;
+    (void)state;
+    assert_int_equal(
+        tenon_op_declare(t, "t.rec", "wi", 0, native_op, NULL, &op), 0);
+    assert_int_equal(tenon_create(t, "oph:tag=r", NULL, &a), 0);
+    assert_int_equal(tenon_op_attach(t, a, "t.rec", TENON_HOOK_DEFINE, 0, 0,
+                                     recurse, a, &id),
+                     0);
+    max_depth = 0;
+    assert_int_equal(call(op, 0, 1, &tr), TENON_EBUSY);
+    assert_true(max_depth >= 32 && max_depth <= 80);
+    assert_contains(tenon_last_error(), "nested");
+    tenon_destroy(a);
+    tenon_close(t);
+}
+
+/* The policy: an empty TENON_POLICY is an error; tenon_check() refuses
+ * what tenon_create() would; contradictory or empty lists are errors;
+ * control bytes in a bad file are escaped in the message. */
+static void review_policy(void **state)
+{
+    tenon_t *t;
+    struct tenon_options o = {.struct_size = sizeof o};
+    (void)state;
+    setenv("TENON_POLICY", "", 1);
+    t = NULL;
+    assert_int_equal(tenon_open(&t, &o), TENON_EINVAL);
+    assert_contains(tenon_last_error(), "set but empty");
+    unsetenv("TENON_POLICY");
+
+    t = open_dirs(dirs, 1);
+    assert_int_equal(tenon_policy_set(t, "ophwant", "log"), 0);
+    assert_int_equal(tenon_policy_set(t, "*", "log"), 0);
+    const tenon_plugin_t *p;
+    assert_int_equal(tenon_check(t, "ophwant", &p), TENON_EPERM);
+    assert_contains(tenon_last_error(), "timer");
+    assert_int_equal(tenon_check(t, "ophlow", &p), 0);
+    static const char *const bad[] = {"oph all,none\n", "oph none timer\n",
+                                      "oph ,,,\n", "oph all log\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(tenon_policy_parse(t, bad[i], strlen(bad[i]), "p"),
+                         TENON_EINVAL);
+    const char esc[] = "oph lo\033[31mg\n";
+    assert_int_equal(tenon_policy_parse(t, esc, strlen(esc), "p"),
+                     TENON_EINVAL);
+    assert_null(strchr(tenon_last_error(), '\033'));
+    assert_contains(tenon_last_error(), "\\033");
+    const char esc2[] = "\033]0;x\007 log\n";
+    assert_int_equal(tenon_policy_parse(t, esc2, strlen(esc2), "p"),
+                     TENON_EINVAL);
+    assert_null(strchr(tenon_last_error(), '\033'));
+    tenon_close(t);
+}
+
 /* ---- tenon info shows hooks and permissions ------------------------------ */
 
 static void info_shows(void **state)
@@ -858,6 +1126,12 @@ int main(void)
         cmocka_unit_test(timers),
         cmocka_unit_test(info_shows),
         cmocka_unit_test(policy_cli),
+        cmocka_unit_test(review_timers_of_destroyed),
+        cmocka_unit_test(review_same_call_changes),
+        cmocka_unit_test(review_timer_edges),
+        cmocka_unit_test(review_buffers),
+        cmocka_unit_test(review_recursion),
+        cmocka_unit_test(review_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,9 +324,11 @@ struct tenon_host {
 
     /* Write `len` bytes at offset `off` of the writable buffer argument
      * `arg` (type 'w') of `call`; the buffer's length becomes at least
-     * off+len. TENON_ERANGE when that exceeds its capacity (nothing is
-     * written), TENON_EINVAL as buf_read. Returns `len`. Permission
-     * "buffer.write". [hook-thread] */
+     * off+len. `off` must not be past the current length (a gap would
+     * expose bytes nobody wrote): append at argv[arg], or overwrite.
+     * TENON_ERANGE for a gap or past the capacity (nothing is written),
+     * TENON_EINVAL as buf_read. Returns `len`. Permission "buffer.write".
+     * [hook-thread] */
     int64_t (*buf_write)(struct tenon_instance *self,
                          const struct tenon_op_call *call, uint32_t arg,
                          uint64_t off, const void *src, uint64_t len);
@@ -337,7 +339,8 @@ struct tenon_host {
      * the plugin's own memory (a 'w' buffer's len is its capacity; the
      * length written comes back in argv[k].len). *result gets the result.
      * TENON_ENOENT when no host declared `op`, TENON_EINVAL when the
-     * arguments do not match. Permission "op". [any-thread] */
+     * arguments do not match, TENON_EBUSY when operations are nested 64
+     * deep on this thread already. Permission "op". [any-thread] */
     int (*op_call)(struct tenon_instance *self, const char *op,
                    struct tenon_op_value *argv, uint32_t argc, int64_t *result);
 
@@ -361,8 +364,10 @@ struct tenon_host {
     int (*enable)(struct tenon_instance *self);
 
     /* Disable `self` for good, with a reason (a WebAssembly plugin's glue
-     * does this on a trap): none of its hooks or timers run again; calls
-     * into it through operations fail. No permission. [any-thread] */
+     * does this on a trap), which tenon_instance_error() then returns:
+     * none of its hooks or timers run again, also later in a call now
+     * running (a hook may disable its own instance). No permission.
+     * [any-thread] */
     void (*disable)(struct tenon_instance *self, const char *fmt, ...)
         TENON_PRINTF(2, 3);
 

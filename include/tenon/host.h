@@ -237,7 +237,8 @@ int tenon_create(tenon_t *t, const char *spec, tenon_instance_t *input,
 
 /* Check "name[@version][:args]" as tenon_create() would before loading
  * anything: the form of the string, that the plugin exists and is available
- * (under the trust policy), and the arguments against its declarations
+ * (under the trust policy), the permissions it asks for (under the
+ * permission policy, tenon/op.h), and the arguments against its declarations
  * (names, types, choices, ranges, required ones). Runs no plugin code and
  * loads no library; does not check an input instance, which the string does
  * not name. Returns 0, or the code and message tenon_create() would give.

@@ -53,6 +53,7 @@ struct frame {
     struct frame *prev;
     struct tw *w;
     int trap;
+    int how; /* how the lock was taken */
 };
 
 /* The current frame of this thread; its address also names the thread as
@@ -75,8 +76,7 @@ struct tw {
     struct tenon_instance *self;
 
     _Atomic(uintptr_t) owner; /* &tw_cur of the thread inside, or 0 */
-    uint32_t recursion;       /* owner's nested entries */
-    int mode;                 /* how the owner got in: MODE_* */
+    uint32_t entries;         /* calls into the module running */
     _Atomic(uintptr_t) bias;  /* the thread that enters without atomics */
     atomic_int bias_in;       /* it is inside */
     atomic_int revoke;        /* the bias is gone for good */
@@ -258,13 +258,14 @@ static const char *trap_name(int trap)
 /* ---- entering the module ---------------------------------------------- */
 
 /* The lock. A locked instruction costs more than the rest of a call into
- * the module (6-9 ns here, against 2 for a native hook), so the lock is
- * biased, as Java's monitors were: the first thread that calls a hook
- * owns the bias and enters with plain stores and loads; another thread
- * revokes the bias for good (membarrier makes the owner's stores visible,
- * the asymmetric Dekker of liburcu and folly), and from then on every
- * thread takes `owner` by compare-and-swap. */
-enum { MODE_CAS = 0, MODE_BIAS = 1 };
+ * the module (6-9 ns here, against 2 for a whole native hook call), so
+ * the lock is biased, as Java's monitors were: the first thread that calls
+ * a hook owns the bias and enters with plain loads and stores; a second
+ * thread revokes the bias for good (membarrier() makes the owner's store
+ * visible or makes it see the revocation: the asymmetric Dekker of liburcu
+ * and folly), after which every thread takes `owner` by compare-and-swap.
+ * Either way the owner's thread may re-enter. */
+enum { IN_BIAS, IN_BIAS_NESTED, IN_CAS, IN_CAS_NESTED };
 
 static bool have_membarrier;
 
@@ -275,9 +276,12 @@ static void init_membarrier(void)
                 0) == 0;
 }
 
-static void lock_slow(struct tw *w, uintptr_t id, bool may_bias)
+static __attribute__((noinline)) int lock_slow(struct tw *w, uintptr_t id,
+                                               bool may_bias)
 {
     uintptr_t expect = 0, b;
+    if (atomic_load_explicit(&w->owner, memory_order_relaxed) == id)
+        return IN_CAS_NESTED;
     for (unsigned spins = 0;; spins++) {
         if (atomic_compare_exchange_weak_explicit(&w->owner, &expect, id,
                                                   memory_order_acquire,
@@ -287,12 +291,10 @@ static void lock_slow(struct tw *w, uintptr_t id, bool may_bias)
         if (spins > 64)
             sched_yield();
     }
-    w->recursion = 1;
-    w->mode = MODE_CAS;
     b = atomic_load_explicit(&w->bias, memory_order_relaxed);
     if (b && b != id) {
-        /* After the barrier the owner of the bias either is seen inside
-         * or sees `revoke` and takes this path. */
+        /* After the barrier, the bias's owner either is seen inside or
+         * sees `revoke` and comes this way. */
         atomic_store_explicit(&w->revoke, 1, memory_order_relaxed);
         syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
         while (atomic_load_explicit(&w->bias_in, memory_order_acquire))
@@ -302,39 +304,69 @@ static void lock_slow(struct tw *w, uintptr_t id, bool may_bias)
                !atomic_load_explicit(&w->revoke, memory_order_relaxed)) {
         atomic_store_explicit(&w->bias, id, memory_order_relaxed);
     }
+    return IN_CAS;
 }
 
-static inline void lock(struct tw *w, struct frame **me, bool may_bias)
+static inline int lock(struct tw *w, struct frame **me, bool may_bias)
 {
     uintptr_t id = (uintptr_t)me;
-    if (atomic_load_explicit(&w->owner, memory_order_relaxed) == id) {
-        w->recursion++;
-        return;
-    }
     if (atomic_load_explicit(&w->bias, memory_order_relaxed) == id) {
+        int in = atomic_load_explicit(&w->bias_in, memory_order_relaxed);
+        if (in) {
+            atomic_store_explicit(&w->bias_in, in + 1, memory_order_relaxed);
+            return IN_BIAS_NESTED;
+        }
         atomic_store_explicit(&w->bias_in, 1, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst);
-        if (!atomic_load_explicit(&w->revoke, memory_order_relaxed)) {
-            atomic_store_explicit(&w->owner, id, memory_order_relaxed);
-            w->recursion = 1;
-            w->mode = MODE_BIAS;
-            return;
-        }
+        if (!atomic_load_explicit(&w->revoke, memory_order_relaxed))
+            return IN_BIAS;
         atomic_store_explicit(&w->bias_in, 0, memory_order_release);
     }
-    lock_slow(w, id, may_bias);
+    return lock_slow(w, id, may_bias);
 }
 
-static inline void unlock(struct tw *w)
+static inline void unlock(struct tw *w, int how)
 {
-    if (--w->recursion)
-        return;
-    if (w->mode == MODE_BIAS) {
-        atomic_store_explicit(&w->owner, 0, memory_order_relaxed);
+    switch (how) {
+    case IN_BIAS:
         atomic_store_explicit(&w->bias_in, 0, memory_order_release);
-    } else {
+        break;
+    case IN_BIAS_NESTED:
+        atomic_store_explicit(
+            &w->bias_in,
+            atomic_load_explicit(&w->bias_in, memory_order_relaxed) - 1,
+            memory_order_relaxed);
+        break;
+    case IN_CAS:
         atomic_store_explicit(&w->owner, 0, memory_order_release);
+        break;
+    default: break;
     }
+}
+
+/* Bookkeeping of the owner's thread around each call into the module:
+ * the outermost call sets the native stack's limit. */
+static inline void enter(struct tw *w, struct frame *f, struct frame **me)
+{
+    if (w->entries++ == 0) {
+        /* Stored only when it changes: a load of what was just stored
+         * costs more here than the compare. */
+        uintptr_t limit =
+            (uintptr_t)__builtin_frame_address(0) - TW_STACK_BUDGET;
+        if (w->rt.stack_limit != limit)
+            w->rt.stack_limit = limit;
+    }
+    f->w = w;
+    f->prev = *me;
+    f->trap = 0;
+    *me = f;
+}
+
+static inline void leave(struct tw *w, struct frame *f, struct frame **me)
+{
+    *me = f->prev;
+    if (--w->entries == 0)
+        w->grow_refused = false;
 }
 
 /* A call ended in a trap: `f` is still linked as this thread's frame. */
@@ -344,6 +376,7 @@ static int trapped(struct frame *f, const char *what)
     const char *name = trap_name(f->trap);
     char extra[96] = "";
     tw_cur = f->prev;
+    w->entries--;
     w->trap = f->trap;
     if (w->grow_refused && f->trap != TW_TRAP_MEMLIMIT)
         snprintf(extra, sizeof extra,
@@ -379,35 +412,27 @@ static int refuse_dead(struct tw *w)
     return TENON_EPLUGIN;
 }
 
-/* Enter the module: lock, link a frame, catch a trap. The caller's code
- * between TW_ENTER and TW_LEAVE runs once, or its trap runs the `trap`
- * block (with `rc` the error). Locals changed after the setjmp must not
- * be read in the trap block: it reads the frame only. */
+/* Enter the module in a cold path (create, destroy, timers): lock, link
+ * a frame, catch a trap. The code between TW_ENTER and TW_LEAVE runs
+ * once, or its trap runs `on_trap` and returns the error. The trap block
+ * reads the frame only (locals changed after the setjmp are lost). */
 #define TW_ENTER(w, f, what, on_trap, may_bias)                                \
     struct frame **me_ = &tw_cur;                                              \
-    lock((w), me_, (may_bias));                                                \
-    (f).w = (w);                                                               \
-    (f).prev = *me_;                                                           \
-    if ((w)->recursion == 1)                                                   \
-        (w)->rt.stack_limit =                                                  \
-            (uintptr_t)__builtin_frame_address(0) - TW_STACK_BUDGET;           \
-    (f).trap = 0;                                                              \
-    *me_ = &(f);                                                               \
+    (f).how = lock((w), me_, (may_bias));                                      \
+    enter((w), &(f), me_);                                                     \
     if (__builtin_setjmp((f).jb)) {                                            \
         int rc_ = trapped(&(f), (what));                                       \
         struct tw *tw_ = (f).w;                                                \
         on_trap;                                                               \
-        unlock(tw_);                                                           \
+        unlock(tw_, (f).how);                                                  \
         disable(tw_, (what));                                                  \
         return rc_;                                                            \
     }
 
 #define TW_LEAVE(w, f)                                                         \
     do {                                                                       \
-        *me_ = (f).prev;                                                       \
-        if ((w)->recursion == 1)                                               \
-            (w)->grow_refused = false;                                         \
-        unlock(w);                                                             \
+        leave((w), &(f), me_);                                                 \
+        unlock((w), (f).how);                                                  \
     } while (0)
 
 static inline void *gptr(const struct tw *w, uint64_t addr, uint64_t len)
@@ -442,14 +467,15 @@ static __attribute__((noinline, cold)) int64_t hook_trapped(struct tw *w,
 {
     int rc = trapped(f, "a hook");
     w->nest--;
-    unlock(w);
+    unlock(w, f->how);
     disable(w, "a hook");
     return rc;
 }
 
-static __attribute__((noinline, cold)) int64_t hook_nested(struct tw *w)
+static __attribute__((noinline, cold)) int64_t hook_nested(struct tw *w,
+                                                           int how)
 {
-    unlock(w);
+    unlock(w, how);
     w->host->set_error(w->self, "WebAssembly hooks nested too deep");
     return TENON_EBUSY;
 }
@@ -477,14 +503,11 @@ static int64_t call_hook(struct tw *w, uint32_t fn, uint32_t ctx,
     int64_t r;
     if (atomic_load_explicit(&w->dead, memory_order_relaxed))
         return refuse_dead(w);
-    lock(w, me, true);
+    f.how = lock(w, me, true);
     slot = w->nest;
     if (slot == TW_MAX_NEST || call->argc > TENON_OP_MAX_ARGS)
-        return hook_nested(w);
+        return hook_nested(w, f.how);
     w->nest = slot + 1;
-    if (w->recursion == 1)
-        w->rt.stack_limit =
-            (uintptr_t)__builtin_frame_address(0) - TW_STACK_BUDGET;
     if (w->slot_op[slot] != call->op)
         slot_strings(w, slot, call);
     addr = w->slot_call[slot];
@@ -492,22 +515,23 @@ static int64_t call_hook(struct tw *w, uint32_t fn, uint32_t ctx,
     {
         uint32_t head[4] = {TW_CALL_SIZE, call->argc, w->slot_str[slot],
                             w->slot_str[slot] + TW_SIG_OFF};
+        uint32_t n = call->argc;
         memcpy(g, head, sizeof head);
-        memcpy(g + TW_CALL_PARAM, &call->param, TW_CALL_SIZE - TW_CALL_PARAM);
+        /* Word by word, as the host wrote them: a wider load across
+         * words it has just stored would stall on store forwarding. */
+        memcpy(g + TW_CALL_PARAM, &call->param, 8);
+        memcpy(g + TW_CALL_PARAM + 8, &call->result, 8);
+        for (uint32_t i = 0; i < n; i++)
+            memcpy(g + TW_CALL_PARAM + 16 + 8 * i, &call->argv[i], 8);
     }
     w->active[slot] = call;
-    f.w = w;
-    f.prev = *me;
-    f.trap = 0;
-    *me = &f;
+    enter(w, &f, me);
     r = run_hook(w, &f, fn, ctx, addr);
-    *me = f.prev;
     if (__builtin_expect(f.trap != 0, 0))
         return hook_trapped(w, &f);
+    leave(w, &f, me);
     w->nest = slot;
-    if (w->recursion == 1)
-        w->grow_refused = false;
-    unlock(w);
+    unlock(w, f.how);
     return r;
 }
 
@@ -522,7 +546,8 @@ static int64_t call_hook(struct tw *w, uint32_t fn, uint32_t ctx,
     HOOK(i, 0)                                                                 \
     HOOK(i, 1) HOOK(i, 2) HOOK(i, 3) HOOK(i, 4) HOOK(i, 5) HOOK(i, 6) HOOK(i, 7)
 HOOK8(0)
-HOOK8(1) HOOK8(2) HOOK8(3) HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
+HOOK8(1)
+HOOK8(2) HOOK8(3) HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
 #define FN8(i)                                                                 \
     hook_##i##0, hook_##i##1, hook_##i##2, hook_##i##3, hook_##i##4,           \
         hook_##i##5, hook_##i##6, hook_##i##7

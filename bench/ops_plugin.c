@@ -4,7 +4,12 @@
  * and as WebAssembly (bench_ops_wasm), to compare the two. */
 #include <tenon/plugin.h>
 
-TENON_PLUGIN_INFO("bench-ops", "1.0.0",
+/* bench-ops-native or bench-ops-wasm (bench/CMakeLists.txt). */
+#ifndef BENCH_OPS_NAME
+#define BENCH_OPS_NAME "bench-ops"
+#endif
+
+TENON_PLUGIN_INFO(BENCH_OPS_NAME, "1.0.0",
     TENON_DESCRIPTION("bench/ops: a define, a before and an after")
     TENON_LICENSE("MIT")
     TENON_PERMISSION("op")

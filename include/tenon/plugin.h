@@ -543,7 +543,7 @@ struct tenon_hooks_v1 {
  * TENON_WASM_INFO defined, where only the static info and the entry stay:
  * the entry points at the WebAssembly glue, and the plugin's own functions,
  * referenced from nowhere else, are dropped at link time. That build also
- * declares the argument "wasm-memory" (the instance's memory limit, which
+ * declares the argument "wasm_memory" (the instance's memory limit, which
  * the glue takes away before the plugin sees its arguments) with the
  * default TENON_WASM_MEMORY_DEFAULT, and the key sandbox=wasm32. */
 #ifdef TENON_WASM_INFO
@@ -551,7 +551,7 @@ struct tenon_hooks_v1 {
 #define TENON_WASM_MEMORY_DEFAULT "16m"
 #endif
 #define TENON__WASM_KEYS                                                       \
-    TENON_ARG_INT_RANGE("wasm-memory", "64k", "4g", TENON_WASM_MEMORY_DEFAULT, \
+    TENON_ARG_INT_RANGE("wasm_memory", "64k", "4g", TENON_WASM_MEMORY_DEFAULT, \
                         "memory limit of the WebAssembly instance (bytes, "    \
                         "k/m/g suffix)")                                       \
     TENON__KV("sandbox", "wasm32")

@@ -547,7 +547,8 @@ static int64_t call_hook(struct tw *w, uint32_t fn, uint32_t ctx,
     HOOK(i, 1) HOOK(i, 2) HOOK(i, 3) HOOK(i, 4) HOOK(i, 5) HOOK(i, 6) HOOK(i, 7)
 HOOK8(0)
 HOOK8(1)
-HOOK8(2) HOOK8(3) HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
+HOOK8(2)
+HOOK8(3) HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
 #define FN8(i)                                                                 \
     hook_##i##0, hook_##i##1, hook_##i##2, hook_##i##3, hook_##i##4,           \
         hook_##i##5, hook_##i##6, hook_##i##7
@@ -726,10 +727,10 @@ u64 Z_tenonZ_buf_read(struct Z_tenon_instance_t *rt, u32 call, u32 arg, u64 off,
     struct tw *w = of(rt);
     const struct tenon_op_call *c = active_call(w, call);
     void *d = gptr(w, dst, len);
-    if (!HAS(w, buf_read))
-        return (u64)(int64_t)TENON_ENOTSUP;
     if (!c || !d)
         return (u64)(int64_t)TENON_EINVAL;
+    if (!HAS(w, buf_read))
+        return (u64)(int64_t)TENON_ENOTSUP;
     return (u64)w->host->buf_read(w->self, c, arg, off, d, len);
 }
 
@@ -739,10 +740,10 @@ u64 Z_tenonZ_buf_write(struct Z_tenon_instance_t *rt, u32 call, u32 arg,
     struct tw *w = of(rt);
     const struct tenon_op_call *c = active_call(w, call);
     const void *s = gptr(w, src, len);
-    if (!HAS(w, buf_write))
-        return (u64)(int64_t)TENON_ENOTSUP;
     if (!c || !s)
         return (u64)(int64_t)TENON_EINVAL;
+    if (!HAS(w, buf_write))
+        return (u64)(int64_t)TENON_ENOTSUP;
     return (u64)w->host->buf_write(w->self, c, arg, off, s, len);
 }
 
@@ -758,8 +759,6 @@ u32 Z_tenonZ_op_call(struct Z_tenon_instance_t *rt, u32 op, u32 len, u32 argv,
     char name[160];
     int64_t result = 0;
     int rc;
-    if (!HAS(w, op_call))
-        return (u32)TENON_ENOTSUP;
     if (!ga || !res || !gstr(w, op, len, name, sizeof name))
         return (u32)TENON_EINVAL;
     for (u32 k = 0; k < argc; k++) {
@@ -776,6 +775,8 @@ u32 Z_tenonZ_op_call(struct Z_tenon_instance_t *rt, u32 op, u32 len, u32 argv,
             v[k].len = n;
         }
     }
+    if (!HAS(w, op_call))
+        return (u32)TENON_ENOTSUP;
     rc = w->host->op_call(w->self, name, v, argc, &result);
     /* The call may have run one of our hooks that trapped: the module
      * must not go on as if nothing happened. */
@@ -872,7 +873,7 @@ static void free_tw(struct tw *w)
     free(w);
 }
 
-/* The plugin's arguments, without wasm-memory, in the module's memory
+/* The plugin's arguments, without wasm_memory, in the module's memory
  * (kept there for the instance's life, as the host keeps them). */
 static uint32_t put_args(struct tw *w, const struct tenon_args *args)
 {
@@ -881,7 +882,7 @@ static uint32_t put_args(struct tw *w, const struct tenon_args *args)
     uint8_t *g;
     for (size_t i = 0; args && i < args->count; i++) {
         const struct tenon_arg_value *v = &args->values[i];
-        if (strcmp(v->name, "wasm-memory") == 0)
+        if (strcmp(v->name, "wasm_memory") == 0)
             continue;
         bytes += TW_ARGVAL_SIZE + strlen(v->name) + strlen(v->str) + 2;
         n++;
@@ -900,7 +901,7 @@ static uint32_t put_args(struct tw *w, const struct tenon_args *args)
         uint8_t *e = g + TW_ARGS_SIZE + n * TW_ARGVAL_SIZE;
         size_t ln = strlen(v->name) + 1, ls = strlen(v->str) + 1;
         int32_t type = v->type, set = v->set;
-        if (strcmp(v->name, "wasm-memory") == 0)
+        if (strcmp(v->name, "wasm_memory") == 0)
             continue;
         memcpy(g + (at - base), v->name, ln);
         memcpy(e + TW_ARGVAL_NAME, &at, 4);
@@ -985,7 +986,7 @@ int tenon__wasm_create(const struct tenon_host *host,
                        struct tenon_instance *input, void **obj)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    const struct tenon_arg_value *mem = tenon_arg(args, "wasm-memory");
+    const struct tenon_arg_value *mem = tenon_arg(args, "wasm_memory");
     uint64_t limit =
         mem && mem->set && mem->i > 0 ? (uint64_t)mem->i : 16u << 20;
     struct tw *w;
@@ -1003,7 +1004,7 @@ int tenon__wasm_create(const struct tenon_host *host,
         if (w->trap == TW_TRAP_MEMLIMIT)
             host->set_error(self,
                             "WebAssembly module needs %u KiB of memory at "
-                            "start, over its limit wasm-memory=%u KiB",
+                            "start, over its limit wasm_memory=%u KiB",
                             w->initial_pages * (PAGE / 1024),
                             w->limit_pages * (PAGE / 1024));
         free_tw(w);

@@ -83,6 +83,7 @@ struct tw {
 
     atomic_int dead; /* a trap happened: never run again */
     int trap;        /* which */
+    char why[160];   /* and what it was, for every later refusal */
     bool instantiated, grow_refused;
     bool live; /* between create's success and destroy: may be disabled */
     uint32_t limit_pages, initial_pages;
@@ -383,15 +384,13 @@ static int trapped(struct frame *f, const char *what)
                  " after memory.grow past the limit "
                  "(%u KiB) was refused",
                  w->limit_pages * (PAGE / 1024));
+    if (w->grow_refused && f->trap != TW_TRAP_MEMLIMIT)
+        snprintf(w->why, sizeof w->why, "memory limit exceeded (%s%s)", name,
+                 extra);
+    else
+        snprintf(w->why, sizeof w->why, "%s", name);
     atomic_store(&w->dead, 1);
-    if (w->grow_refused && f->trap != TW_TRAP_MEMLIMIT) {
-        w->host->set_error(w->self,
-                           "WebAssembly trap in %s: memory limit exceeded "
-                           "(%s%s)",
-                           what, name, extra);
-    } else {
-        w->host->set_error(w->self, "WebAssembly trap in %s: %s", what, name);
-    }
+    w->host->set_error(w->self, "WebAssembly trap in %s: %s", what, w->why);
     return TENON_EPLUGIN;
 }
 
@@ -400,15 +399,13 @@ static int trapped(struct frame *f, const char *what)
 static void disable(struct tw *w, const char *what)
 {
     if (w->live && TENON_HOST_HAS(w->host, disable) && w->host->disable)
-        w->host->disable(w->self, "WebAssembly trap in %s: %s", what,
-                         trap_name(w->trap));
+        w->host->disable(w->self, "WebAssembly trap in %s: %s", what, w->why);
 }
 
 static int refuse_dead(struct tw *w)
 {
-    w->host->set_error(w->self,
-                       "WebAssembly instance disabled after a trap (%s)",
-                       trap_name(w->trap));
+    w->host->set_error(
+        w->self, "WebAssembly instance disabled after a trap (%s)", w->why);
     return TENON_EPLUGIN;
 }
 
@@ -548,7 +545,8 @@ static int64_t call_hook(struct tw *w, uint32_t fn, uint32_t ctx,
 HOOK8(0)
 HOOK8(1)
 HOOK8(2)
-HOOK8(3) HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
+HOOK8(3)
+HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
 #define FN8(i)                                                                 \
     hook_##i##0, hook_##i##1, hook_##i##2, hook_##i##3, hook_##i##4,           \
         hook_##i##5, hook_##i##6, hook_##i##7

@@ -31,6 +31,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 typedef struct tenon_op tenon_op_t;
 
 /* A buffer argument ('b' readable, 'w' writable by hooks with the
@@ -81,7 +83,7 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
 /* Nonzero when some hook is attached to `op` (for any parameter). The
  * first member of an operation is this flag, so the check inlines. */
 #define TENON_OP_HOOKED(op)                                                    \
-    (__builtin_expect(__atomic_load_n((const uint32_t *)(const void *)(op),   \
+    (__builtin_expect(__atomic_load_n((const uint32_t *)(const void *)(op),    \
                                       __ATOMIC_ACQUIRE) != 0,                  \
                       0))
 
@@ -97,8 +99,8 @@ const char *tenon_op_sig(const tenon_op_t *op);
 
 /* How many hooks of each kind are attached to `op` ("name" or
  * "name[param]"), counting those of every instance state. [any-thread] */
-int tenon_op_hooks(tenon_t *t, const char *op, size_t *before,
-                   size_t *define, size_t *after);
+int tenon_op_hooks(tenon_t *t, const char *op, size_t *before, size_t *define,
+                   size_t *after);
 
 /* Attach a hook on behalf of the host program (`inst` NULL) or of an
  * instance, as host->op_attach() (plugin.h) does; `rank` orders defines
@@ -116,9 +118,9 @@ int tenon_op_detach(tenon_t *t, uint64_t id);
 /* ---- instance states: two-step enable ------------------------------------ */
 
 enum tenon_instance_state {
-    TENON_STATE_LOADED = 0,   /* created: only always-on hooks run */
-    TENON_STATE_ENABLED = 1,  /* every hook and timer runs */
-    TENON_STATE_DISABLED = 2  /* nothing of it runs again */
+    TENON_STATE_LOADED = 0,  /* created: only always-on hooks run */
+    TENON_STATE_ENABLED = 1, /* every hook and timer runs */
+    TENON_STATE_DISABLED = 2 /* nothing of it runs again */
 };
 
 int tenon_instance_enable(tenon_instance_t *inst);
@@ -162,6 +164,8 @@ uint64_t tenon_instance_denied(const tenon_instance_t *inst, const char *name);
  * many fired; *next_ns (may be NULL) gets the nanoseconds until the next
  * deadline, or -1 when no timer is set. [any-thread] */
 size_t tenon_poll(tenon_t *t, int64_t *next_ns);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -61,9 +61,20 @@ struct frame {
  * through a TLS descriptor, a few instructions. */
 static __thread struct frame *tw_cur;
 
+/* A hook function of the module, found in its function table and checked
+ * for the hook's type once, when the hook is attached: the calls go to it
+ * directly. Tables only hold the module's own functions, so the pointer
+ * stays safe to call whatever the module later stores in its table. */
+typedef u64 (*hook_code)(void *, u32, u32);
+struct gfn {
+    hook_code code;
+    void *inst;
+};
+
 struct node { /* a hook attached or timer set at run time */
     struct node *next, **pprev;
     struct tw *w;
+    struct gfn h; /* a hook's function */
     uint32_t fn, ctx;
     uint64_t id;
 };
@@ -95,7 +106,7 @@ struct tw {
     const struct tenon_op_call *active[TW_MAX_NEST];
 
     struct tenon_hooks_v1 hooks;
-    uint32_t hook_fn[TW_MAX_HOOKS];
+    struct gfn hook_fn[TW_MAX_HOOKS];
 
     pthread_mutex_t nodes_lock;
     struct node *hooks_rt, *timers;
@@ -450,13 +461,12 @@ static inline struct tw *of(struct Z_tenon_instance_t *rt)
 /* The module's hook call, alone in a function so that the setjmp does
  * not make the caller keep everything in memory. A trap returns here
  * with f->trap set. */
-static __attribute__((noinline)) int64_t run_hook(struct tw *w, struct frame *f,
-                                                  uint32_t fn, uint32_t ctx,
-                                                  uint32_t addr)
+static __attribute__((noinline)) int64_t
+run_hook(const struct gfn *h, struct frame *f, uint32_t ctx, uint32_t addr)
 {
     if (__builtin_setjmp(f->jb))
         return 0;
-    return (int64_t)Z_guestZ_tenon_hook(&w->mod, fn, ctx, addr);
+    return (int64_t)h->code(h->inst, ctx, addr);
 }
 
 static __attribute__((noinline, cold)) int64_t hook_trapped(struct tw *w,
@@ -491,8 +501,9 @@ slot_strings(struct tw *w, uint32_t slot, const struct tenon_op_call *call)
     w->slot_op[slot] = call->op;
 }
 
-static int64_t call_hook(struct tw *w, uint32_t fn, uint32_t ctx,
-                         const struct tenon_op_call *call)
+static inline __attribute__((always_inline)) int64_t
+call_hook(struct tw *w, const struct gfn *h, uint32_t ctx,
+          const struct tenon_op_call *call)
 {
     struct frame **me = &tw_cur, f;
     uint32_t slot, addr;
@@ -523,7 +534,7 @@ static int64_t call_hook(struct tw *w, uint32_t fn, uint32_t ctx,
     }
     w->active[slot] = call;
     enter(w, &f, me);
-    r = run_hook(w, &f, fn, ctx, addr);
+    r = run_hook(h, &f, ctx, addr);
     if (__builtin_expect(f.trap != 0, 0))
         return hook_trapped(w, &f);
     leave(w, &f, me);
@@ -532,12 +543,26 @@ static int64_t call_hook(struct tw *w, uint32_t fn, uint32_t ctx,
     return r;
 }
 
+static uint32_t hook_type; /* (i32, i32) -> i64, registered once */
+
+static bool resolve(struct tw *w, uint32_t idx, struct gfn *out)
+{
+    const wasm_rt_funcref_table_t *t =
+        Z_guestZ___indirect_function_table(&w->mod);
+    if (idx >= t->size || !t->data[idx].func ||
+        t->data[idx].func_type != hook_type)
+        return false;
+    out->code = (hook_code)t->data[idx].func;
+    out->inst = t->data[idx].module_instance;
+    return true;
+}
+
 /* The static hooks' functions: one per hook key (ctx is the instance). */
 #define HOOK(i, j)                                                             \
     static int64_t hook_##i##j(void *ctx, const struct tenon_op_call *c)       \
     {                                                                          \
         struct tw *w = ctx;                                                    \
-        return call_hook(w, w->hook_fn[(i)*8 + (j)], w->guest_obj, c);         \
+        return call_hook(w, &w->hook_fn[(i)*8 + (j)], w->guest_obj, c);        \
     }
 #define HOOK8(i)                                                               \
     HOOK(i, 0)                                                                 \
@@ -546,7 +571,9 @@ HOOK8(0)
 HOOK8(1)
 HOOK8(2)
 HOOK8(3)
-HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
+HOOK8(4)
+HOOK8(5)
+HOOK8(6) HOOK8(7)
 #define FN8(i)                                                                 \
     hook_##i##0, hook_##i##1, hook_##i##2, hook_##i##3, hook_##i##4,           \
         hook_##i##5, hook_##i##6, hook_##i##7
@@ -556,7 +583,7 @@ HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
 static int64_t hook_rt(void *ctx, const struct tenon_op_call *c)
 {
     struct node *n = ctx;
-    return call_hook(n->w, n->fn, n->ctx, c);
+    return call_hook(n->w, &n->h, n->ctx, c);
 }
 
 static void node_add(struct tw *w, struct node **head, struct node *n)
@@ -687,8 +714,11 @@ u32 Z_tenonZ_op_attach(struct Z_tenon_instance_t *rt, u32 op, u32 len, u32 kind,
     if (!(n = calloc(1, sizeof *n)))
         return (u32)TENON_ENOMEM;
     n->w = w;
-    n->fn = fn;
     n->ctx = ctx;
+    if (!resolve(w, fn, &n->h)) {
+        free(n);
+        return (u32)TENON_EINVAL;
+    }
     rc =
         w->host->op_attach(w->self, name, (int)kind, flags, hook_rt, n, &n->id);
     if (rc) {
@@ -851,6 +881,8 @@ u32 Z_tenonZ_permitted(struct Z_tenon_instance_t *rt, u32 p, u32 len)
 static void init_module(void)
 {
     Z_guest_init_module();
+    hook_type =
+        wasm_rt_register_func_type(2, 1, WASM_RT_I32, WASM_RT_I32, WASM_RT_I64);
     init_membarrier();
 }
 
@@ -926,7 +958,12 @@ static int read_hooks(struct tw *w, uint32_t vt)
     memcpy(&fns, g + TW_HOOKS_FNS, 4);
     if (count > TW_MAX_HOOKS || !(g = gptr(w, fns, (u64)count * 4)))
         return -1;
-    memcpy(w->hook_fn, g, (size_t)count * 4);
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t idx;
+        memcpy(&idx, g + 4 * i, 4);
+        if (!resolve(w, idx, &w->hook_fn[i]))
+            return -1;
+    }
     w->hooks.struct_size = sizeof w->hooks;
     w->hooks.count = count;
     w->hooks.fns = hook_fns;
@@ -968,8 +1005,8 @@ static int start(struct tw *w, const struct tenon_args *args)
             TW_LEAVE(w, f);
             w->host->set_error(w->self,
                                "WebAssembly module: its %s vtable "
-                               "is outside its memory or lists "
-                               "over %d hooks",
+                               "is outside its memory, lists over %d "
+                               "hooks or one that is no tenon_hook_fn",
                                TENON_HOOKS_ID, TW_MAX_HOOKS);
             return TENON_EPLUGIN;
         }

@@ -342,14 +342,6 @@ EXPORT(tenon_hooks) uint32_t tw_hooks(void)
     return (uint32_t)(uintptr_t)vt;
 }
 
-/* `fn` is a function-table index the plugin gave the glue: a wrong one
- * traps here (call_indirect checks the index and the type). */
-EXPORT(tenon_hook)
-int64_t tw_hook(uint32_t fn, uint32_t ctx, const struct tenon_op_call *call)
-{
-    return ((tenon_hook_fn)(uintptr_t)fn)((void *)(uintptr_t)ctx, call);
-}
-
 EXPORT(tenon_timer) void tw_timer(uint32_t fn, uint32_t ctx, uint64_t id)
 {
     ((tenon_timer_fn)(uintptr_t)fn)((void *)(uintptr_t)ctx, id);

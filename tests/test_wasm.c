@@ -10,6 +10,8 @@
  */
 #include "testutil.h"
 
+#include <tenon/op.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +207,100 @@ static void test_host_addresses(void **state)
     tenon_close(t);
 }
 
+/* ---- through the host's operations --------------------------------------- */
+
+static int64_t op_native(void *ctx, uint64_t param,
+                         const union tenon_op_arg *args)
+{
+    (void)ctx, (void)param;
+    return -50 - args[0].i;
+}
+
+static int64_t other_native(void *ctx, uint64_t param,
+                            const union tenon_op_arg *args)
+{
+    (void)ctx, (void)param, (void)args;
+    return -1;
+}
+
+static int64_t dispatch(tenon_op_t *op, int64_t mode, int64_t x,
+                        struct tenon_buf *buf)
+{
+    union tenon_op_arg a[3];
+    a[0].i = mode;
+    a[1].i = x;
+    a[2].buf = buf;
+    return tenon_op_dispatch(op, 0, a);
+}
+
+/* The static define, buffers both ways, a hook attached at run time, an
+ * operation called from inside a hook (the instance entered again on the
+ * same thread), a timer; then a trap: the instance is disabled, the
+ * operation falls back to the host (or another plugin's define). */
+static void test_through_operations(void **state)
+{
+    static const char secret[16] = "host-secret-123";
+    tenon_t *t = open_wasm();
+    tenon_op_t *op, *other;
+    struct plug a, b;
+    char data[16] = "hello";
+    struct tenon_buf buf = {data, 5, sizeof data};
+    union tenon_op_arg one;
+    (void)state;
+    assert_int_equal(
+        tenon_op_declare(t, "wt.op", "iiw", 0, op_native, NULL, &op), 0);
+    assert_int_equal(
+        tenon_op_declare(t, "wt.other", "i", 0, other_native, NULL, &other), 0);
+    make(t, "wasm-trap", &a);
+    make(t, "wasm-peer", &b);
+    /* Not enabled yet: its define does not run. */
+    assert_int_equal(dispatch(op, WT_OK, 20, &buf), -50);
+    assert_int_equal(tenon_instance_enable(a.inst), 0);
+    assert_int_equal(dispatch(op, WT_OK, 20, &buf), 41);
+
+    assert_int_equal(dispatch(op, WT_BUF, 0, &buf),
+                     'h' + 'e' + 'l' + 'l' + 'o');
+    assert_int_equal(buf.len, 5);
+    assert_memory_equal(data, "WASMo", 5);
+
+    /* A host address, or one past the module's memory, as the source of
+     * a write: refused, and the buffer never holds the host's bytes. */
+    memset(data, 0, sizeof data);
+    buf.len = 0;
+    assert_int_equal(dispatch(op, WT_BUF_WRITE_BAD, 0xfffffff0, &buf),
+                     TENON_EINVAL);
+    {
+        int64_t r =
+            dispatch(op, WT_BUF_WRITE_BAD, (int64_t)(uintptr_t)secret, &buf);
+        assert_true(r == TENON_EINVAL || r == TENON_ERANGE || r >= 0);
+        assert_null(memmem(data, sizeof data, secret, 8));
+    }
+
+    assert_int_equal(dispatch(op, WT_ATTACH, 0, &buf), 0);
+    one.i = 5;
+    assert_int_equal(tenon_op_dispatch(other, 0, &one), 782);
+    assert_int_equal(dispatch(op, WT_OP_CALL, 1, &buf), 778);
+
+    assert_int_equal(dispatch(op, WT_TIMER, 0, &buf), 0);
+    assert_int_equal(tenon_poll(t, NULL), 1);
+    /* Due at once, but never fired: the trap comes first. */
+    assert_int_equal(dispatch(op, WT_TIMER, 0, &buf), 1);
+
+    /* The trap: the call fails, the instance is disabled for good. */
+    assert_int_equal(dispatch(op, WT_DIV0, 1, &buf), TENON_EPLUGIN);
+    assert_int_equal(tenon_instance_state(a.inst), TENON_STATE_DISABLED);
+    assert_contains(tenon_instance_error(a.inst), "integer divide by zero");
+    assert_int_equal(dispatch(op, WT_OK, 20, &buf), -50);
+    assert_int_equal(tenon_op_dispatch(other, 0, &one), -1);
+    /* Another plugin's define takes over once enabled. */
+    assert_int_equal(tenon_instance_enable(b.inst), 0);
+    assert_int_equal(dispatch(op, WT_OK, 20, &buf), 41);
+    assert_int_equal(tenon_poll(t, NULL), 0); /* a disabled: no timer */
+    tenon_destroy(a.inst);
+    tenon_destroy(b.inst);
+    tenon_close(t);
+}
+
 /* ---- threads ------------------------------------------------------------- */
 
 #define THREADS 4
@@ -361,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_trap_indirect_call),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_host_addresses),
+        cmocka_unit_test(test_through_operations),
         cmocka_unit_test(test_threads_serialized),
         cmocka_unit_test(test_listed_and_shown),
         cmocka_unit_test(test_signed_and_verified),

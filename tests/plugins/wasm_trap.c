@@ -18,7 +18,9 @@ TENON_PLUGIN_INFO(WT_NAME, "1.0.0",
     TENON_LICENSE("MIT")
     TENON_PROVIDES(TENON_HOOKS_ID)
     TENON_PERMISSION("op")
+    TENON_PERMISSION("buffer.read")
     TENON_PERMISSION("buffer.write")
+    TENON_PERMISSION("timer")
     TENON_HOOK_DEFINE("wt.op")
     TENON_ARG_INT("level", "3", "a number the plugin reports back"));
 
@@ -27,7 +29,21 @@ struct wt {
     struct tenon_instance *self;
     const struct tenon_args *args;
     volatile int64_t count; /* wt_count: unlocked read-modify-write */
+    int64_t fired;          /* timers that fired */
 };
+
+static int64_t other(void *ctx, const struct tenon_op_call *call)
+{
+    (void)ctx;
+    return 777 + call->argv[0];
+}
+
+static void tick(void *ctx, uint64_t id)
+{
+    struct wt *w = ctx;
+    (void)id;
+    w->fired++;
+}
 
 static int64_t (*volatile recurse_p)(int64_t);
 static void *volatile kept;
@@ -100,6 +116,33 @@ static int64_t run(struct wt *w, const struct tenon_op_call *call)
             w->count = w->count + 1;
         return w->count;
     case WT_LOG_LEVEL: return w->host->log_level(w->self);
+    case WT_BUF: {
+        char buf[64];
+        int64_t n = w->host->buf_read(w->self, call, 2, 0, buf, sizeof buf);
+        int64_t sum = 0;
+        for (int64_t i = 0; i < n; i++)
+            sum += (unsigned char)buf[i];
+        if (n < 0)
+            return n;
+        n = w->host->buf_write(w->self, call, 2, 0, "WASM", 4);
+        return n < 0 ? n : sum;
+    }
+    case WT_ATTACH: {
+        uint64_t id;
+        return w->host->op_attach(w->self, "wt.other", TENON_HOOK_DEFINE,
+                                  TENON_HOOK_ALWAYS_ON, other, w, &id);
+    }
+    case WT_TIMER: {
+        uint64_t id;
+        int rc = w->host->timer_set(w->self, (uint64_t)x, tick, w, &id);
+        return rc < 0 ? rc : w->fired;
+    }
+    case WT_OP_CALL: {
+        struct tenon_op_value v = {x, NULL, 0};
+        int64_t r = 0;
+        int rc = w->host->op_call(w->self, "wt.other", &v, 1, &r);
+        return rc < 0 ? rc : r;
+    }
     default: return -1;
     }
 }

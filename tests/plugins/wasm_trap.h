@@ -17,7 +17,11 @@ enum wt_mode {
     WT_SET_ERROR = 11,    /* set_error("refused %d on purpose") */
     WT_ARGS = 12,         /* level * 1000 + number of arguments seen */
     WT_COUNT = 13,        /* count += 1, argv[1] times; the count */
-    WT_LOG_LEVEL = 14     /* host->log_level() */
+    WT_LOG_LEVEL = 14,    /* host->log_level() */
+    WT_BUF = 15,          /* buffer argument 2: read it, write "WASM" + sum */
+    WT_ATTACH = 16,       /* define wt.other (returning 777) at run time */
+    WT_TIMER = 17,        /* a timer in argv[1] ns; the number fired */
+    WT_OP_CALL = 18       /* op_call("wt.other", argv[1]); its result */
 };
 
 #endif

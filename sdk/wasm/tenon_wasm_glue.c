@@ -558,30 +558,23 @@ static bool resolve(struct tw *w, uint32_t idx, struct gfn *out)
 }
 
 /* The static hooks' functions: one per hook key (ctx is the instance). */
+/* clang-format off */
 #define HOOK(i, j)                                                             \
     static int64_t hook_##i##j(void *ctx, const struct tenon_op_call *c)       \
     {                                                                          \
         struct tw *w = ctx;                                                    \
-        return call_hook(w, &w->hook_fn[(i)*8 + (j)], w->guest_obj, c);        \
+        return call_hook(w, &w->hook_fn[(i) * 8 + (j)], w->guest_obj, c);      \
     }
 #define HOOK8(i)                                                               \
-    HOOK(i, 0)                                                                 \
-    HOOK(i, 1)                                                                 \
-    HOOK(i, 2) HOOK(i, 3) HOOK(i, 4) HOOK(i, 5) HOOK(i, 6)                     \
-        HOOK(i, 7) _Static_assert(1, "eight hooks")
-HOOK8(0);
-HOOK8(1);
-HOOK8(2);
-HOOK8(3);
-HOOK8(4);
-HOOK8(5);
-HOOK8(6);
-HOOK8(7);
+    HOOK(i, 0) HOOK(i, 1) HOOK(i, 2) HOOK(i, 3)                                \
+    HOOK(i, 4) HOOK(i, 5) HOOK(i, 6) HOOK(i, 7)
+HOOK8(0) HOOK8(1) HOOK8(2) HOOK8(3) HOOK8(4) HOOK8(5) HOOK8(6) HOOK8(7)
 #define FN8(i)                                                                 \
-    hook_##i##0, hook_##i##1, hook_##i##2, hook_##i##3, hook_##i##4,           \
-        hook_##i##5, hook_##i##6, hook_##i##7
+    hook_##i##0, hook_##i##1, hook_##i##2, hook_##i##3,                        \
+    hook_##i##4, hook_##i##5, hook_##i##6, hook_##i##7
 static const tenon_hook_fn hook_fns[TW_MAX_HOOKS] = {
     FN8(0), FN8(1), FN8(2), FN8(3), FN8(4), FN8(5), FN8(6), FN8(7)};
+/* clang-format on */
 
 static int64_t hook_rt(void *ctx, const struct tenon_op_call *c)
 {

@@ -77,8 +77,25 @@ function(tenon_add_wasm_plugin target)
       ${TENON_WASM_SDK_DIR}/tenon_wasm.h
     COMMENT "Compiling ${target} to WebAssembly and translating it (wasm2c)"
     VERBATIM)
+  # The sources a second time, natively, for their static info and entry
+  # (pointing at the glue) alone: the rest goes at link time, and the
+  # objects are checked for what would survive and run natively
+  # (constructors, IFUNC resolvers, exported symbols). Never instrumented:
+  # a sanitizer's module constructor is code too.
+  add_library(${target}_info OBJECT ${srcs})
+  target_compile_definitions(${target}_info PRIVATE TENON_WASM_INFO
+    "TENON_WASM_MEMORY_DEFAULT=\"${W_MEMORY_DEFAULT}\""
+    ${W_COMPILE_DEFINITIONS})
+  target_compile_options(${target}_info PRIVATE -fvisibility=hidden
+    -ffunction-sections -fdata-sections -fno-sanitize=all)
+  target_include_directories(${target}_info PRIVATE ${TENON_WASM_INCLUDE_DIR}
+    ${W_INCLUDE_DIRECTORIES})
+  set_target_properties(${target}_info PROPERTIES POSITION_INDEPENDENT_CODE ON)
   add_library(${target} MODULE ${gen}/guest.c
-    ${TENON_WASM_SDK_DIR}/tenon_wasm_glue.c ${srcs})
+    ${TENON_WASM_SDK_DIR}/tenon_wasm_glue.c $<TARGET_OBJECTS:${target}_info>)
+  add_custom_command(TARGET ${target} PRE_LINK
+    COMMAND ${TENON_WASM_TOOL} --check-native $<TARGET_OBJECTS:${target}_info>
+    VERBATIM COMMAND_EXPAND_LISTS)
   # The generated code: bounds checks and the stack limit come from the
   # forced include; its unused helpers and values are wasm2c's own.
   set_source_files_properties(${gen}/guest.c PROPERTIES COMPILE_OPTIONS
@@ -88,14 +105,8 @@ function(tenon_add_wasm_plugin target)
       PROPERTIES COMPILE_OPTIONS -mtls-dialect=gnu2)
   endif()
   target_include_directories(${target} PRIVATE ${gen} ${TENON_WASM_SDK_DIR}
-    ${TENON_WASM_INCLUDE_DIR} ${W_INCLUDE_DIRECTORIES})
-  # The sources a second time, natively: only the static info and the
-  # entry (pointing at the glue) survive --gc-sections.
-  target_compile_definitions(${target} PRIVATE TENON_WASM_INFO
-    "TENON_WASM_MEMORY_DEFAULT=\"${W_MEMORY_DEFAULT}\""
-    ${W_COMPILE_DEFINITIONS})
-  target_compile_options(${target} PRIVATE -fvisibility=hidden
-    -ffunction-sections -fdata-sections)
+    ${TENON_WASM_INCLUDE_DIR})
+  target_compile_options(${target} PRIVATE -fvisibility=hidden)
   target_link_options(${target} PRIVATE -Wl,--gc-sections)
   target_link_libraries(${target} PRIVATE Threads::Threads)
   set_target_properties(${target} PROPERTIES PREFIX "")

@@ -456,40 +456,77 @@ static void test_shout_as_wasm(void **state)
 
 /* ---- the build helper ---------------------------------------------------- */
 
-/* A module that would call the system through WASI is refused by name. */
-static void test_helper_refuses_imports(void **state)
+/* Build `body` (a plugin's source after plugin.h) with the helper into a
+ * temporary directory; returns its exit status, *out what it printed. */
+static int helper_build(const char *body, char **out)
 {
-    char *dir = make_tmpdir(), *src = path_join(dir, "clock.c");
+    char *dir = make_tmpdir(), *src = path_join(dir, "p.c");
     char *log = path_join(dir, "log"), *cmd, text[4096] = "";
     FILE *f;
     size_t n;
     int status;
-    (void)state;
     assert_non_null(f = fopen(src, "w"));
-    fputs("#include <tenon/plugin.h>\n#include <time.h>\n"
-          "TENON_PLUGIN_INFO(\"clock\", \"1.0.0\", TENON_DESCRIPTION(\"x\"));\n"
-          "static int create(const struct tenon_host *h, struct "
-          "tenon_instance *s,\n const struct tenon_args *a, struct "
-          "tenon_instance *i, void **o)\n{ (void)h, (void)s, (void)a, "
-          "(void)i; *o = (void *)(long)time(NULL); return 0; }\n"
-          "static void destroy(void *o) { (void)o; }\n"
-          "TENON_PLUGIN_ENTRY(create, destroy, NULL, NULL);\n",
-          f);
+    fprintf(f,
+            "#include <tenon/plugin.h>\n%s\n"
+            "TENON_PLUGIN_INFO(\"p\", \"1.0.0\", TENON_DESCRIPTION(\"x\"));\n"
+            "static void destroy(void *o) { (void)o; }\n"
+            "TENON_PLUGIN_ENTRY(create, destroy, NULL, NULL);\n",
+            body);
     fclose(f);
-    assert_true(asprintf(&cmd, "%s -o %s/clock.so %s >%s 2>&1", TENON_WASM_TOOL,
+    assert_true(asprintf(&cmd, "%s -o %s/p.so %s >%s 2>&1", TENON_WASM_TOOL,
                          dir, src, log) > 0);
     status = system(cmd);
-    assert_int_not_equal(status, 0);
     assert_non_null(f = fopen(log, "r"));
     n = fread(text, 1, sizeof text - 1, f);
     text[n] = 0;
     fclose(f);
-    assert_contains(text, "wasi_snapshot_preview1.clock_time_get");
-    assert_contains(text, "may import only the host API");
+    *out = strdup(text);
     free(cmd);
     free(src);
     free(log);
     remove_tree(dir);
+    return status;
+}
+
+#define CREATE_HEAD                                                            \
+    "static int create(const struct tenon_host *h, struct tenon_instance *s,"  \
+    " const struct tenon_args *a, struct tenon_instance *i, void **o)\n"       \
+    "{ (void)h, (void)s, (void)a, (void)i; "
+
+/* A module that would call the system through WASI is refused by name. */
+static void test_helper_refuses_imports(void **state)
+{
+    char *out;
+    (void)state;
+    assert_int_not_equal(
+        helper_build("#include <time.h>\n" CREATE_HEAD
+                     "*o = (void *)(long)time(NULL); return 0; }",
+                     &out),
+        0);
+    assert_contains(out, "wasi_snapshot_preview1.clock_time_get");
+    assert_contains(out, "may import only the host API");
+    free(out);
+}
+
+/* Native code that would run outside the sandbox (a constructor in the
+ * sources' second, native compilation) is refused; the same source
+ * without it builds. */
+static void test_helper_refuses_native_code(void **state)
+{
+    char *out;
+    (void)state;
+    assert_int_not_equal(
+        helper_build("int hits;\n__attribute__((constructor)) static void "
+                     "ctor(void) { hits++; }\n" CREATE_HEAD
+                     "*o = &hits; return 0; }",
+                     &out),
+        0);
+    assert_contains(out, "constructors or destructors");
+    free(out);
+    assert_int_equal(
+        helper_build("int hits;\n" CREATE_HEAD "*o = &hits; return 0; }", &out),
+        0);
+    free(out);
 }
 
 int main(void)
@@ -510,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_signed_and_verified),
         cmocka_unit_test(test_shout_as_wasm),
         cmocka_unit_test(test_helper_refuses_imports),
+        cmocka_unit_test(test_helper_refuses_native_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

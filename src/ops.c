@@ -69,10 +69,12 @@ int tenon__perm_refuse(struct tenon_instance *self, int perm, const char *what)
         return tenon__fail(TENON_EPERM, "%s: no instance", what);
     atomic_fetch_add_explicit(&self->denied[perm], 1, memory_order_relaxed);
     unsigned bit = 1u << perm;
-    if (!(atomic_fetch_or(&self->denied_logged, bit) & bit))
+    atomic_uint *logged = (atomic_uint *)(uintptr_t)&self->plugin->perm_logged;
+    if (!(atomic_fetch_or(logged, bit) & bit))
         tenon__log(self->t, TENON_LOG_WARN, "tenon",
                    "plugin '%s' was refused %s: it lacks permission '%s' "
-                   "(logged once; tenon_instance_denied() counts them)",
+                   "(logged once per plugin and permission; "
+                   "tenon_instance_denied() counts them)",
                    self->plugin->info.name, what, perm_names[perm]);
     return tenon__fail(TENON_EPERM, "plugin '%s' lacks permission '%s' for %s",
                        self->plugin->info.name, perm_names[perm], what);
@@ -227,7 +229,19 @@ static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reader *readers;
 static _Atomic uint64_t gp = 1;
 static pthread_once_t barrier_once = PTHREAD_ONCE_INIT;
-static int have_barrier; /* 0: readers fence themselves */
+/* 0: no process-wide barrier (or a ThreadSanitizer build, which cannot see
+ * what one orders): readers publish their mark with a sequentially
+ * consistent store instead, and the writer's loads are sequentially
+ * consistent too, so neither side can miss the other. */
+static int have_barrier;
+
+#if defined(__SANITIZE_THREAD__)
+#define TENON__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TENON__TSAN 1
+#endif
+#endif
 static pthread_key_t reader_key;
 
 static __attribute__((
@@ -248,7 +262,11 @@ static void reader_gone(void *p)
 
 static void barrier_setup(void)
 {
+#ifdef TENON__TSAN
+    have_barrier = 0;
+#else
     have_barrier = tenon__sys_barrier_init() == 0;
+#endif
     pthread_key_create(&reader_key, reader_gone);
 }
 
@@ -273,13 +291,13 @@ static inline struct reader *read_enter(void)
     if (__builtin_expect(!r, 0))
         r = reader_new();
     if (r->nest++ == 0) {
-        atomic_store_explicit(&r->gen,
-                              atomic_load_explicit(&gp, memory_order_acquire),
-                              memory_order_relaxed);
+        uint64_t g = atomic_load_explicit(&gp, memory_order_acquire);
         if (__builtin_expect(!have_barrier, 0))
-            atomic_thread_fence(memory_order_seq_cst);
-        else
+            atomic_store_explicit(&r->gen, g, memory_order_seq_cst);
+        else {
+            atomic_store_explicit(&r->gen, g, memory_order_relaxed);
             atomic_signal_fence(memory_order_seq_cst);
+        }
     }
     return r;
 }
@@ -302,12 +320,10 @@ static void synchronize(void)
     uint64_t g = atomic_fetch_add(&gp, 1) + 1;
     if (have_barrier)
         tenon__sys_barrier();
-    else
-        atomic_thread_fence(memory_order_seq_cst);
     pthread_mutex_lock(&readers_lock);
 restart:
     for (struct reader *r = readers; r; r = r->next) {
-        uint64_t v = atomic_load_explicit(&r->gen, memory_order_acquire);
+        uint64_t v = atomic_load_explicit(&r->gen, memory_order_seq_cst);
         if (r == my_reader || v == 0 || v >= g)
             continue;
         /* a reader takes readers_lock only to register or leave, never
@@ -656,7 +672,7 @@ static int snapshot_publish(struct tenon_op *op, struct snapshot **old)
             return TENON_ENOMEM;
         }
     }
-    *old = atomic_exchange_explicit(&op->snap, s, memory_order_acq_rel);
+    *old = atomic_exchange_explicit(&op->snap, s, memory_order_seq_cst);
     __atomic_store_n(&op->hooked, s != NULL, __ATOMIC_RELEASE);
     return 0;
 }
@@ -699,7 +715,7 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
 {
     struct reader *r = read_enter();
     const struct snapshot *s =
-        atomic_load_explicit(&op->snap, memory_order_acquire);
+        atomic_load_explicit(&op->snap, memory_order_seq_cst);
     const struct hookset *hs =
         s ? hookset_for(s, param, (op->flags & TENON_OP_PARAM) != 0) : NULL;
     int64_t res;
@@ -1248,8 +1264,12 @@ void tenon__host_disable(struct tenon_instance *self, const char *fmt, ...)
     va_list ap;
     if (!self)
         return;
+    if (!fmt) {
+        tenon_instance_disable(self, NULL);
+        return;
+    }
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     tenon_instance_disable(self, msg);
 }
@@ -1691,6 +1711,21 @@ int tenon__ops_policy_env(tenon_t *t)
 {
     const char *f = getenv("TENON_POLICY");
     return f && *f ? tenon_policy_load(t, f) : 0;
+}
+
+int tenon_policy_check(tenon_t *t, const tenon_plugin_t *p, uint32_t *asked,
+                       uint32_t *granted)
+{
+    uint32_t g = 0;
+    if (!t || !p)
+        return tenon__fail(TENON_EINVAL, "tenon_policy_check: NULL argument");
+    if (asked)
+        *asked = p->info.perms_declared ? p->info.perms
+                                        : TENON__PERM_LEGACY | p->info.perms;
+    int rc = tenon__perms_grant(t, p, &g);
+    if (granted)
+        *granted = g;
+    return rc;
 }
 
 int tenon__perms_grant(tenon_t *t, const struct tenon_plugin *p,

@@ -511,6 +511,9 @@ call_hook(struct tw *w, const struct gfn *h, uint32_t ctx,
     int64_t r;
     if (atomic_load_explicit(&w->dead, memory_order_relaxed))
         return refuse_dead(w);
+    /* Once: the compiler would ask for the TLS address again after the
+     * calls below, a call to the TLS descriptor each time. */
+    __asm__("" : "+r"(me));
     f.how = lock(w, me, true);
     slot = w->nest;
     if (slot == TW_MAX_NEST || call->argc > TENON_OP_MAX_ARGS)

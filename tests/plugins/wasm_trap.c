@@ -137,6 +137,15 @@ static int64_t run(struct wt *w, const struct tenon_op_call *call)
         int rc = w->host->timer_set(w->self, (uint64_t)x, tick, w, &id);
         return rc < 0 ? rc : w->fired;
     }
+    case WT_NESTED_TRAP: {
+        char out[8];
+        struct tenon_op_value v[3] = {
+            {WT_DIV0, NULL, 0}, {1, NULL, 0}, {0, out, sizeof out}};
+        int64_t r = 0;
+        int rc = w->host->op_call(w->self, "wt.op", v, 3, &r);
+        /* Not reached: the inner call's trap ends this one too. */
+        return rc < 0 ? rc : 1000 + r;
+    }
     case WT_OP_CALL: {
         struct tenon_op_value v = {x, NULL, 0};
         int64_t r = 0;

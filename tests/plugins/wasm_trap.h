@@ -21,7 +21,8 @@ enum wt_mode {
     WT_BUF = 15,          /* buffer argument 2: read it, write "WASM" + sum */
     WT_ATTACH = 16,       /* define wt.other (returning 777) at run time */
     WT_TIMER = 17,        /* a timer in argv[1] ns; the number fired */
-    WT_OP_CALL = 18       /* op_call("wt.other", argv[1]); its result */
+    WT_OP_CALL = 18,      /* op_call("wt.other", argv[1]); its result */
+    WT_NESTED_TRAP = 19   /* op_call("wt.op", WT_DIV0): its own define traps */
 };
 
 #endif

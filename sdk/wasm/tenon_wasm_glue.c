@@ -377,7 +377,7 @@ static inline void enter(struct tw *w, struct frame *f, struct frame **me)
 static inline void leave(struct tw *w, struct frame *f, struct frame **me)
 {
     *me = f->prev;
-    if (--w->entries == 0)
+    if (--w->entries == 0 && w->grow_refused)
         w->grow_refused = false;
 }
 
@@ -494,10 +494,16 @@ slot_strings(struct tw *w, uint32_t slot, const struct tenon_op_call *call)
     uint8_t *s = w->mem->data + w->slot_str[slot];
     size_t n = strnlen(call->op, TW_SIG_OFF - 1);
     size_t k = strnlen(call->sig, TW_STR_SIZE - TW_SIG_OFF - 1);
+    uint32_t head[4] = {TW_CALL_SIZE, call->argc, w->slot_str[slot],
+                        w->slot_str[slot] + TW_SIG_OFF};
     memcpy(s, call->op, n);
     s[n] = 0;
     memcpy(s + TW_SIG_OFF, call->sig, k);
     s[TW_SIG_OFF + k] = 0;
+    /* The struct's head too: it depends on the operation alone. What the
+     * module writes over in its own memory is its own business; the glue
+     * never reads the slot back. */
+    memcpy(w->mem->data + w->slot_call[slot], head, sizeof head);
     w->slot_op[slot] = call->op;
 }
 
@@ -524,10 +530,7 @@ call_hook(struct tw *w, const struct gfn *h, uint32_t ctx,
     addr = w->slot_call[slot];
     g = w->mem->data + addr;
     {
-        uint32_t head[4] = {TW_CALL_SIZE, call->argc, w->slot_str[slot],
-                            w->slot_str[slot] + TW_SIG_OFF};
         uint32_t n = call->argc;
-        memcpy(g, head, sizeof head);
         /* Word by word, as the host wrote them: a wider load across
          * words it has just stored would stall on store forwarding. */
         memcpy(g + TW_CALL_PARAM, &call->param, 8);

@@ -21,13 +21,20 @@ CMAKE_FLAGS ?=
 #   bsdutils                      script(1): the docs' samples in a terminal
 #   gdb                           gcore writes the core files the tests read;
 #                                 gdb reads the ones tenon dump writes
+#   wabt                          wasm2c (WebAssembly plugins back to C) and
+#                                 wasm-objdump (the helper's import check)
+#   wasi-libc                     the C library a WebAssembly plugin links
+#   libclang-rt-14-dev-wasm32     clang's builtins for wasm32 (64-bit
+#                                 division and the like)
+#   lld                           wasm-ld, which links the wasm32 module
 DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libssl-dev \
-               libcmocka-dev clang binutils clang-format bsdutils gdb
+               libcmocka-dev clang binutils clang-format bsdutils gdb \
+               wabt wasi-libc libclang-rt-14-dev-wasm32 lld
 
 # Every C source and header of ours, for the style check.
 C_FILES = $(wildcard src/*.[ch] src/events/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \
           plugins/*/*.[ch] tests/helpers/*.[ch] \
-          tests/*.[ch] tests/plugins/*.[ch] bench/*.c fuzz/*.c)
+          tests/*.[ch] tests/plugins/*.[ch] bench/*.c fuzz/*.c sdk/wasm/*.[ch])
 
 .PHONY: all deps configure check check-asan check-tsan check-format format \
         demo bench fuzz install clean

@@ -528,7 +528,12 @@ struct tenon_hooks_v1 {
 #define TENON__STR2(x) #x
 #define TENON__STR(x)  TENON__STR2(x)
 
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__wasm__)
+/* Compiled to WebAssembly (docs/wasm.md): the module has no ELF note; the
+ * shared object around it carries the static info. */
+#define TENON__NOTE   __attribute__((used, aligned(4)))
+#define TENON__EXPORT __attribute__((visibility("default")))
+#elif defined(__GNUC__) || defined(__clang__)
 #define TENON__NOTE                                                            \
     __attribute__((section(TENON_INFO_SECTION), used, aligned(4)))
 #define TENON__EXPORT __attribute__((visibility("default")))
@@ -536,9 +541,34 @@ struct tenon_hooks_v1 {
 #error "Tenon plugins need a compiler with GNU attributes (gcc or clang)"
 #endif
 
+/* ---- WebAssembly builds ------------------------------------------------
+ *
+ * tenon-wasm-plugin and the CMake function tenon_add_wasm_plugin()
+ * (docs/wasm.md) compile a plugin's sources twice, unchanged: to wasm32,
+ * where the macros below are the native ones, and natively with
+ * TENON_WASM_INFO defined, where only the static info and the entry stay:
+ * the entry points at the WebAssembly glue, and the plugin's own functions,
+ * referenced from nowhere else, are dropped at link time. That build also
+ * declares the argument "wasm_memory" (the instance's memory limit, which
+ * the glue takes away before the plugin sees its arguments) with the
+ * default TENON_WASM_MEMORY_DEFAULT, and the key sandbox=wasm32. */
+#ifdef TENON_WASM_INFO
+#ifndef TENON_WASM_MEMORY_DEFAULT
+#define TENON_WASM_MEMORY_DEFAULT "16m"
+#endif
+#define TENON__WASM_KEYS                                                       \
+    TENON_ARG_INT_RANGE("wasm_memory", "64k", "4g", TENON_WASM_MEMORY_DEFAULT, \
+                        "memory limit of the WebAssembly instance (bytes, "    \
+                        "k/m/g suffix)")                                       \
+    TENON__KV("sandbox", "wasm32")
+#else
+#define TENON__WASM_KEYS
+#endif
+
 #define TENON__INFO_STR(name, version, ...)                                    \
     TENON__KV("abi", TENON__STR(TENON_ABI_VERSION))                            \
-    TENON__KV("name", name) TENON__KV("version", version) __VA_ARGS__
+    TENON__KV("name", name)                                                    \
+    TENON__KV("version", version) __VA_ARGS__ TENON__WASM_KEYS
 
 /* Write the static info note. `name` matches [a-z0-9][a-z0-9_-]*,
  * `version` is semver ("1.2.3", "1.0.0-rc.1"); both string literals. At
@@ -562,6 +592,38 @@ struct tenon_hooks_v1 {
 #else
 #define TENON__EXTERN
 #endif
+#ifdef TENON_WASM_INFO
+/* The glue (sdk/wasm/tenon_wasm_glue.c) linked into the same object. */
+#define TENON__HIDDEN __attribute__((visibility("hidden")))
+TENON__EXTERN TENON__HIDDEN int
+tenon__wasm_create(const struct tenon_host *host, struct tenon_instance *self,
+                   const struct tenon_args *args, struct tenon_instance *input,
+                   void **obj);
+TENON__EXTERN TENON__HIDDEN void tenon__wasm_destroy(void *obj);
+TENON__EXTERN TENON__HIDDEN const void *
+tenon__wasm_get_interface(void *obj, const char *id);
+/* The plugin's own functions stay type-checked, and referenced, so that
+ * the compiler does not warn about unused functions. */
+#define TENON_PLUGIN_ENTRY(create, destroy, get_interface, targets)            \
+    static const struct tenon_plugin_entry tenon__native_entry                 \
+        __attribute__((unused)) = {                                            \
+            0,        0, 0, 0, 0, 0, 0, (create), (destroy), (get_interface),  \
+            (targets)};                                                        \
+    TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry                \
+        tenon_plugin_entry;                                                    \
+    TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry                \
+        tenon_plugin_entry = {sizeof(struct tenon_plugin_entry),               \
+                              TENON_ABI_VERSION,                               \
+                              tenon__name,                                     \
+                              tenon__version,                                  \
+                              tenon__note.desc,                                \
+                              (uint32_t)sizeof(tenon__note.desc),              \
+                              0,                                               \
+                              tenon__wasm_create,                              \
+                              tenon__wasm_destroy,                             \
+                              tenon__wasm_get_interface,                       \
+                              NULL}
+#else
 #define TENON_PLUGIN_ENTRY(create, destroy, get_interface, targets)            \
     TENON__EXTERN TENON__EXPORT const struct tenon_plugin_entry                \
         tenon_plugin_entry;                                                    \
@@ -577,6 +639,7 @@ struct tenon_hooks_v1 {
                               (destroy),                                       \
                               (get_interface),                                 \
                               (targets)}
+#endif
 
 #ifdef __cplusplus
 }

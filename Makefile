@@ -26,6 +26,7 @@ DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libssl-dev \
 
 # Every C source and header of ours, for the style check.
 C_FILES = $(wildcard src/*.[ch] src/events/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \
+          examples/kvserver/*.[ch] \
           plugins/*/*.[ch] tests/helpers/*.[ch] \
           tests/*.[ch] tests/plugins/*.[ch] bench/*.c fuzz/*.c)
 

@@ -36,10 +36,10 @@ static const char usage[] =
     "unavailable, 2 on a usage error.\n";
 
 /* Keys shown in their own lines; the rest go under "other info". */
-static const char *const known[] = {"abi",         "name",    "version",
-                                    "description", "license", "help",
-                                    "provides",    "accepts", "rank",
-                                    "url",         "contact", "config.schema"};
+static const char *const known[] = {
+    "abi",     "name",          "version",    "description", "license",
+    "help",    "provides",      "accepts",    "rank",        "url",
+    "contact", "config.schema", "permission", "hook"};
 
 static int is_known(const char *key)
 {
@@ -126,6 +126,43 @@ static void emit_text(void *ud, const char *name, const char *description)
     tool_printf(stdout, "  %s  %s\n", name, description ? description : "");
 }
 
+/* Every value of `key` on one line after `label` ("hooks:" one a line). */
+static void print_list(const tenon_plugin_t *p, const char *key,
+                       const char *label, const char *none)
+{
+    size_t n = 0, nkv = tenon_plugin_info_count(p);
+    int hooks = strcmp(key, "hook") == 0;
+    printf("%-12s", label);
+    for (size_t i = 0; i < nkv; i++) {
+        const char *k, *v;
+        tenon_plugin_info_at(p, i, &k, &v);
+        if (strcmp(k, key) != 0)
+            continue;
+        if (hooks)
+            tool_printf(stdout, "%s%s\n", n ? "             " : " ", v);
+        else
+            tool_printf(stdout, " %s", v);
+        n++;
+    }
+    if (!n)
+        printf("%s\n", none);
+    else if (!hooks)
+        printf("\n");
+}
+
+/* The same as a JSON array of strings. */
+static json_t *list_json(const tenon_plugin_t *p, const char *key)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < tenon_plugin_info_count(p); i++) {
+        const char *k, *v;
+        tenon_plugin_info_at(p, i, &k, &v);
+        if (strcmp(k, key) == 0)
+            json_array_append_new(arr, tool_json_str(v));
+    }
+    return arr;
+}
+
 static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
 {
     size_t n = tenon_plugin_provides_count(p), nkv = tenon_plugin_info_count(p);
@@ -149,6 +186,9 @@ static int info_text(tenon_t *t, const tenon_plugin_t *p, int targets)
     printf("%s\n", n ? "" : " -");
     print_field("accepts:", tenon_plugin_get(p, "accepts"));
     printf("%-12s %d\n", "rank:", tenon_plugin_rank(p));
+    print_list(p, "permission", "permissions:",
+               " - (so: log callback event, as before permissions)");
+    print_list(p, "hook", "hooks:", " -");
     printf("%-12s", "needs:");
     for (size_t i = 0; i < tenon_plugin_needed_count(p); i++)
         tool_printf(stdout, " %s", tenon_plugin_needed(p, i));
@@ -258,6 +298,8 @@ static int info_json(tenon_t *t, const tenon_plugin_t *p, int targets)
     json_object_set_new(o, "url", tool_json_str(tenon_plugin_get(p, "url")));
     json_object_set_new(o, "contact",
                         tool_json_str(tenon_plugin_get(p, "contact")));
+    json_object_set_new(o, "permissions", list_json(p, "permission"));
+    json_object_set_new(o, "hooks", list_json(p, "hook"));
     json_object_set_new(o, "arguments", args_json(p));
     schema_json(o, tenon_plugin_get(p, "config.schema"));
     json_t *needed = json_array();

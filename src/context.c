@@ -171,6 +171,13 @@ int tenon_open(tenon_t **out, const struct tenon_options *opts)
         tenon_close(t);
         return tenon__fail(rc, "out of memory");
     }
+    /* an operator's policy that cannot be read must not mean "no policy" */
+    if ((rc = tenon__ops_policy_env(t))) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", tenon_last_error());
+        tenon_close(t);
+        return tenon__fail(rc, "TENON_POLICY: %s", msg);
+    }
     *out = t;
     return 0;
 }
@@ -204,6 +211,7 @@ void tenon_close(tenon_t *t)
     pthread_mutex_destroy(&t->lock);
     pthread_mutex_destroy(&t->trust_lock);
     tenon__callbacks_free(&t->callbacks);
+    tenon__ops_free(t);
     while (t->keyring) {
         struct tenon__keyring *kr = t->keyring;
         t->keyring = kr->older;

@@ -256,6 +256,8 @@ enum key_kind {
     K_ACCEPTS,
     K_PROVIDES,
     K_RANK,
+    K_PERMISSION,
+    K_HOOK,
     K_ARG,
     K_ARG_TYPE,
     K_ARG_HELP,
@@ -275,13 +277,16 @@ enum key_kind {
 static const struct {
     const char *name;
     size_t len;
-} key_names[K_COUNT] = {
-    {NULL, 0},          KEY("abi"),         KEY("name"),
-    KEY("version"),     KEY("description"), KEY("license"),
-    KEY("accepts"),     KEY("provides"),    KEY("rank"),
-    KEY("arg"),         KEY("arg.type"),    KEY("arg.help"),
-    KEY("arg.default"), KEY("arg.choices"), KEY("arg.required"),
-    KEY("arg.min"),     KEY("arg.max"),     {NULL, 0}};
+} key_names[K_COUNT] = {{NULL, 0},           KEY("abi"),
+                        KEY("name"),         KEY("version"),
+                        KEY("description"),  KEY("license"),
+                        KEY("accepts"),      KEY("provides"),
+                        KEY("rank"),         KEY("permission"),
+                        KEY("hook"),         KEY("arg"),
+                        KEY("arg.type"),     KEY("arg.help"),
+                        KEY("arg.default"),  KEY("arg.choices"),
+                        KEY("arg.required"), KEY("arg.min"),
+                        KEY("arg.max"),      {NULL, 0}};
 #undef KEY
 
 /* Lengths first: most keys are told apart without comparing a byte. */
@@ -430,6 +435,28 @@ static int interpret(struct tenon__info *info, const char **single,
                 return BAD("rank '%s' is not an integer from %d to %d", v,
                            -TENON__RANK_LIMIT, TENON__RANK_LIMIT);
             break;
+        case K_PERMISSION: {
+            int b = tenon__perm_lookup(v, strlen(v));
+            if (b < 0)
+                return BAD("permission '%s' is not one this host knows; "
+                           "expected log, callback, event, op, buffer.read, "
+                           "buffer.write, timer, file, table or network",
+                           v);
+            info->perms |= 1u << b;
+            info->perms_declared = 1;
+            break;
+        }
+        case K_HOOK: {
+            char op[128], why[TENON__REASON_MAX];
+            int hk;
+            unsigned hf;
+            if (tenon__hook_spec_parse(v, &hk, op, sizeof op, &hf, why,
+                                       sizeof why))
+                return BAD("%s", why);
+            info->perms |= 1u << TENON__P_OP;
+            info->nhooks++;
+            break;
+        }
         case K_ARG:
             if ((d && (rc = finish_arg(d, &pa, reason, reason_len))) ||
                 (rc = start_arg(info, v, reason, reason_len)))

@@ -154,6 +154,7 @@ int tenon_create_config(tenon_t *t, const char *spec, const char *config,
     rc = resolve(t, spec, &p, &inst->args);
     inst->plugin = p; /* holds the use the lookup took, when it found one */
     if (rc || (rc = check_input(p, input)) ||
+        (rc = tenon__perms_grant(t, p, &inst->perms)) ||
         (rc = config_for(p, config, &inst->config)))
         goto out;
     pthread_mutex_lock(&t->lock);
@@ -184,6 +185,17 @@ int tenon_create_config(tenon_t *t, const char *spec, const char *config,
         release_lib(t, inst->lib);
         goto out;
     }
+    if ((rc = tenon__instance_hooks_attach(inst))) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", tenon_last_error());
+        tenon__instance_ops_stop(inst);
+        tenon__callbacks_drop_handlers(inst);
+        inst->lib->entry->destroy(inst->obj);
+        tenon__callbacks_drop_declared(inst);
+        release_lib(t, inst->lib);
+        rc = tenon__fail(rc, "%s", why);
+        goto out;
+    }
     if (input) {
         atomic_fetch_add(&input->refs, 1);
         inst->input = input;
@@ -205,6 +217,7 @@ void tenon_destroy(tenon_instance_t *inst)
 {
     while (inst && atomic_fetch_sub(&inst->refs, 1) == 1) {
         tenon_instance_t *input = inst->input;
+        tenon__instance_ops_stop(inst);
         tenon__callbacks_drop_handlers(inst);
         inst->lib->entry->destroy(inst->obj);
         tenon__callbacks_drop_declared(inst);
@@ -316,6 +329,10 @@ static void host_log(struct tenon_instance *self, int level, const char *fmt,
     va_list ap;
     if (!self)
         return;
+    if (!tenon__perm_has(self, TENON__P_LOG)) {
+        tenon__perm_refuse(self, TENON__P_LOG, "logging");
+        return;
+    }
     va_start(ap, fmt);
     tenon__vlog(self->t, level, self->plugin->info.name, fmt, ap);
     va_end(ap);
@@ -352,6 +369,35 @@ static const char *host_config(struct tenon_instance *self)
     return self ? self->config : NULL;
 }
 
+/* Callbacks need permission "callback". */
+static int host_callback_declare(struct tenon_instance *self, const char *name,
+                                 const char *sig, struct tenon_callback **cb)
+{
+    if (!tenon__perm_has(self, TENON__P_CALLBACK))
+        return tenon__perm_refuse(self, TENON__P_CALLBACK,
+                                  "declaring a callback");
+    return tenon__callback_declare(self, name, sig, cb);
+}
+
+static int host_callback_register(struct tenon_instance *self,
+                                  struct tenon_instance *provider,
+                                  const char *name, const char *sig,
+                                  tenon_callback_fn fn, void *ctx, uint64_t *id)
+{
+    if (!tenon__perm_has(self, TENON__P_CALLBACK))
+        return tenon__perm_refuse(self, TENON__P_CALLBACK,
+                                  "registering a callback handler");
+    return tenon__callback_register(self, provider, name, sig, fn, ctx, id);
+}
+
+static int host_callback_unregister(struct tenon_instance *self, uint64_t id)
+{
+    if (!tenon__perm_has(self, TENON__P_CALLBACK))
+        return tenon__perm_refuse(self, TENON__P_CALLBACK,
+                                  "unregistering a callback handler");
+    return tenon__callback_unregister(self, id);
+}
+
 const struct tenon_host tenon__host = {
     .struct_size = sizeof(struct tenon_host),
     .abi = TENON_ABI_VERSION,
@@ -359,11 +405,21 @@ const struct tenon_host tenon__host = {
     .log_level = host_log_level,
     .set_error = host_set_error,
     .get_interface = host_get_interface,
-    .callback_declare = tenon__callback_declare,
+    .callback_declare = host_callback_declare,
     .callback_fire = tenon__callback_fire,
     .callback_handlers = tenon__callback_handlers,
-    .callback_register = tenon__callback_register,
-    .callback_unregister = tenon__callback_unregister,
+    .callback_register = host_callback_register,
+    .callback_unregister = host_callback_unregister,
     .last_error = tenon_last_error,
     .config = host_config,
+    .op_attach = tenon__host_op_attach,
+    .op_detach = tenon__host_op_detach,
+    .buf_read = tenon__host_buf_read,
+    .buf_write = tenon__host_buf_write,
+    .op_call = tenon__host_op_call,
+    .timer_set = tenon__host_timer_set,
+    .timer_cancel = tenon__host_timer_cancel,
+    .enable = tenon__host_enable,
+    .disable = tenon__host_disable,
+    .permitted = tenon__host_permitted,
 };

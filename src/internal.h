@@ -3,6 +3,7 @@
 #define TENON_INTERNAL_H
 
 #include <tenon/host.h>
+#include <tenon/op.h>
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -174,6 +175,11 @@ struct tenon__info {
     size_t nprovides;
     const char *accepts;
     int rank; /* the `rank` key; 0 without one */
+    /* The `permission` keys as bits of enum tenon__perm (hook keys add
+     * "op"); perms_declared: at least one permission key. */
+    uint32_t perms;
+    int perms_declared;
+    size_t nhooks; /* `hook` keys, checked by tenon__hook_spec_parse() */
     struct tenon_arg_decl *args;
     size_t nargs;
 };
@@ -511,6 +517,7 @@ struct tenon {
 
     struct tenon__library *libraries;
     struct tenon__callbacks callbacks;
+    struct tenon__ops *ops; /* ops.c: operations, policy, timers */
 };
 
 struct tenon_instance {
@@ -529,6 +536,12 @@ struct tenon_instance {
      * handlers it registered. */
     struct tenon_callback *callbacks;
     struct tenon__handler *handlers;
+    /* ops.c: the permissions granted (bits of enum tenon__perm), the state
+     * (enum tenon_instance_state), refusals counted and logged. */
+    uint32_t perms;
+    atomic_int state;
+    atomic_uint denied_logged;
+    atomic_uint_least64_t denied[16];
 };
 
 /* Scan if no scan has happened yet. Takes t->lock. */
@@ -961,5 +974,79 @@ int tenon__rfc3339_valid(const char *s);
  * loader may call it while holding t->lock. [any-thread] */
 int tenon__trust_policy(tenon_t *t, const struct tenon__keyring **kr);
 void tenon__trust_release(tenon_t *t, const struct tenon__keyring *kr);
+
+/* ---- ops.c: operations, permissions, timers ------------------------------ */
+
+enum tenon__perm {
+    TENON__P_LOG,
+    TENON__P_CALLBACK,
+    TENON__P_EVENT,
+    TENON__P_OP,
+    TENON__P_BUF_READ,
+    TENON__P_BUF_WRITE,
+    TENON__P_TIMER,
+    TENON__P_FILE,
+    TENON__P_TABLE,
+    TENON__P_NETWORK,
+    TENON__P_COUNT
+};
+/* What a plugin naming no permission gets: what ABI 1 offered before
+ * permissions existed. */
+#define TENON__PERM_LEGACY                                                     \
+    ((1u << TENON__P_LOG) | (1u << TENON__P_CALLBACK) | (1u << TENON__P_EVENT))
+
+/* The bit of permission `s` (`len` bytes), or -1. */
+int tenon__perm_lookup(const char *s, size_t len);
+/* Count and (once per plugin and permission) log a refusal; returns
+ * TENON_EPERM with a message naming the permission. */
+int tenon__perm_refuse(struct tenon_instance *self, int perm, const char *what);
+static inline int tenon__perm_has(const struct tenon_instance *self, int perm)
+{
+    return self && (self->perms >> perm & 1u);
+}
+
+/* A `hook` key's value: "before|define|after OP[ [PARAM]] [always-on]".
+ * 0, or TENON_EINVAL with the reason in `why`. */
+int tenon__hook_spec_parse(const char *v, int *kind, char *op, size_t oplen,
+                           unsigned *flags, char *why, size_t why_len);
+
+/* The permissions an instance of `p` gets under t's policy, in *granted;
+ * TENON_EPERM naming those refused. Runs no plugin code. */
+int tenon__perms_grant(tenon_t *t, const struct tenon_plugin *p,
+                       uint32_t *granted);
+/* After create(): attach the hooks the static info declares. */
+int tenon__instance_hooks_attach(struct tenon_instance *inst);
+/* Before destroy(): detach its hooks and drop its timers, waiting for any
+ * that runs on another thread. */
+void tenon__instance_ops_stop(struct tenon_instance *inst);
+void tenon__ops_free(tenon_t *t);
+/* tenon_open(): the policy file $TENON_POLICY names, if set. */
+int tenon__ops_policy_env(tenon_t *t);
+
+/* The host API members of ops.c (plugin.h). */
+int tenon__host_op_attach(struct tenon_instance *self, const char *op, int kind,
+                          unsigned flags, tenon_hook_fn fn, void *ctx,
+                          uint64_t *id);
+int tenon__host_op_detach(struct tenon_instance *self, uint64_t id);
+int64_t tenon__host_buf_read(struct tenon_instance *self,
+                             const struct tenon_op_call *call, uint32_t arg,
+                             uint64_t off, void *dst, uint64_t len);
+int64_t tenon__host_buf_write(struct tenon_instance *self,
+                              const struct tenon_op_call *call, uint32_t arg,
+                              uint64_t off, const void *src, uint64_t len);
+int tenon__host_op_call(struct tenon_instance *self, const char *op,
+                        struct tenon_op_value *argv, uint32_t argc,
+                        int64_t *result);
+int tenon__host_timer_set(struct tenon_instance *self, uint64_t delay_ns,
+                          tenon_timer_fn fn, void *ctx, uint64_t *id);
+int tenon__host_timer_cancel(struct tenon_instance *self, uint64_t id);
+int tenon__host_enable(struct tenon_instance *self);
+void tenon__host_disable(struct tenon_instance *self, const char *fmt, ...)
+    TENON_PRINTF(2, 3);
+int tenon__host_permitted(struct tenon_instance *self, const char *name);
+
+/* barrier_linux.c: a full memory barrier on every thread of the process. */
+int tenon__sys_barrier_init(void); /* 0, or -1 when the OS has none */
+void tenon__sys_barrier(void);
 
 #endif /* TENON_INTERNAL_H */

@@ -81,7 +81,7 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
 /* Nonzero when some hook is attached to `op` (for any parameter). The
  * first member of an operation is this flag, so the check inlines. */
 #define TENON_OP_HOOKED(op)                                                    \
-    (__builtin_expect(__atomic_load_n((const uint32_t *)(const void *)(op),   \
+    (__builtin_expect(__atomic_load_n((const uint32_t *)(const void *)(op),    \
                                       __ATOMIC_ACQUIRE) != 0,                  \
                       0))
 
@@ -97,8 +97,8 @@ const char *tenon_op_sig(const tenon_op_t *op);
 
 /* How many hooks of each kind are attached to `op` ("name" or
  * "name[param]"), counting those of every instance state. [any-thread] */
-int tenon_op_hooks(tenon_t *t, const char *op, size_t *before,
-                   size_t *define, size_t *after);
+int tenon_op_hooks(tenon_t *t, const char *op, size_t *before, size_t *define,
+                   size_t *after);
 
 /* Attach a hook on behalf of the host program (`inst` NULL) or of an
  * instance, as host->op_attach() (plugin.h) does; `rank` orders defines
@@ -116,9 +116,9 @@ int tenon_op_detach(tenon_t *t, uint64_t id);
 /* ---- instance states: two-step enable ------------------------------------ */
 
 enum tenon_instance_state {
-    TENON_STATE_LOADED = 0,   /* created: only always-on hooks run */
-    TENON_STATE_ENABLED = 1,  /* every hook and timer runs */
-    TENON_STATE_DISABLED = 2  /* nothing of it runs again */
+    TENON_STATE_LOADED = 0,  /* created: only always-on hooks run */
+    TENON_STATE_ENABLED = 1, /* every hook and timer runs */
+    TENON_STATE_DISABLED = 2 /* nothing of it runs again */
 };
 
 int tenon_instance_enable(tenon_instance_t *inst);

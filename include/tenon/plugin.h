@@ -305,8 +305,7 @@ struct tenon_host {
      * The operation need not be declared yet. Permission "op".
      * [any-thread] */
     int (*op_attach)(struct tenon_instance *self, const char *op, int kind,
-                     unsigned flags, tenon_hook_fn fn, void *ctx,
-                     uint64_t *id);
+                     unsigned flags, tenon_hook_fn fn, void *ctx, uint64_t *id);
 
     /* Detach a hook `self` attached. When it returns the hook is not
      * running on any other thread and never runs again (a hook may detach
@@ -340,8 +339,7 @@ struct tenon_host {
      * TENON_ENOENT when no host declared `op`, TENON_EINVAL when the
      * arguments do not match. Permission "op". [any-thread] */
     int (*op_call)(struct tenon_instance *self, const char *op,
-                   struct tenon_op_value *argv, uint32_t argc,
-                   int64_t *result);
+                   struct tenon_op_value *argv, uint32_t argc, int64_t *result);
 
     /* Call `fn(ctx, id)` once, `delay_ns` nanoseconds from now, from the
      * host's tenon_poll(); timers of one instance fire in deadline order

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,6 +125,11 @@ static int too_long(const struct server *s, struct conn *c)
     return queue(c, msg, (size_t)n);
 }
 
+static int has_line(const struct conn *c)
+{
+    return memchr(c->in + c->scanned, '\n', c->in_len - c->scanned) != NULL;
+}
+
 /* Execute the complete lines read, as long as the client reads replies. */
 static int run_lines(struct server *s, struct conn *c)
 {
@@ -152,7 +158,7 @@ static int run_lines(struct server *s, struct conn *c)
         c->in_len -= done;
         c->scanned -= done;
     }
-    if (!memchr(c->in + c->scanned, '\n', c->in_len - c->scanned))
+    if (!has_line(c))
         c->scanned = c->in_len;
     /* No newline in more than max_line bytes: the line is too long, what
      * is buffered goes, and so does what follows up to its newline. */
@@ -178,6 +184,20 @@ static int flush_out(struct conn *c)
     }
     c->out_off = c->out_len = 0;
     return 0;
+}
+
+/* Send replies and run the lines held back, until the client's socket is
+ * full or no complete line is left; -1 when the connection failed. */
+static int pump(struct server *s, struct conn *c)
+{
+    for (;;) {
+        if (flush_out(c))
+            return -1;
+        if (c->out_len - c->out_off >= OUT_HIGH || !has_line(c))
+            return 0;
+        if (run_lines(s, c))
+            return -1;
+    }
 }
 
 /* Read what the client sent and run it; -1 when the connection is over. */
@@ -237,6 +257,7 @@ static int after(const struct timespec *a, const struct timespec *b)
 
 static void accept_all(struct server *s)
 {
+    int one = 1;
     for (;;) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         struct conn *c, **cs;
@@ -270,6 +291,8 @@ static void accept_all(struct server *s)
             close(fd);
             continue;
         }
+        /* Replies go out as soon as a batch of commands ran. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->fd = fd;
         s->conns[s->nconns++] = c;
     }
@@ -337,10 +360,8 @@ static int serve(struct server *s, const sigset_t *unblocked)
             int bad = 0;
             if (!c->eof && (re & (POLLIN | POLLHUP | POLLERR)))
                 bad = conn_read(s, c);
-            /* Replies go as far as the client takes them; lines held back
-             * for want of room run once there is room. */
             if (!bad)
-                bad = flush_out(c) || run_lines(s, c) || flush_out(c);
+                bad = pump(s, c);
             if (bad || (re & POLLNVAL) ||
                 (c->eof && c->out_off == c->out_len && c->in_len == 0)) {
                 conn_free(c);

@@ -113,10 +113,17 @@ struct hook {
     struct hook *next;           /* in op->hooks, in attach order */
 };
 
+/* One hook as dispatch runs it: a copy of what it needs, so that a call
+ * reads one array instead of chasing pointers. */
+struct entry {
+    tenon_hook_fn fn;
+    void *ctx;
+};
+
 /* What one call (one parameter) runs: befores, defines by rank, afters. */
 struct hookset {
     uint32_t nbefore, ndefine, nafter;
-    struct hook *h[];
+    struct entry h[];
 };
 
 struct paramset {
@@ -139,6 +146,7 @@ struct tenon_op {
     char name[OP_NAME_MAX];
     char sig[TENON_OP_MAX_ARGS + 1];
     uint32_t argc;
+    uint32_t nbuf, nwbuf; /* how many 'b' or 'w', and 'w' arguments */
     int declared;
     tenon_op_native_fn native;
     void *ctx;
@@ -206,6 +214,8 @@ struct reader {
     /* What this thread retired from inside its own read section (a hook
      * detaching itself): freed when the section ends. */
     void *deferred;
+    struct frame *frames; /* the calls running on this thread, innermost
+                             first: what buf_read()/buf_write() check */
 };
 
 static void deferred_free(struct reader *r);
@@ -491,6 +501,10 @@ int tenon_op_declare(tenon_t *t, const char *name, const char *sig,
     }
     snprintf(op->sig, sizeof op->sig, "%s", sig);
     op->argc = (uint32_t)strlen(sig);
+    for (uint32_t i = 0; i < op->argc; i++) {
+        op->nbuf += sig[i] != 'i';
+        op->nwbuf += sig[i] == 'w';
+    }
     op->flags = flags;
     op->native = native;
     op->ctx = ctx;
@@ -521,6 +535,18 @@ const char *tenon_op_sig(const tenon_op_t *op) { return op->sig; }
 
 /* ---- snapshots ----------------------------------------------------------- */
 
+/* Whether a hook runs in its instance's state now: a snapshot holds only
+ * those, and is rebuilt when an instance is enabled or disabled, so that a
+ * call checks nothing per hook. Under o->lock, which state changes take. */
+static int runs_now(const struct hook *h)
+{
+    if (!h->inst)
+        return 1;
+    int st = atomic_load(&h->inst->state);
+    return st == TENON_STATE_ENABLED ||
+           (st == TENON_STATE_LOADED && (h->flags & TENON_HOOK_ALWAYS_ON));
+}
+
 static int hook_applies(const struct hook *h, int has_param, uint64_t param)
 {
     return !h->has_param || (has_param && h->param == param);
@@ -533,28 +559,35 @@ static struct hookset *hookset_build(const struct tenon_op *op, int has_param,
     size_t n = 0, k = 0;
     struct hookset *hs;
     for (const struct hook *h = op->hooks; h; h = h->next)
-        n += hook_applies(h, has_param, param);
+        n += hook_applies(h, has_param, param) && runs_now(h);
     if (!n)
         return NULL;
-    if (!(hs = calloc(1, sizeof *hs + n * sizeof hs->h[0]))) {
+    struct hook **v = malloc(n * sizeof *v);
+    if (!v || !(hs = calloc(1, sizeof *hs + n * sizeof hs->h[0]))) {
+        free(v);
         *oom = 1;
         return NULL;
     }
     for (int kind = 1; kind <= 3; kind++) {
         size_t first = k;
         for (struct hook *h = op->hooks; h; h = h->next)
-            if (h->kind == kind && hook_applies(h, has_param, param))
-                hs->h[k++] = h;
+            if (h->kind == kind && hook_applies(h, has_param, param) &&
+                runs_now(h))
+                v[k++] = h;
         if (kind == TENON_HOOK_DEFINE) /* by rank, stable: ties keep order */
             for (size_t i = first + 1; i < k; i++) {
-                struct hook *x = hs->h[i];
+                struct hook *x = v[i];
                 size_t j = i;
-                while (j > first && hs->h[j - 1]->rank < x->rank) {
-                    hs->h[j] = hs->h[j - 1];
+                while (j > first && v[j - 1]->rank < x->rank) {
+                    v[j] = v[j - 1];
                     j--;
                 }
-                hs->h[j] = x;
+                v[j] = x;
             }
+        for (size_t i = first; i < k; i++) {
+            hs->h[i].fn = v[i]->fn;
+            hs->h[i].ctx = v[i]->ctx;
+        }
         if (kind == TENON_HOOK_BEFORE)
             hs->nbefore = (uint32_t)(k - first);
         else if (kind == TENON_HOOK_DEFINE)
@@ -562,6 +595,7 @@ static struct hookset *hookset_build(const struct tenon_op *op, int has_param,
         else
             hs->nafter = (uint32_t)(k - first);
     }
+    free(v);
     return hs;
 }
 
@@ -636,18 +670,6 @@ struct frame {
     struct frame *up;
 };
 
-static __attribute__((
-    tls_model("initial-exec"))) _Thread_local struct frame *my_frames;
-
-static inline int runnable(const struct hook *h)
-{
-    if (!h->inst)
-        return 1;
-    int st = atomic_load_explicit(&h->inst->state, memory_order_relaxed);
-    return st == TENON_STATE_ENABLED ||
-           (st == TENON_STATE_LOADED && (h->flags & TENON_HOOK_ALWAYS_ON));
-}
-
 static const struct hookset *hookset_for(const struct snapshot *s,
                                          uint64_t param, int has_param)
 {
@@ -693,45 +715,50 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
     f.c.sig = op->sig;
     f.c.param = param;
     f.c.result = 0;
-    for (uint32_t i = 0; i < op->argc; i++)
-        f.c.argv[i] = op->sig[i] == 'i' ? args[i].i : (int64_t)args[i].buf->len;
-    f.args = args;
-    f.up = my_frames;
-    my_frames = &f;
-
-    struct hook *const *h = hs->h;
-    uint32_t i, n = hs->nbefore;
-    int refused = 0;
-    for (i = 0; i < n; i++)
-        if (runnable(h[i])) {
-            int64_t v = h[i]->fn(h[i]->ctx, &f.c);
-            if (v < 0) {
-                res = v;
-                refused = 1;
-                break;
-            }
+    /* One register-sized move per argument: the caller has just stored
+     * them one by one, and a wider copy (which a compiler makes of a plain
+     * loop) would wait for the stores to drain (store forwarding fails on
+     * a load that spans two stores). */
+    if (!op->nbuf)
+        for (uint32_t i = 0; i < op->argc; i++) {
+            int64_t v = args[i].i;
+            __asm__("" : "+r"(v));
+            f.c.argv[i] = v;
         }
-    h += n;
-    if (!refused) {
-        const struct hook *def = NULL;
-        for (i = 0; i < hs->ndefine; i++)
-            if (runnable(h[i])) {
-                def = h[i];
-                break;
-            }
-        res = def ? def->fn(def->ctx, &f.c) : native_call(op, param, args);
+    else
+        for (uint32_t i = 0; i < op->argc; i++)
+            f.c.argv[i] =
+                op->sig[i] == 'i' ? args[i].i : (int64_t)args[i].buf->len;
+    f.args = args;
+    f.up = r->frames;
+    r->frames = &f;
+
+    const struct entry *e = hs->h, *end = e + hs->nbefore;
+    int refused = 0;
+    for (; e < end; e++) {
+        int64_t v = e->fn(e->ctx, &f.c);
+        if (v < 0) {
+            res = v;
+            refused = 1;
+            break;
+        }
     }
-    h += hs->ndefine;
-    if (hs->nafter) {
+    e = hs->h + hs->nbefore;
+    end = e + hs->ndefine;
+    if (!refused)
+        res = e < end ? e->fn(e->ctx, &f.c) : native_call(op, param, args);
+    e = end;
+    end = e + hs->nafter;
+    if (e < end) {
         f.c.result = res;
-        for (i = 0; i < op->argc; i++) /* what the define wrote */
-            if (op->sig[i] == 'w')
-                f.c.argv[i] = (int64_t)args[i].buf->len;
-        for (i = 0; i < hs->nafter; i++)
-            if (runnable(h[i]))
-                h[i]->fn(h[i]->ctx, &f.c);
+        if (op->nwbuf)
+            for (uint32_t i = 0; i < op->argc; i++) /* what the define wrote */
+                if (op->sig[i] == 'w')
+                    f.c.argv[i] = (int64_t)args[i].buf->len;
+        for (; e < end; e++)
+            e->fn(e->ctx, &f.c);
     }
-    my_frames = f.up;
+    r->frames = f.up;
     read_exit(r);
     return res;
 }
@@ -1007,7 +1034,7 @@ int tenon__host_op_detach(struct tenon_instance *self, uint64_t id)
 
 static struct frame *frame_of(const struct tenon_op_call *call)
 {
-    for (struct frame *f = my_frames; f; f = f->up)
+    for (struct frame *f = my_reader ? my_reader->frames : NULL; f; f = f->up)
         if (&f->c == call)
             return f;
     return NULL;
@@ -1143,14 +1170,52 @@ int tenon__host_op_call(struct tenon_instance *self, const char *ref,
 
 /* ---- instance state ------------------------------------------------------ */
 
+/* Set inst's state (from `from`, or any state but DISABLED when `from` is
+ * -1) and rebuild the snapshots of the operations it hooks, so that they
+ * hold exactly the hooks that run now; returns the state it had. When this
+ * returns, a hook the change stopped runs on no other thread. */
+static int set_state(struct tenon_instance *inst, int to)
+{
+    struct tenon__ops *o = __atomic_load_n(&inst->t->ops, __ATOMIC_ACQUIRE);
+    struct snapshot *retired = NULL;
+    int old;
+
+    if (!o)
+        return atomic_exchange(&inst->state, to);
+    pthread_mutex_lock(&o->lock);
+    old = atomic_load(&inst->state);
+    if (old == TENON_STATE_DISABLED || old == to) {
+        pthread_mutex_unlock(&o->lock);
+        return old;
+    }
+    atomic_store(&inst->state, to);
+    for (struct tenon_op *op = o->ops; op; op = op->next) {
+        struct hook *h = op->hooks;
+        while (h && h->inst != inst)
+            h = h->next;
+        if (!h)
+            continue;
+        struct snapshot *prev = NULL;
+        while (snapshot_publish(op, &prev))
+            sched_yield();
+        if (prev) {
+            prev->retired_next = retired;
+            retired = prev;
+        }
+    }
+    pthread_mutex_unlock(&o->lock);
+    if (retired) {
+        synchronize();
+        retire(retired, NULL);
+    }
+    return old;
+}
+
 int tenon_instance_enable(tenon_instance_t *inst)
 {
-    int st = TENON_STATE_LOADED;
     if (!inst)
         return tenon__fail(TENON_EINVAL, "enable: NULL instance");
-    if (atomic_compare_exchange_strong(&inst->state, &st,
-                                       TENON_STATE_ENABLED) ||
-        st == TENON_STATE_ENABLED)
+    if (set_state(inst, TENON_STATE_ENABLED) != TENON_STATE_DISABLED)
         return 0;
     return tenon__fail(TENON_EPERM, "plugin '%s' is disabled: %s",
                        inst->plugin->info.name,
@@ -1171,12 +1236,10 @@ void tenon_instance_disable(tenon_instance_t *inst, const char *reason)
 {
     if (!inst)
         return;
-    if (atomic_exchange(&inst->state, TENON_STATE_DISABLED) !=
-        TENON_STATE_DISABLED) {
+    if (set_state(inst, TENON_STATE_DISABLED) != TENON_STATE_DISABLED)
         tenon__log(inst->t, TENON_LOG_WARN, "tenon", "plugin '%s' disabled: %s",
                    inst->plugin->info.name,
                    reason && *reason ? reason : "no reason given");
-    }
 }
 
 void tenon__host_disable(struct tenon_instance *self, const char *fmt, ...)

@@ -7,6 +7,8 @@
  */
 #include "testutil.h"
 
+#include <tenon/op.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +277,24 @@ static void test_async_undeclared_name(void **state)
     teardown_pl(&f);
 }
 
+/* A plugin without permission "event" emits nothing: each event is
+ * refused, counted, and the refusal logged once. */
+static void test_async_without_permission(void **state)
+{
+    struct fixture f;
+    tenon_instance_t *asy;
+    (void)state;
+    setup_pl(&f, "evsrc:n=10");
+    asy = add(&f, "evasyncnp:n=5");
+    assert_false(tenon_instance_permitted(asy, "event"));
+    run_all(&f, "%evt.type");
+    struct tenon_pipeline_stats st = stats(f.p);
+    assert_int_equal(st.async, 0);
+    assert_int_equal(metric(asy, "refused"), 10);
+    assert_int_equal(tenon_instance_denied(asy, "event"), 10);
+    teardown_pl(&f);
+}
+
 static uint64_t runs_now(tenon_instance_t *l) { return metric(l, "runs"); }
 
 /* Routines run between capture open and close, and not after. */
@@ -537,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_parse_once_and_types),
         cmocka_unit_test(test_async_two_threads),
         cmocka_unit_test(test_async_undeclared_name),
+        cmocka_unit_test(test_async_without_permission),
         cmocka_unit_test(test_listen_routines),
         cmocka_unit_test(test_malformed_record),
         cmocka_unit_test(test_source_fails),

@@ -32,9 +32,9 @@ extern "C" {
 #endif
 
 #define TENON_VERSION_MAJOR  0
-#define TENON_VERSION_MINOR  3
+#define TENON_VERSION_MINOR  5
 #define TENON_VERSION_PATCH  0
-#define TENON_VERSION_STRING "0.3.0"
+#define TENON_VERSION_STRING "0.5.0"
 
 typedef struct tenon tenon_t;
 typedef struct tenon_plugin tenon_plugin_t;

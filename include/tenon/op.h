@@ -31,6 +31,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 typedef struct tenon_op tenon_op_t;
 
 /* A buffer argument ('b' readable, 'w' writable by hooks with the
@@ -162,6 +164,8 @@ uint64_t tenon_instance_denied(const tenon_instance_t *inst, const char *name);
  * many fired; *next_ns (may be NULL) gets the nanoseconds until the next
  * deadline, or -1 when no timer is set. [any-thread] */
 size_t tenon_poll(tenon_t *t, int64_t *next_ns);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

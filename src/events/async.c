@@ -93,6 +93,13 @@ int tenon__async_handler(void *owner, const struct tenon_event *evt, char *err)
     if (!err)
         err = sink;
     err[0] = '\0';
+    tenon_instance_t *inst = pl->m[o->member].inst;
+    if (!tenon__perm_has(inst, TENON__P_EVENT)) {
+        rc = tenon__perm_refuse(inst, TENON__P_EVENT, "emitting an event");
+        snprintf(err, 256, "plugin '%s' lacks permission 'event'",
+                 pl->m[o->member].name);
+        goto refused;
+    }
     if ((rc = check_async(&pl->m[o->member], evt, err)))
         goto refused;
     if (!(copy = malloc(evt->len))) {

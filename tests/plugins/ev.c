@@ -37,8 +37,18 @@ TENON_PLUGIN_INFO("evsrc", "1.0.0",
     TENON_ARG_INT("fail", "0", "fail the batch holding event k")
     TENON_ARG_BOOL("types", "no", "give even events type 1000"));
 #elif EV_KIND == 2
-TENON_PLUGIN_INFO("evasync", "1.0.0",
+/* Built twice: evasyncnp asks only for log, so its events are refused
+ * (permission "event"). */
+#ifdef EV_NOEVENT
+#define EV_ASYNC_NAME  "evasyncnp"
+#define EV_ASYNC_PERMS TENON_PERMISSION("log")
+#else
+#define EV_ASYNC_NAME "evasync"
+#define EV_ASYNC_PERMS
+#endif
+TENON_PLUGIN_INFO(EV_ASYNC_NAME, "1.0.0",
     TENON_DESCRIPTION("Test async events from two threads")
+    EV_ASYNC_PERMS
     TENON_PROVIDES(TENON_ASYNC_ID) TENON_PROVIDES(TENON_EXTRACT_ID)
     TENON_PROVIDES(TENON_METRICS_ID)
     TENON_ARG_INT("n", "1000", "events per thread")

@@ -545,6 +545,7 @@ static void test_audit(void **state)
     expect(fd, "GET nobody", "NIL");
     expect(fd, "DEL user:1", "OK");
     expect(fd, "SET caf\xc3\xa9 x\\y", "OK");
+    expect(fd, "SET one 1", "OK");
     expect(fd, "GET", "ERR GET takes a key: GET key");
     send_all(fd, "SET a\tb c\n", 10);
     free(recv_line(fd));
@@ -555,6 +556,7 @@ static void test_audit(void **state)
     expect_log(&s, "kv-audit: DEL user:1 -> OK\n");
     /* Not printable: \xHH, the backslash too. */
     expect_log(&s, "kv-audit: SET caf\\xc3\\xa9 (3 bytes) -> OK\n");
+    expect_log(&s, "kv-audit: SET one (1 byte) -> OK\n");
     expect_log(&s, "kv-audit: GET -> ERR GET takes a key: GET key\n");
     expect_log(&s, "kv-audit: bad line (9 bytes) -> ERR control byte 0x09 "
                    "at byte 6");
@@ -745,6 +747,7 @@ static void test_all_three(void **state)
     expect_log(&s, "kv-audit: SET note (26 bytes) -> ERR value too large: 26 "
                    "bytes, limit 16\n");
     expect_log(&s, "kv-audit: EXPIRE session:9 (3 bytes) -> OK\n");
+    expect_log(&s, "kv-audit: kv.del session:9 -> deleted\n");
     expect_log(&s, "kv-audit: GET session:9 -> NIL\n");
     server_stop(&s);
 }

@@ -5,10 +5,11 @@
  *     kv-audit: SET user:1 (5 bytes) -> OK
  *
  * An after hook on kv.command (the verb, the key, the value's length and
- * the reply the client got) and one on kv.parse (the lines that were no
- * command). Bytes that are not printable ASCII are written \xHH, so a line
- * of the log is one line whatever the client sent; long keys and replies
- * are cut at `width` bytes with "...".
+ * the reply the client got), one on kv.parse (the lines that were no
+ * command) and one on kv.del (keys plugins deleted: kv-ttl's expiries). Bytes
+ * that are not printable ASCII are written \xHH, so a line of the log is one
+ * line whatever the client sent; long keys and replies are cut at `width` bytes
+ * with "...".
  */
 #include <tenon/plugin.h>
 
@@ -23,7 +24,8 @@ TENON_PLUGIN_INFO("kv-audit", "0.1.0",
     TENON_HELP("After each command of examples/kvserver, logs (level info) "
                "one line: the verb, the key, the value's size and the reply, "
                "e.g. 'SET user:1 (5 bytes) -> OK'; and each line that was "
-               "no command with the error it got. Non-printable bytes are "
+               "no command with the error it got, and each key a plugin "
+               "deleted through kv.del. Non-printable bytes are "
                "written \\xHH.")
     TENON_ARG_INT_RANGE("width", "8", "4096", "64",
                         "bytes of a key or reply shown before '...'")
@@ -31,7 +33,8 @@ TENON_PLUGIN_INFO("kv-audit", "0.1.0",
     TENON_PERMISSION("log")
     TENON_PERMISSION("buffer.read")
     TENON_HOOK_AFTER(KV_OP_COMMAND)
-    TENON_HOOK_AFTER(KV_OP_PARSE));
+    TENON_HOOK_AFTER(KV_OP_PARSE)
+    TENON_HOOK_AFTER(KV_OP_DEL));
 
 struct audit {
     const struct tenon_host *host;
@@ -83,8 +86,9 @@ static int64_t after_command(void *ctx, const struct tenon_op_call *call)
     show(a, call, KV_ARG_KEY, key);
     show(a, call, KV_ARG_REPLY, reply);
     if (call->argv[KV_ARG_NARGS] >= 2)
-        snprintf(size, sizeof size, " (%llu bytes)",
-                 (unsigned long long)call->argv[KV_ARG_VALUE]);
+        snprintf(size, sizeof size, " (%llu byte%s)",
+                 (unsigned long long)call->argv[KV_ARG_VALUE],
+                 call->argv[KV_ARG_VALUE] == 1 ? "" : "s");
     if (call->argv[KV_ARG_REPLY] > 0)
         a->host->log(a->self, TENON_LOG_INFO, "%s%s%s%s -> %s", verb,
                      *key ? " " : "", key, size, reply);
@@ -111,8 +115,27 @@ static int64_t after_parse(void *ctx, const struct tenon_op_call *call)
     return 0;
 }
 
-static const tenon_hook_fn hook_fns[] = {after_command, after_parse};
-static const struct tenon_hooks_v1 hooks = {sizeof hooks, 2, hook_fns};
+/* kv.del is what plugins call (kv-ttl, when a key expires). */
+static int64_t after_del(void *ctx, const struct tenon_op_call *call)
+{
+    struct audit *a = ctx;
+    char *key;
+
+    if (a->host->log_level(a->self) < TENON_LOG_INFO)
+        return 0;
+    if (!(key = malloc(4 * a->width + 8)))
+        return 0;
+    show(a, call, 0, key);
+    a->host->log(a->self, TENON_LOG_INFO, "%s %s -> %s", KV_OP_DEL, key,
+                 call->result == 1   ? "deleted"
+                 : call->result == 0 ? "not set"
+                                     : "failed");
+    free(key);
+    return 0;
+}
+
+static const tenon_hook_fn hook_fns[] = {after_command, after_parse, after_del};
+static const struct tenon_hooks_v1 hooks = {sizeof hooks, 3, hook_fns};
 
 static int audit_create(const struct tenon_host *host,
                         struct tenon_instance *self,

@@ -24,6 +24,7 @@ static const struct command {
     {"remove", cmd_remove, "delete an installed plugin"},
     {"cache", cmd_cache, "clear the scan cache"},
     {"providers", cmd_providers, "list the providers of an interface by rank"},
+    {"policy", cmd_policy, "show the permissions plugins ask for and get"},
     {"ps", cmd_ps, "list the processes of a system"},
     {"threads", cmd_threads, "list the threads of a process"},
     {"maps", cmd_maps, "list the memory mappings of a process"},
@@ -52,11 +53,13 @@ static void usage(FILE *f)
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'tenon COMMAND --help' describes a command. Environment:\n"
-               "  TENON_PLUGIN_PATH  colon-separated plugin directories\n"
-               "  TENON_LOG          off, error, warn, info, debug or trace\n"
-               "  TENON_TRUST        require, warn or off (see docs/trust.md)\n"
-               "  TENON_CACHE_DIR    where the scan cache lives\n");
+    fprintf(
+        f, "\n'tenon COMMAND --help' describes a command. Environment:\n"
+           "  TENON_PLUGIN_PATH  colon-separated plugin directories\n"
+           "  TENON_LOG          off, error, warn, info, debug or trace\n"
+           "  TENON_TRUST        require, warn or off (see docs/trust.md)\n"
+           "  TENON_CACHE_DIR    where the scan cache lives\n"
+           "  TENON_POLICY       a permission policy file (see docs/ops.md)\n");
 }
 
 /* The command `name`; else NULL, after saying so (with the nearest command

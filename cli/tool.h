@@ -191,5 +191,6 @@ int cmd_modules(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_providers(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@
 TENON_PLUGIN_INFO("hello", "1.0.0",
     TENON_DESCRIPTION("Greets whoever you name")
     TENON_LICENSE("MIT")
+    TENON_PERMISSION("log")
     TENON_PROVIDES(EXAMPLE_GREETER_ID)
     TENON_HELP("The example plugin of the Tenon authoring guide.\n"
                "hello:Bonjour,times=2 greets twice, in French.")

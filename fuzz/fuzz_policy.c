@@ -74,8 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tenon__hook_spec_parse(line, &kind, op, sizeof op, &flags, why,
                                sizeof why) == 0) {
         const char *sp = strchr(line, ' ');
-        if (kind < 1 || kind > 3 || !sp ||
-            strncmp(sp + 1, op, strlen(op)) != 0)
+        if (kind < 1 || kind > 3 || !sp || strncmp(sp + 1, op, strlen(op)) != 0)
             __builtin_trap();
     }
     uint64_t id;

@@ -437,10 +437,15 @@ static int interpret(struct tenon__info *info, const char **single,
             break;
         case K_PERMISSION: {
             int b = tenon__perm_lookup(v, strlen(v));
+            if (strcmp(v, "none") == 0) { /* asks for nothing at all */
+                info->perms_declared = 1;
+                break;
+            }
             if (b < 0)
                 return BAD("permission '%s' is not one this host knows; "
                            "expected log, callback, event, op, buffer.read, "
-                           "buffer.write, timer, file, table or network",
+                           "buffer.write, timer, file, table, network or "
+                           "none",
                            v);
             info->perms |= 1u << b;
             info->perms_declared = 1;

@@ -229,6 +229,8 @@ int tenon__arg_in_range(const struct tenon_arg_decl *d, int64_t v,
 /* ---- inventory.c --------------------------------------------------------- */
 
 struct tenon_plugin {
+    /* ops.c: the permissions whose refusal was logged for this plugin */
+    atomic_uint perm_logged;
     size_t dir_index; /* position of its directory in the search path */
     size_t order;     /* position in the scan: search path, then file name */
     size_t name_off;  /* where the file name starts in path */
@@ -540,7 +542,6 @@ struct tenon_instance {
      * (enum tenon_instance_state), refusals counted and logged. */
     uint32_t perms;
     atomic_int state;
-    atomic_uint denied_logged;
     atomic_uint_least64_t denied[16];
 };
 

@@ -69,10 +69,12 @@ int tenon__perm_refuse(struct tenon_instance *self, int perm, const char *what)
         return tenon__fail(TENON_EPERM, "%s: no instance", what);
     atomic_fetch_add_explicit(&self->denied[perm], 1, memory_order_relaxed);
     unsigned bit = 1u << perm;
-    if (!(atomic_fetch_or(&self->denied_logged, bit) & bit))
+    atomic_uint *logged = (atomic_uint *)(uintptr_t)&self->plugin->perm_logged;
+    if (!(atomic_fetch_or(logged, bit) & bit))
         tenon__log(self->t, TENON_LOG_WARN, "tenon",
                    "plugin '%s' was refused %s: it lacks permission '%s' "
-                   "(logged once; tenon_instance_denied() counts them)",
+                   "(logged once per plugin and permission; "
+                   "tenon_instance_denied() counts them)",
                    self->plugin->info.name, what, perm_names[perm]);
     return tenon__fail(TENON_EPERM, "plugin '%s' lacks permission '%s' for %s",
                        self->plugin->info.name, perm_names[perm], what);
@@ -1248,8 +1250,12 @@ void tenon__host_disable(struct tenon_instance *self, const char *fmt, ...)
     va_list ap;
     if (!self)
         return;
+    if (!fmt) {
+        tenon_instance_disable(self, NULL);
+        return;
+    }
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     tenon_instance_disable(self, msg);
 }
@@ -1691,6 +1697,21 @@ int tenon__ops_policy_env(tenon_t *t)
 {
     const char *f = getenv("TENON_POLICY");
     return f && *f ? tenon_policy_load(t, f) : 0;
+}
+
+int tenon_policy_check(tenon_t *t, const tenon_plugin_t *p, uint32_t *asked,
+                       uint32_t *granted)
+{
+    uint32_t g = 0;
+    if (!t || !p)
+        return tenon__fail(TENON_EINVAL, "tenon_policy_check: NULL argument");
+    if (asked)
+        *asked = p->info.perms_declared ? p->info.perms
+                                        : TENON__PERM_LEGACY | p->info.perms;
+    int rc = tenon__perms_grant(t, p, &g);
+    if (granted)
+        *granted = g;
+    return rc;
 }
 
 int tenon__perms_grant(tenon_t *t, const struct tenon_plugin *p,

@@ -77,7 +77,7 @@ run "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.number[/st
 run "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.value[/user] in (alice, erin) and not json.value[/request/tls] = true' --json -n 20 --plugin-path $p"
 run "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.value[/request/headers/x-trace-id] exists and json.number[/size] > 100000' -F '%json.value[/user] %json.number[/size]' --stats --plugin-path $p"
 try "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.number[/size] > big' --plugin-path $p   # checked before reading"
-try "(sleep 0.5; sleep 1.2; true) & timeout -s INT 3 $b/tenon run -s procwatch:interval=50 -f 'proc.name = sleep and proc.cmdline contains 1.2' -F '%proc.event %proc.name %proc.cmdline' --plugin-path $p   # sleep 1.2 starts after 0.5 s; SIGINT after 3 s"
+try "(sleep 1; sleep 2.5; true) & timeout -s INT 6 $b/tenon run -s procwatch:interval=50 -f 'proc.name = sleep and proc.cmdline contains 2.5' -F '%proc.event %proc.name %proc.cmdline' --plugin-path $p   # sleep 2.5 starts after 1 s; SIGINT after 6 s"
 
 # Operations: kvserver's commands are operations its plugins hook: kv-audit
 # logs each one (after), kv-limit refuses a SET over 16 bytes (before), and

@@ -43,7 +43,7 @@ if ! command -v script >/dev/null 2>&1; then
     echo "script(1) is not installed; skipped"
     exit 77
 fi
-DOCS="README.md docs/cli.md docs/plugin-authoring.md docs/embedding.md docs/events.md"
+DOCS="README.md docs/cli.md docs/plugin-authoring.md docs/embedding.md docs/events.md docs/ops.md"
 failed=0
 fail() {
     echo "FAIL: $*"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tenon/op.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -776,6 +777,70 @@ static void info_shows(void **state)
     run_free(&r);
 }
 
+/* tenon policy: what each plugin asks for and what a file grants */
+static void policy_cli(void **state)
+{
+    struct run r;
+    const char *env[] = {"TENON_PLUGIN_PATH=" TEST_OPH_DIR, "TENON_POLICY",
+                         NULL};
+    char path[] = "/tmp/tenon-policy-cli-XXXXXX";
+    int fd = mkstemp(path);
+    (void)state;
+    assert_true(fd >= 0);
+    const char text[] = "* log\nophwant log timer\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    RUN_ENV(&r, env, "policy");
+    assert_status(&r, 0);
+    assert_contains(r.out, "ophwant");
+    assert_contains(r.out, "log,timer,network");
+    run_free(&r);
+    RUN_ENV(&r, env, "policy", path);
+    assert_status(&r, 1);
+    assert_contains(r.out, "REFUSED");
+    assert_contains(r.out, "refused network");
+    run_free(&r);
+    RUN_ENV(&r, env, "policy", "--json", path);
+    assert_status(&r, 1);
+    json_t *j = parse_json(r.out);
+    size_t i;
+    json_t *e;
+    int seen = 0;
+    json_array_foreach(j, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "name")), "ophlow") ==
+            0) {
+            assert_int_equal(json_array_size(json_object_get(e, "refused")), 0);
+            seen++;
+        }
+        if (strcmp(json_string_value(json_object_get(e, "name")), "ophwant") ==
+            0) {
+            json_t *rf = json_object_get(e, "refused");
+            assert_int_equal(json_array_size(rf), 1);
+            assert_string_equal(json_string_value(json_array_get(rf, 0)),
+                                "network");
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    json_decref(j);
+    run_free(&r);
+    /* a malformed file: exit 1 with the line */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "oph lgo\n", 8), 8);
+    close(fd);
+    RUN_ENV(&r, env, "policy", path);
+    assert_status(&r, 1);
+    assert_contains(r.err, "line 1: unknown permission 'lgo'");
+    run_free(&r);
+    RUN_ENV(&r, env, "policy", "--help");
+    assert_status(&r, 0);
+    assert_contains(r.out, "usage: tenon policy");
+    run_free(&r);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -792,6 +857,7 @@ int main(void)
         cmocka_unit_test(policy_file),
         cmocka_unit_test(timers),
         cmocka_unit_test(info_shows),
+        cmocka_unit_test(policy_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,6 +152,14 @@ int tenon_policy_load(tenon_t *t, const char *path);
 int tenon_policy_parse(tenon_t *t, const char *text, size_t len,
                        const char *what);
 
+/* What an instance of `p` would ask for and be granted under t's policy
+ * now, as bit masks over tenon_permission_name()'s indices (either pointer
+ * may be NULL). Returns 0, or TENON_EPERM (with the message
+ * tenon_create() would give) when it would be refused. Runs no plugin
+ * code. [any-thread] */
+int tenon_policy_check(tenon_t *t, const tenon_plugin_t *p, uint32_t *asked,
+                       uint32_t *granted);
+
 /* Whether `inst` holds permission `name` (1/0), and how many of its calls
  * were refused for want of it. [any-thread] */
 int tenon_instance_permitted(const tenon_instance_t *inst, const char *name);

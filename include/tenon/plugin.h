@@ -491,7 +491,8 @@ struct tenon_plugin_entry {
  * "op" (attach hooks, call operations), "buffer.read", "buffer.write"
  * (the buffers an operation passes), "timer", "file", "table", "network".
  * A plugin that names none gets what every plugin had before permissions
- * existed: log, callback and event (see docs/ops.md). */
+ * existed: log, callback and event (see docs/ops.md); one that needs no
+ * permission at all says TENON_PERMISSION("none"). */
 #define TENON_PERMISSION(name) TENON__KV("permission", name)
 
 /* Hooks the plugin attaches when an instance is created, in the order the

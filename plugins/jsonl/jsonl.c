@@ -30,6 +30,7 @@ TENON_PLUGIN_INFO("jsonl", "0.1.0",
     TENON_DESCRIPTION("Events from JSON-lines files or standard input, and "
                       "JSON fields of them")
     TENON_LICENSE("MIT")
+    TENON_PERMISSION("log")
     TENON_PROVIDES(TENON_SOURCE_ID)
     TENON_PROVIDES(TENON_EXTRACT_ID)
     TENON_PROVIDES(TENON_METRICS_ID)

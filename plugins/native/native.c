@@ -22,6 +22,7 @@ TENON_PLUGIN_INFO("native", "0.3.0",
     TENON_DESCRIPTION("The running Linux system: processes, threads, "
                       "mappings, kernel modules and process memory")
     TENON_LICENSE("MIT")
+    TENON_PERMISSION("log") TENON_PERMISSION("callback")
     TENON_PROVIDES("tenon.osi/1")
     TENON_RANK(TENON_RANK_PRIMARY)
     TENON_HELP("Reads /proc for processes, threads, mappings and kernel "

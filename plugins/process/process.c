@@ -19,6 +19,7 @@ TENON_PLUGIN_INFO("process", "0.3.0",
     TENON_DESCRIPTION("One process's memory, from an operating system "
                       "instance, as a memory connector")
     TENON_LICENSE("MIT")
+    TENON_PERMISSION("none")
     TENON_ACCEPTS("tenon.osi/1")
     TENON_PROVIDES("tenon.memory/1")
     TENON_HELP("Give exactly one of pid= and name=. name= must match the "

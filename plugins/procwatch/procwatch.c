@@ -24,6 +24,7 @@ TENON_PLUGIN_INFO("procwatch", "0.1.0",
     TENON_DESCRIPTION("Process start and exit events from an operating "
                       "system instance")
     TENON_LICENSE("MIT")
+    TENON_PERMISSION("none")
     TENON_ACCEPTS(TENON_OSI_ID)
     TENON_PROVIDES(TENON_SOURCE_ID)
     TENON_PROVIDES(TENON_EXTRACT_ID)

@@ -566,10 +566,23 @@ static void test_audit(void **state)
 static void test_limit(void **state)
 {
     const char *args[] = {"--plugin", "kv-limit:max=64", NULL};
+    const char *dirs[] = {KV_PLUGIN_DIR};
+    const tenon_plugin_t *p;
+    tenon_t *t = open_scanned(dirs, 1);
     struct server s;
     char line[128];
     int fd;
     (void)state;
+
+    /* The build this test runs: WebAssembly wherever the toolchain is. */
+    assert_int_equal(tenon_find(t, "kv-limit", &p), 0);
+#ifdef KV_LIMIT_WASM
+    assert_nstr(tenon_plugin_get(p, "sandbox"), "wasm32");
+#else
+    assert_null(tenon_plugin_get(p, "sandbox"));
+#endif
+    tenon_close(t);
+
     server_start(&s, args);
     fd = client(&s);
     memset(line, 'v', sizeof line);

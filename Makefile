@@ -84,6 +84,7 @@ bench: all
 	$(BUILD)/bench/scan
 	$(BUILD)/bench/osi
 	$(BUILD)/bench/pipeline
+	$(BUILD)/bench/kvbench
 
 # Each fuzzer's output goes to a log, not through a pipe whose status would be
 # tail's: a crash must fail this target. New inputs land in build-fuzz/corpus,

@@ -32,6 +32,15 @@ static void reply_set(struct tenon_buf *r, const char *fmt, ...)
                                   : r->cap - 1;
 }
 
+/* A constant reply, without the cost of formatting it. */
+static void reply_lit(struct tenon_buf *r, const char *text)
+{
+    size_t n = strlen(text);
+    n = n < r->cap ? n : r->cap;
+    memcpy(r->data, text, n);
+    r->len = n;
+}
+
 /* `prefix` and then `len` bytes of `data`; the caller made room. */
 static void reply_put(struct tenon_buf *r, const char *prefix, const void *data,
                       size_t len)
@@ -179,7 +188,7 @@ static int64_t command_native(void *ctx, uint64_t param,
         else if (v)
             reply_set(reply, "ERR value of %zu bytes too long to send", vlen);
         else
-            reply_set(reply, "NIL");
+            reply_lit(reply, "NIL");
         return 0;
     }
     if (is_verb(verb, "SET")) {
@@ -192,7 +201,7 @@ static int64_t command_native(void *ctx, uint64_t param,
             reply_set(reply, "ERR out of memory");
             return rc;
         }
-        reply_set(reply, "OK");
+        reply_lit(reply, "OK");
         return 0;
     }
     if (is_verb(verb, "DEL")) {
@@ -201,7 +210,7 @@ static int64_t command_native(void *ctx, uint64_t param,
             return TENON_EINVAL;
         }
         rc = kv_store_del(&ops->store, key->data, key->len);
-        reply_set(reply, rc ? "OK" : "NIL");
+        reply_lit(reply, rc ? "OK" : "NIL");
         return 0;
     }
     rc = TENON_OP_CALL(ops->unknown, param, a, unknown_native(ctx, param, a));
@@ -318,5 +327,5 @@ void kv_ops_execute(struct kv_ops *ops, const char *line, size_t len)
     if (ops->reply.len == 0 && rc < 0)
         reply_set(&ops->reply, "ERR refused: %s", tenon_strerror((int)rc));
     else if (ops->reply.len == 0)
-        reply_set(&ops->reply, "OK");
+        reply_lit(&ops->reply, "OK");
 }

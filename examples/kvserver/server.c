@@ -186,6 +186,23 @@ static int flush_out(struct conn *c)
     return 0;
 }
 
+/* A client that once sent a long line or read a long reply does not keep
+ * megabytes for the rest of its connection. */
+static void trim(struct conn *c)
+{
+    char *p;
+    if (c->in_cap > (1u << 20) && c->in_len <= READ_CHUNK &&
+        (p = realloc(c->in, 2 * READ_CHUNK))) {
+        c->in = p;
+        c->in_cap = 2 * READ_CHUNK;
+    }
+    if (c->out_cap > (1u << 20) && c->out_off == c->out_len) {
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = c->out_off = c->out_len = 0;
+    }
+}
+
 /* Send replies and run the lines held back, until the client's socket is
  * full or no complete line is left; -1 when the connection failed. */
 static int pump(struct server *s, struct conn *c)
@@ -193,8 +210,10 @@ static int pump(struct server *s, struct conn *c)
     for (;;) {
         if (flush_out(c))
             return -1;
-        if (c->out_len - c->out_off >= OUT_HIGH || !has_line(c))
+        if (c->out_len - c->out_off >= OUT_HIGH || !has_line(c)) {
+            trim(c);
             return 0;
+        }
         if (run_lines(s, c))
             return -1;
     }

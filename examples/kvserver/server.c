@@ -127,7 +127,8 @@ static int too_long(const struct server *s, struct conn *c)
 
 static int has_line(const struct conn *c)
 {
-    return memchr(c->in + c->scanned, '\n', c->in_len - c->scanned) != NULL;
+    return c->in_len > c->scanned &&
+           memchr(c->in + c->scanned, '\n', c->in_len - c->scanned) != NULL;
 }
 
 /* Execute the complete lines read, as long as the client reads replies. */

@@ -62,11 +62,13 @@ TENON_PLUGIN_INFO("ophwant", "1.0.0",
 #define NHOOKS 0
 #endif
 
+struct tmr;
 struct oph {
     const struct tenon_host *host;
     struct tenon_instance *self;
     char tag[64];
     int64_t refuse;
+    struct tmr *timers; /* pending, freed by destroy */
 };
 
 static void put(struct oph *o, const struct tenon_op_call *c, char kind)
@@ -120,7 +122,18 @@ static const struct tenon_hooks_v1 hooks = {sizeof hooks, NHOOKS, fns};
 struct tmr {
     struct oph *o;
     int64_t n;
+    uint64_t id;
+    struct tmr *next;
 };
+
+static void unlink_tmr(struct oph *o, struct tmr *t)
+{
+    for (struct tmr **pp = &o->timers; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            return;
+        }
+}
 
 static void fired(void *ctx, uint64_t id)
 {
@@ -129,6 +142,7 @@ static void fired(void *ctx, uint64_t id)
     char s[96];
     int64_t r;
     (void)id;
+    unlink_tmr(t->o, t);
     snprintf(s, sizeof s, "%s%lld", t->o->tag, (long long)t->n);
     v[0].data = s;
     v[0].len = strlen(s);
@@ -158,15 +172,27 @@ static int api_timer(void *obj, uint64_t delay_ns, int64_t n, uint64_t *id)
         return TENON_ENOMEM;
     t->o = o;
     t->n = n;
-    if ((rc = o->host->timer_set(o->self, delay_ns, fired, t, id)))
+    if ((rc = o->host->timer_set(o->self, delay_ns, fired, t, &t->id))) {
         free(t);
-    return rc;
+        return rc;
+    }
+    *id = t->id;
+    t->next = o->timers;
+    o->timers = t;
+    return 0;
 }
 
 static int api_cancel(void *obj, uint64_t id)
 {
     struct oph *o = obj;
-    return o->host->timer_cancel(o->self, id);
+    int rc = o->host->timer_cancel(o->self, id);
+    for (struct tmr *t = o->timers; rc == 0 && t; t = t->next)
+        if (t->id == id) {
+            unlink_tmr(o, t);
+            free(t);
+            break;
+        }
+    return rc;
 }
 
 static int api_attach(void *obj, const char *op, int kind, uint64_t *id)
@@ -229,7 +255,16 @@ static int create(const struct tenon_host *host, struct tenon_instance *self,
     return 0;
 }
 
-static void destroy(void *obj) { free(obj); }
+static void destroy(void *obj)
+{
+    struct oph *o = obj;
+    while (o->timers) {
+        struct tmr *t = o->timers;
+        o->timers = t->next;
+        free(t);
+    }
+    free(o);
+}
 
 static const void *get_interface(void *obj, const char *id)
 {

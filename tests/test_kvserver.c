@@ -768,6 +768,29 @@ static void test_all_three(void **state)
     server_stop(&s);
 }
 
+/* What each plugin hooks and asks for is in its static info: tenon info
+ * shows it without loading the plugin. */
+static void test_info(void **state)
+{
+    static const char *const want[][5] = {
+        {"kv-audit", "after kv.command", "after kv.parse", "after kv.del",
+         "op log buffer.read"},
+        {"kv-limit", "before kv.command", "before kv.command",
+         "before kv.command", "op buffer.read buffer.write"},
+        {"kv-ttl", "define kv.unknown", "after kv.command", "after kv.command",
+         "op log buffer.read buffer.write timer"},
+    };
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        struct run r;
+        RUN(&r, "info", want[i][0], "--plugin-path", KV_PLUGIN_DIR);
+        assert_status(&r, 0);
+        for (size_t k = 1; k < 5; k++)
+            assert_contains(r.out, want[i][k]);
+        run_free(&r);
+    }
+}
+
 static void test_usage(void **state)
 {
     const char *args[] = {"--port", "70000", NULL};
@@ -799,6 +822,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ttl_policy, tmp_setup,
                                         tmp_teardown),
         cmocka_unit_test(test_all_three),
+        cmocka_unit_test(test_info),
         cmocka_unit_test(test_usage),
     };
     signal(SIGPIPE, SIG_IGN);

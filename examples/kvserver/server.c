@@ -496,7 +496,13 @@ static int start(struct server *s, const struct options *o,
     size_t i;
 
     if ((rc = kv_ops_init(&s->ops, s->t, s->max_line))) {
-        fprintf(stderr, "kvserver: %s\n", tenon_last_error());
+        if (rc == TENON_ENOMEM)
+            fprintf(stderr,
+                    "kvserver: no memory for lines of %zu bytes "
+                    "(--max-line)\n",
+                    s->max_line);
+        else
+            fprintf(stderr, "kvserver: %s\n", tenon_last_error());
         return -1;
     }
     if (o->policy && tenon_policy_load(s->t, o->policy)) {

@@ -233,7 +233,7 @@ static int conn_read(struct server *s, struct conn *c)
     if (n == 0) {
         /* A line the client did not finish is dropped, not run; complete
          * ones held back until it reads its replies still run. */
-        char *last = c->skipping ? NULL : memrchr(c->in, '\n', c->in_len);
+        char *last = memrchr(c->in, '\n', c->in_len);
         c->eof = 1;
         c->in_len = last ? (size_t)(last - c->in) + 1 : 0;
         if (c->scanned > c->in_len)

@@ -15,7 +15,8 @@
  *       hands any other verb to kv.unknown. Returns 0, or a negative
  *       TENON_E* code when the command failed or was refused (a before
  *       hook that refuses writes its "ERR ..." into `reply`; when it
- *       writes nothing the server replies "ERR refused (CODE)").
+ *       writes nothing the server replies "ERR refused: " and the
+ *       tenon_strerror() text of the code).
  *   kv.unknown  "bbbiw"  the same arguments, for a verb the host does not
  *       know. Its own code returns TENON_ENOTSUP, which kv.command turns
  *       into "ERR unknown command"; a plugin adds commands by defining it,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +38,31 @@ struct server {
     char *dir; /* holds log.txt, the server's stderr */
     char *log_path;
 };
+
+/* Servers started and not stopped yet: a failing test leaves its server
+ * running, which the teardown then kills. */
+static pid_t live[8];
+
+static void live_set(pid_t pid, pid_t to)
+{
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+        if (live[i] == pid) {
+            live[i] = to;
+            return;
+        }
+}
+
+static int kill_leftovers(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+    return 0;
+}
 
 static long now_ms(void)
 {
@@ -100,6 +126,8 @@ static int server_start_args(struct server *s, const char *const *args,
     assert_true(s->pid >= 0);
     if (s->pid == 0) {
         int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        /* Nor does it outlive a test program that crashed or timed out. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (log < 0 || dup2(out[1], 1) < 0 || dup2(log, 2) < 0)
             _exit(126);
         unsetenv("TENON_POLICY");
@@ -107,6 +135,7 @@ static int server_start_args(struct server *s, const char *const *args,
         _exit(127);
     }
     close(out[1]);
+    live_set(0, s->pid);
     /* "listening on 127.0.0.1:PORT\n", or end of file when it exits. */
     while (!memchr(buf, '\n', len) && len < sizeof buf - 1) {
         struct pollfd p = {out[0], POLLIN, 0};
@@ -122,6 +151,7 @@ static int server_start_args(struct server *s, const char *const *args,
     close(out[0]);
     if (len == 0) {
         assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+        live_set(s->pid, 0);
         *err = read_file(s->log_path);
         remove_tree(s->dir);
         free(s->log_path);
@@ -155,6 +185,7 @@ static void server_stop(struct server *s)
     char *log;
     assert_int_equal(kill(s->pid, SIGTERM), 0);
     assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+    live_set(s->pid, 0);
     log = server_log(s);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         print_error("kvserver status %d, log:\n%s\n", status, log);
@@ -492,8 +523,11 @@ static void test_slow_reader(void **state)
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+            /* No cmocka assertion here: a failure would go on running
+             * the tests in this copy of the process. */
             for (int i = 0; i < N; i++)
-                send_str(slow, "GET big\n");
+                if (send(slow, "GET big\n", 8, MSG_NOSIGNAL) != 8)
+                    _exit(1);
             _exit(0);
         }
         sleep_ms(300);
@@ -806,24 +840,30 @@ static void test_usage(void **state)
     free(err);
 }
 
+static int policy_teardown(void **state)
+{
+    kill_leftovers(state);
+    return tmp_teardown(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_set_del),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_long_line),
-        cmocka_unit_test(test_close_mid_line),
-        cmocka_unit_test(test_many_clients),
-        cmocka_unit_test(test_slow_reader),
-        cmocka_unit_test(test_audit),
-        cmocka_unit_test(test_limit),
-        cmocka_unit_test(test_ttl),
-        cmocka_unit_test(test_ttl_many),
+        cmocka_unit_test_teardown(test_get_set_del, kill_leftovers),
+        cmocka_unit_test_teardown(test_malformed, kill_leftovers),
+        cmocka_unit_test_teardown(test_long_line, kill_leftovers),
+        cmocka_unit_test_teardown(test_close_mid_line, kill_leftovers),
+        cmocka_unit_test_teardown(test_many_clients, kill_leftovers),
+        cmocka_unit_test_teardown(test_slow_reader, kill_leftovers),
+        cmocka_unit_test_teardown(test_audit, kill_leftovers),
+        cmocka_unit_test_teardown(test_limit, kill_leftovers),
+        cmocka_unit_test_teardown(test_ttl, kill_leftovers),
+        cmocka_unit_test_teardown(test_ttl_many, kill_leftovers),
         cmocka_unit_test_setup_teardown(test_ttl_policy, tmp_setup,
-                                        tmp_teardown),
-        cmocka_unit_test(test_all_three),
-        cmocka_unit_test(test_info),
-        cmocka_unit_test(test_usage),
+                                        policy_teardown),
+        cmocka_unit_test_teardown(test_all_three, kill_leftovers),
+        cmocka_unit_test_teardown(test_info, kill_leftovers),
+        cmocka_unit_test_teardown(test_usage, kill_leftovers),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);

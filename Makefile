@@ -33,6 +33,7 @@ DEB_PACKAGES = cmake make gcc g++ pkg-config libjansson-dev libssl-dev \
 
 # Every C source and header of ours, for the style check.
 C_FILES = $(wildcard src/*.[ch] src/events/*.[ch] cli/*.[ch] include/tenon/*.h examples/*.[ch] \
+          examples/kvserver/*.[ch] \
           plugins/*/*.[ch] tests/helpers/*.[ch] \
           tests/*.[ch] tests/plugins/*.[ch] bench/*.c fuzz/*.c sdk/wasm/*.[ch])
 
@@ -90,6 +91,7 @@ bench: all
 	$(BUILD)/bench/scan
 	$(BUILD)/bench/osi
 	$(BUILD)/bench/pipeline
+	$(BUILD)/bench/kvbench
 
 # Each fuzzer's output goes to a log, not through a pipe whose status would be
 # tail's: a crash must fail this target. New inputs land in build-fuzz/corpus,

@@ -79,6 +79,20 @@ run "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.value[/req
 try "$b/tenon run -s jsonl --open examples/data/access.jsonl -f 'json.number[/size] > big' --plugin-path $p   # checked before reading"
 try "(sleep 1; sleep 2.5; true) & timeout -s INT 6 $b/tenon run -s procwatch:interval=50 -f 'proc.name = sleep and proc.cmdline contains 2.5' -F '%proc.event %proc.name %proc.cmdline' --plugin-path $p   # sleep 2.5 starts after 1 s; SIGINT after 6 s"
 
+# Operations: kvserver's commands are operations its plugins hook: kv-audit
+# logs each one (after), kv-limit refuses a SET over 16 bytes (before), and
+# kv-ttl adds EXPIRE (a define on the verbs the server does not know) with
+# a timer that deletes the key. The server picks a free loopback port and
+# prints it; its log (kv-audit's lines) goes to a file.
+run "$b/tenon info kv-ttl --plugin-path $p | grep -E '^(name|permissions|hooks):|^ +(before|define|after) '"
+run "$b/examples/tenon-kvserver --plugin-path $p --plugin kv-audit --plugin kv-limit:max=16 --plugin kv-ttl > \"\$T/kv.out\" 2> \"\$T/kv.log\" & KV=\$!"
+trap 'kill $KV 2>/dev/null || :; rm -rf "$T"' EXIT
+run "until [ -s \"\$T/kv.out\" ]; do sleep 0.1; done; cat \"\$T/kv.out\"; PORT=\$(sed 's/.*://' \"\$T/kv.out\")"
+run "$b/examples/kvclient \$PORT 'SET user:1 alice' 'GET user:1' 'SET note this value is far too long' 'GET note' 'FROB x'"
+run "$b/examples/kvclient \$PORT 'SET session:9 token' 'EXPIRE session:9 1' 'GET session:9'"
+run "sleep 1.5; $b/examples/kvclient \$PORT 'GET session:9'   # expired"
+run "kill \$KV; wait \$KV; cat \"\$T/kv.log\"   # what kv-audit logged"
+
 # Signing: a key pair, a signed copy of hello, and what a tampered byte does.
 run "cp $p/hello.so \"\$T/hello.so\""
 run "$b/tenon keygen --out \"\$T/keys\" --name demo"

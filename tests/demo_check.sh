@@ -50,13 +50,14 @@ HOME=$work/home2 TMPDIR=$work/tmp2 clean_env sh "$work/replay.sh" \
 
 # mktemp names and key ids differ from run to run; so do the helper
 # process's pids, addresses (ASLR), start time and core size; times and
-# rates (--stats) have decimals, event times (--json) are 19 digits.
+# rates (--stats) have decimals, event times (--json) are 19 digits; a
+# pid one digit longer in the replay widens its column (runs of spaces).
 normalize() {
     sed -e "s|$2/tmp\\.[A-Za-z0-9]*|\$T|g" \
         -e 's/[0-9]\{19\}/NS/g' -e 's/[0-9a-f]\{16\}/KEY_ID/g' "$1" |
         sed -E -e 's/0x[0-9a-f]+/0xADDR/g' -e 's/\b[0-9a-f]{12}\b/ADDR/g' \
             -e 's/\b[0-9]{2}:[0-9]{2}\b/HH:MM/g' -e 's/\b[0-9]+\.[0-9]+\b/F/g' \
-            -e 's/\b[0-9]{3,}\b/N/g'
+            -e 's/\b[0-9]{3,}\b/N/g' -e 's/  +/ /g'
 }
 normalize "$work/demo.out" "$work/tmp" >"$work/a"
 normalize "$work/replay.out" "$work/tmp2" >"$work/b"

@@ -216,7 +216,6 @@ static struct tenon__ops *ops_of(tenon_t *t)
 
 struct reader {
     _Atomic uint64_t gen; /* grace period entered under; 0 when outside */
-    unsigned nest;
     struct reader *next;
     /* What this thread retired from inside its own read section (a hook
      * detaching itself): freed when the section ends. */
@@ -294,32 +293,43 @@ static __attribute__((noinline)) struct reader *reader_new(void)
     return r;
 }
 
-static inline struct reader *read_enter(void)
+/* The read side. A thread is inside a read section while a call of its
+ * own is running (r->frames is not NULL) and while the outermost call
+ * reads a snapshot. Only the outermost call marks the section: nesting is
+ * told by the frame pointer the call saves in a register, so that a call
+ * stores to the thread's record without first loading what the previous
+ * call stored there (a chain of store-to-load forwards that bounded the
+ * rate of calls). */
+static inline struct reader *reader_get(void)
 {
     struct reader *r = my_reader;
     if (__builtin_expect(!r, 0))
         r = reader_new();
-    if (r->nest++ == 0) {
-        uint64_t g = atomic_load_explicit(&gp, memory_order_acquire);
-        if (__builtin_expect(!have_barrier, 0))
-            atomic_store_explicit(&r->gen, g, memory_order_seq_cst);
-        else {
-            atomic_store_explicit(&r->gen, g, memory_order_relaxed);
-            atomic_signal_fence(memory_order_seq_cst);
-        }
-    }
     return r;
 }
 
-static inline void read_exit(struct reader *r)
+static inline void read_mark(struct reader *r)
 {
-    if (--r->nest == 0) {
-        r->changed = 0;
-        atomic_store_explicit(&r->gen, 0, memory_order_release);
-        if (__builtin_expect(r->deferred != NULL, 0))
-            deferred_free(r);
+    uint64_t g = atomic_load_explicit(&gp, memory_order_acquire);
+    if (__builtin_expect(!have_barrier, 0))
+        atomic_store_explicit(&r->gen, g, memory_order_seq_cst);
+    else {
+        atomic_store_explicit(&r->gen, g, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
     }
 }
+
+static inline void read_unmark(struct reader *r)
+{
+    atomic_store_explicit(&r->gen, 0, memory_order_release);
+    if (__builtin_expect(r->changed, 0))
+        r->changed = 0;
+    if (__builtin_expect(r->deferred != NULL, 0))
+        deferred_free(r);
+}
+
+/* Inside a section: a call of this thread is running. */
+static inline int reading(void) { return my_reader && my_reader->frames; }
 
 /* Wait until every reader that may hold what was unpublished before this
  * call has left; the calling thread's own section (a hook detaching
@@ -697,6 +707,7 @@ struct frame {
                                   hook may rewrite c, not this */
     const union tenon_op_arg *args;
     struct frame *up;
+    unsigned depth; /* calls of this thread running, this one included */
 };
 
 /* After this thread detached hooks or changed states (r->changed): whether
@@ -735,7 +746,10 @@ static inline int64_t native_call(const struct tenon_op *op, uint64_t param,
 int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
                           const union tenon_op_arg *args)
 {
-    struct reader *r = read_enter();
+    struct reader *r = reader_get();
+    struct frame *up = r->frames;
+    if (!up)
+        read_mark(r);
     const struct snapshot *s =
         atomic_load_explicit(&op->snap, memory_order_seq_cst);
     const struct hookset *hs =
@@ -743,7 +757,8 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
     int64_t res;
 
     if (!hs) {
-        read_exit(r);
+        if (!up)
+            read_unmark(r);
         return native_call(op, param, args);
     }
     struct frame f;
@@ -769,7 +784,8 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
                 op->sig[i] == 'i' ? args[i].i : (int64_t)args[i].buf->len;
     f.op = op;
     f.args = args;
-    f.up = r->frames;
+    f.up = up;
+    f.depth = up ? up->depth + 1 : 1;
     r->frames = &f;
 
     const struct entry *e = hs->h, *end = e + hs->nbefore;
@@ -803,8 +819,9 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
             if (!__builtin_expect(r->changed, 0) || still_runs(e))
                 e->fn(e->ctx, &f.c);
     }
-    r->frames = f.up;
-    read_exit(r);
+    r->frames = up;
+    if (!up)
+        read_unmark(r);
     return res;
 }
 
@@ -979,7 +996,7 @@ static int detach(tenon_t *t, uint64_t id, struct tenon_instance *inst,
         }
     }
     pthread_mutex_unlock(&o->lock);
-    if (gone && my_reader && my_reader->nest)
+    if (gone && reading())
         my_reader->changed = 1;
     if (gone || retired)
         synchronize();
@@ -1023,7 +1040,7 @@ static void retire(struct snapshot *snaps, struct hook *hooks)
     struct retired *b;
     if (!snaps && !hooks)
         return;
-    if (!r || !r->nest) {
+    if (!r || !r->frames) {
         retired_free(snaps, hooks);
         return;
     }
@@ -1191,7 +1208,7 @@ int tenon__host_op_call(struct tenon_instance *self, const char *ref,
     if ((rc = op_ref_parse(ref, strlen(ref), name, &has, &param, why,
                            sizeof why)))
         return tenon__fail(rc, "%s", why);
-    if (my_reader && my_reader->nest >= TENON_OP_MAX_DEPTH)
+    if (reading() && my_reader->frames->depth >= TENON_OP_MAX_DEPTH)
         return tenon__fail(TENON_EBUSY,
                            "plugin '%s': operations nested %d deep; calling "
                            "'%s' would go deeper than the limit",
@@ -1250,7 +1267,7 @@ static int set_state(struct tenon_instance *inst, int to)
         return old;
     }
     atomic_store(&inst->state, to);
-    if (my_reader && my_reader->nest)
+    if (reading())
         my_reader->changed = 1;
     for (struct tenon_op *op = o->ops; op; op = op->next) {
         struct hook *h = op->hooks;

@@ -91,6 +91,7 @@ bench: all
 	$(BUILD)/bench/scan
 	$(BUILD)/bench/osi
 	$(BUILD)/bench/pipeline
+	$(BUILD)/bench/ops
 	$(BUILD)/bench/kvbench
 
 # Each fuzzer's output goes to a log, not through a pipe whose status would be

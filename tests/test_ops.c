@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include "../src/internal.h"
+#include "plugins/ophapi.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -18,17 +19,6 @@
 #include <unistd.h>
 
 static const char *dirs[] = {TEST_OPH_DIR};
-
-struct oph_api {
-    uint32_t struct_size;
-    int (*timer)(void *obj, uint64_t delay_ns, int64_t n, uint64_t *id);
-    int (*cancel)(void *obj, uint64_t id);
-    int (*attach)(void *obj, const char *op, int kind, uint64_t *id);
-    int (*detach)(void *obj, uint64_t id);
-    void (*log)(void *obj, const char *msg);
-    int (*call)(void *obj, const char *op, int64_t *result);
-    int (*enable)(void *obj);
-};
 
 static const struct oph_api *api_of(tenon_instance_t *i, void **obj)
 {
@@ -117,6 +107,16 @@ static int64_t host_call(tenon_op_t *op, uint64_t param, int64_t v,
     return r;
 }
 
+/* Attach a host hook, failing the test when that fails; its id. */
+static uint64_t host_hook(tenon_t *t, const char *op, int kind, int rank,
+                          tenon_hook_fn fn, const char *tag)
+{
+    uint64_t id = 0;
+    assert_int_equal(
+        tenon_op_attach(t, NULL, op, kind, 0, rank, fn, (void *)tag, &id), 0);
+    return id;
+}
+
 static void declare_errors(void **state)
 {
     tenon_t *t = open_dirs(dirs, 1);
@@ -171,9 +171,7 @@ static void unhooked_is_direct(void **state)
     assert_int_equal(call(op, 0, 5, &tr), 12);
     assert_string_equal(tr.data, "N;");
     uint64_t id;
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_AFTER, 0, 0,
-                                     h_after, "1", &id),
-                     0);
+    id = host_hook(t, "t.op", TENON_HOOK_AFTER, 0, h_after, "1");
     assert_true(TENON_OP_HOOKED(op));
     direct = 0;
     frame_buf = &tr.buf;
@@ -195,37 +193,23 @@ static void order_and_semantics(void **state)
     tenon_t *t = open_dirs(dirs, 1);
     tenon_op_t *op;
     struct trace tr;
-    uint64_t b1, b2, a1, a2, d1, d2, d3;
+    uint64_t d2, d3;
     (void)state;
     cur_t = t;
     (void)host_writer;
     assert_int_equal(tenon_op_declare(t, "t.op", "wi", 0, native_op, NULL, &op),
                      0);
     /* before and after, no define: the host's implementation runs */
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_BEFORE, 0, 0,
-                                     h_before, "1", &b1),
-                     0);
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_AFTER, 0, 0,
-                                     h_after, "1", &a1),
-                     0);
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_BEFORE, 0, 0,
-                                     h_before, "2", &b2),
-                     0);
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_AFTER, 0, 0,
-                                     h_after, "2", &a2),
-                     0);
+    host_hook(t, "t.op", TENON_HOOK_BEFORE, 0, h_before, "1");
+    host_hook(t, "t.op", TENON_HOOK_AFTER, 0, h_after, "1");
+    host_hook(t, "t.op", TENON_HOOK_BEFORE, 0, h_before, "2");
+    host_hook(t, "t.op", TENON_HOOK_AFTER, 0, h_after, "2");
     assert_int_equal(host_call(op, 0, 3, &tr), 10);
     assert_string_equal(tr.data, "b1;b2;N;a1=10;a2=10;");
     /* defines: the highest rank wins; a tie goes to the first attached */
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_DEFINE, 0, 5,
-                                     h_define, "low", &d1),
-                     0);
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_DEFINE, 0, 9,
-                                     h_define, "hi", &d2),
-                     0);
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_DEFINE, 0, 9,
-                                     h_define, "hi2", &d3),
-                     0);
+    host_hook(t, "t.op", TENON_HOOK_DEFINE, 5, h_define, "low");
+    d2 = host_hook(t, "t.op", TENON_HOOK_DEFINE, 9, h_define, "hi");
+    d3 = host_hook(t, "t.op", TENON_HOOK_DEFINE, 9, h_define, "hi2");
     assert_int_equal(host_call(op, 0, 3, &tr), 103);
     assert_string_equal(tr.data, "b1;b2;dhi;a1=103;a2=103;");
     size_t nb, nd, na;
@@ -241,14 +225,8 @@ static void order_and_semantics(void **state)
     assert_int_equal(host_call(op, 0, 3, &tr), 103);
     assert_string_equal(tr.data, "b1;b2;dlow;a1=103;a2=103;");
     /* a before that refuses: no define, no later before; afters see it */
-    uint64_t bx;
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_BEFORE, 0, 0,
-                                     h_before, "!", &bx),
-                     0);
-    uint64_t b3;
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_BEFORE, 0, 0,
-                                     h_before, "3", &b3),
-                     0);
+    host_hook(t, "t.op", TENON_HOOK_BEFORE, 0, h_before, "!");
+    host_hook(t, "t.op", TENON_HOOK_BEFORE, 0, h_before, "3");
     assert_int_equal(host_call(op, 0, 3, &tr), TENON_EPERM);
     char want[128];
     snprintf(want, sizeof want, "b1;b2;b!;a1=%d;a2=%d;", TENON_EPERM,
@@ -276,9 +254,7 @@ static void parameterised(void **state)
     assert_int_equal(host_call(op, 0x1d, 1, &tr), 8 + 0x1d);
     assert_string_equal(tr.data, "N;");
     /* "t.param" hooks every parameter, in attach order with the others */
-    assert_int_equal(tenon_op_attach(t, NULL, "t.param", TENON_HOOK_BEFORE, 0,
-                                     0, h_before, "all", &id2),
-                     0);
+    id2 = host_hook(t, "t.param", TENON_HOOK_BEFORE, 0, h_before, "all");
     assert_int_equal(host_call(op, 0x1c, 1, &tr), 101);
     assert_string_equal(tr.data, "ball;d1c;");
     assert_int_equal(host_call(op, 7, 1, &tr), 15);
@@ -849,9 +825,7 @@ static void review_same_call_changes(void **state)
     assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_BEFORE, 0, 0,
                                      detach_later, NULL, &id),
                      0);
-    assert_int_equal(tenon_op_attach(t, NULL, "t.op", TENON_HOOK_AFTER, 0, 0,
-                                     h_after, "late", &later_id),
-                     0);
+    later_id = host_hook(t, "t.op", TENON_HOOK_AFTER, 0, h_after, "late");
     assert_int_equal(host_call(op, 0, 3, &tr), 10);
     assert_string_equal(tr.data, "N;");
     tenon_close(t);

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ophapi.h"
+
 #ifndef OPH_VARIANT
 #define OPH_VARIANT 1
 #endif
@@ -150,18 +152,6 @@ static void fired(void *ctx, uint64_t id)
     t->o->host->op_call(t->o->self, "t.fired", v, 2, &r);
     free(t);
 }
-
-/* Interface "test.oph/1": what the tests make the plugin do. */
-struct oph_api {
-    uint32_t struct_size;
-    int (*timer)(void *obj, uint64_t delay_ns, int64_t n, uint64_t *id);
-    int (*cancel)(void *obj, uint64_t id);
-    int (*attach)(void *obj, const char *op, int kind, uint64_t *id);
-    int (*detach)(void *obj, uint64_t id);
-    void (*log)(void *obj, const char *msg);
-    int (*call)(void *obj, const char *op, int64_t *result);
-    int (*enable)(void *obj);
-};
 
 static int api_timer(void *obj, uint64_t delay_ns, int64_t n, uint64_t *id)
 {

@@ -803,9 +803,19 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
     e = hs->h + hs->nbefore;
     end = e + hs->ndefine;
     if (!refused) {
-        while (e < end && __builtin_expect(r->changed, 0) && !still_runs(e))
-            e++;
-        res = e < end ? e->fn(e->ctx, &f.c) : native_call(op, param, args);
+        /* the first definition that takes the call; one that declines
+         * (TENON_EDECLINE) hands it to the next, then to the host */
+        for (;; e++) {
+            while (e < end && __builtin_expect(r->changed, 0) && !still_runs(e))
+                e++;
+            if (e == end) {
+                res = native_call(op, param, args);
+                break;
+            }
+            res = e->fn(e->ctx, &f.c);
+            if (__builtin_expect(res != TENON_EDECLINE, 1))
+                break;
+        }
     }
     e = end;
     end = e + hs->nafter;

@@ -84,6 +84,12 @@ static int64_t h_define(void *ctx, const struct tenon_op_call *c)
     return 100 + c->argv[1];
 }
 
+static int64_t h_decline(void *ctx, const struct tenon_op_call *c)
+{
+    h_define(ctx, c);
+    return TENON_EDECLINE;
+}
+
 static int64_t h_after(void *ctx, const struct tenon_op_call *c)
 {
     const char *tag = ctx;
@@ -193,7 +199,7 @@ static void order_and_semantics(void **state)
     tenon_t *t = open_dirs(dirs, 1);
     tenon_op_t *op;
     struct trace tr;
-    uint64_t d2, d3;
+    uint64_t d1, d2, d3;
     (void)state;
     cur_t = t;
     (void)host_writer;
@@ -207,7 +213,7 @@ static void order_and_semantics(void **state)
     assert_int_equal(host_call(op, 0, 3, &tr), 10);
     assert_string_equal(tr.data, "b1;b2;N;a1=10;a2=10;");
     /* defines: the highest rank wins; a tie goes to the first attached */
-    host_hook(t, "t.op", TENON_HOOK_DEFINE, 5, h_define, "low");
+    d1 = host_hook(t, "t.op", TENON_HOOK_DEFINE, 5, h_define, "low");
     d2 = host_hook(t, "t.op", TENON_HOOK_DEFINE, 9, h_define, "hi");
     d3 = host_hook(t, "t.op", TENON_HOOK_DEFINE, 9, h_define, "hi2");
     assert_int_equal(host_call(op, 0, 3, &tr), 103);
@@ -224,6 +230,16 @@ static void order_and_semantics(void **state)
     assert_int_equal(tenon_op_detach(t, d3), TENON_ENOENT);
     assert_int_equal(host_call(op, 0, 3, &tr), 103);
     assert_string_equal(tr.data, "b1;b2;dlow;a1=103;a2=103;");
+    /* a define that declines hands the call on: to the next, then to the
+     * host's own code */
+    uint64_t dd;
+    dd = host_hook(t, "t.op", TENON_HOOK_DEFINE, 50, h_decline, "no");
+    assert_int_equal(host_call(op, 0, 3, &tr), 103);
+    assert_string_equal(tr.data, "b1;b2;dno;dlow;a1=103;a2=103;");
+    assert_int_equal(tenon_op_detach(t, d1), 0);
+    assert_int_equal(host_call(op, 0, 3, &tr), 10);
+    assert_string_equal(tr.data, "b1;b2;dno;N;a1=10;a2=10;");
+    assert_int_equal(tenon_op_detach(t, dd), 0);
     /* a before that refuses: no define, no later before; afters see it */
     host_hook(t, "t.op", TENON_HOOK_BEFORE, 0, h_before, "!");
     host_hook(t, "t.op", TENON_HOOK_BEFORE, 0, h_before, "3");

@@ -20,7 +20,8 @@
  *   kv.unknown  "bbbiw"  the same arguments, for a verb the host does not
  *       know. Its own code returns TENON_ENOTSUP, which kv.command turns
  *       into "ERR unknown command"; a plugin adds commands by defining it,
- *       returning TENON_ENOTSUP for verbs it does not know either.
+ *       declining (TENON_EDECLINE) the verbs it does not know, so that
+ *       several such plugins combine.
  *   kv.del      "b"      key      -> 1 when it was deleted, 0 when absent
  *   kv.exists   "b"      key      -> 1 when it is set, 0 when not
  *

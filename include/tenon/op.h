@@ -9,6 +9,8 @@
  *           the call (returns a negative code, which becomes the result);
  *   define  the highest-ranked definition (ties: the first attached)
  *           replaces the host's implementation; with none, the host's runs;
+ *           a definition that returns TENON_EDECLINE hands the call to the
+ *           next one (then to the host's);
  *   after   every one, in attach order, sees the arguments and the result.
  *
  * Operations may be parameterised (pluginop's process_frame[0x1c]): hooks

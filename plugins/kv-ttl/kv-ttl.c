@@ -6,8 +6,9 @@
  *     TTL session:9          ->  VALUE 1.496   (NIL: no expiry pending)
  *
  * A define on kv.unknown, the operation kvserver calls for verbs it does
- * not know, adds the two commands (any other verb: TENON_ENOTSUP, and the
- * server says "unknown command"). EXPIRE sets a host timer (permission
+ * not know, adds the two commands; any other verb it declines
+ * (TENON_EDECLINE), so another plugin's definition or the server's own
+ * code ("unknown command") answers it. EXPIRE sets a host timer (permission
  * timer) whose callback deletes the key through the server's kv.del
  * operation (permission op). An after hook on kv.command cancels the
  * pending expiry of a key that a successful SET or DEL replaced.
@@ -284,15 +285,15 @@ static int64_t define_unknown(void *ctx, const struct tenon_op_call *call)
     int64_t n = call->argv[KV_ARG_VERB];
 
     if (n != 3 && n != 6)
-        return TENON_ENOTSUP;
+        return TENON_EDECLINE;
     if (t->host->buf_read(t->self, call, KV_ARG_VERB, 0, verb, (uint64_t)n) !=
         n)
-        return TENON_ENOTSUP;
+        return TENON_EDECLINE;
     if (n == 6 && memcmp(verb, "EXPIRE", 6) == 0)
         return cmd_expire(t, call);
     if (n == 3 && memcmp(verb, "TTL", 3) == 0)
         return cmd_ttl(t, call);
-    return TENON_ENOTSUP;
+    return TENON_EDECLINE;
 }
 
 static int64_t after_command(void *ctx, const struct tenon_op_call *call)

@@ -96,6 +96,9 @@ function(tenon_add_wasm_plugin target)
   add_custom_command(TARGET ${target} PRE_LINK
     COMMAND ${TENON_WASM_TOOL} --check-native $<TARGET_OBJECTS:${target}_info>
     VERBATIM COMMAND_EXPAND_LISTS)
+  add_custom_command(TARGET ${target} POST_BUILD
+    COMMAND ${TENON_WASM_TOOL} --check-exports $<TARGET_FILE:${target}>
+    VERBATIM)
   # The generated code: bounds checks and the stack limit come from the
   # forced include; its unused helpers and values are wasm2c's own.
   set_source_files_properties(${gen}/guest.c PROPERTIES COMPILE_OPTIONS

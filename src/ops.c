@@ -794,7 +794,7 @@ int64_t tenon_op_dispatch(tenon_op_t *op, uint64_t param,
         if (__builtin_expect(r->changed, 0) && !still_runs(e))
             continue;
         int64_t v = e->fn(e->ctx, &f.c);
-        if (v < 0) {
+        if (v < 0 && v != TENON_EDECLINE) {
             res = v;
             refused = 1;
             break;

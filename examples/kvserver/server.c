@@ -447,7 +447,7 @@ struct options {
 /* 0, 1 for --help, 2 on a usage error (said on stderr). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* each option takes one value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
         if (strcmp(a, "--help") == 0) {
@@ -481,7 +481,6 @@ static int parse_options(int argc, char **argv, struct options *o)
             fprintf(stderr, "kvserver: bad value for %s: %s\n", a, v);
             return 2;
         }
-        i++;
     }
     return 0;
 }

@@ -176,7 +176,8 @@ struct tenon_op_call {
 
 /* A hook. before: return 0 to let the call go on, or a negative TENON_E*
  * code to refuse it (no define runs; the code is the result; after hooks
- * still run). define: return the result, or TENON_EDECLINE to hand the
+ * still run; TENON_EDECLINE is no refusal: the call goes on). define:
+ * return the result, or TENON_EDECLINE to hand the
  * call to the next definition by rank (then the host's own code), so that
  * plugins that each define part of an operation combine. after: the
  * return value is ignored. [hook-thread: the thread that called the operation]

@@ -515,12 +515,20 @@ call_hook(struct tw *w, const struct gfn *h, uint32_t ctx,
     uint32_t slot, addr;
     uint8_t *g;
     int64_t r;
+    /* A trapped instance's hooks decline (TENON_EDECLINE): the call goes on
+     * as if they were not attached, also on threads that reach them before
+     * the host has taken the instance's hooks away. */
     if (atomic_load_explicit(&w->dead, memory_order_relaxed))
-        return refuse_dead(w);
+        return TENON_EDECLINE;
     /* Once: the compiler would ask for the TLS address again after the
      * calls below, a call to the TLS descriptor each time. */
     __asm__("" : "+r"(me));
     f.how = lock(w, me, true);
+    if (__builtin_expect(atomic_load_explicit(&w->dead, memory_order_relaxed),
+                         0)) { /* trapped while this thread waited */
+        unlock(w, f.how);
+        return TENON_EDECLINE;
+    }
     slot = w->nest;
     if (slot == TW_MAX_NEST || call->argc > TENON_OP_MAX_ARGS)
         return hook_nested(w, f.how);

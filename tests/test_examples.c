@@ -315,48 +315,25 @@ static void evhost_bad_filter(void **state)
 
 /* ---- ophost and shout (docs/ops.md) ------------------------------------- */
 
-struct ophost_run {
-    const char *input;
-    char *const *argv;
-};
-
-static int exec_ophost(void *arg)
-{
-    const struct ophost_run *o = arg;
-    int p[2];
-    if (pipe(p) != 0)
-        return 126;
-    if (write(p[1], o->input, strlen(o->input)) < 0)
-        return 126;
-    close(p[1]);
-    dup2(p[0], 0);
-    setenv("TENON_PLUGIN_PATH", EXAMPLES_DIR, 1);
-    execv(OPHOST, o->argv);
-    return 127;
-}
-
 static void ophost_shout(void **state)
 {
     struct run r;
     (void)state;
     /* no plugin: the host's own rendering, and no refusal */
     char *plain[] = {OPHOST, NULL};
-    struct ophost_run o = {"hello - world\n", plain};
-    assert_int_equal(run_child(&r, 60000, exec_ophost, &o), 0);
+    run_input(&r, "hello - world\n", EXAMPLES_DIR, plain);
     assert_status(&r, 0);
     assert_string_equal(r.out, "hello\n\nworld\n");
     run_free(&r);
     /* shout enabled at once: capitals; the empty text refused */
     char *now[] = {OPHOST, "shout", NULL};
-    o.argv = now;
-    assert_int_equal(run_child(&r, 60000, exec_ophost, &o), 0);
+    run_input(&r, "hello - world\n", EXAMPLES_DIR, now);
     assert_status(&r, 0);
     assert_string_equal(r.out, "HELLO\nrefused: invalid argument\nWORLD\n");
     run_free(&r);
     /* shout not enabled yet: only its always-on before runs */
     char *later[] = {OPHOST, "shout:delay_ms=600000", NULL};
-    o.argv = later;
-    assert_int_equal(run_child(&r, 60000, exec_ophost, &o), 0);
+    run_input(&r, "hello - world\n", EXAMPLES_DIR, later);
     assert_status(&r, 0);
     assert_string_equal(r.out, "hello\nrefused: invalid argument\nworld\n");
     run_free(&r);

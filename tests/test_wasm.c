@@ -412,26 +412,6 @@ static void test_signed_and_verified(void **state)
 
 /* ---- the example of docs/wasm.md ----------------------------------------- */
 
-struct ophost_run {
-    const char *input;
-    char *const *argv;
-};
-
-static int exec_ophost(void *arg)
-{
-    const struct ophost_run *o = arg;
-    int p[2];
-    if (pipe(p) != 0)
-        return 126;
-    if (write(p[1], o->input, strlen(o->input)) < 0)
-        return 126;
-    close(p[1]);
-    dup2(p[0], 0);
-    setenv("TENON_PLUGIN_PATH", EXAMPLES_WASM_DIR, 1);
-    execv(OPHOST, o->argv);
-    return 127;
-}
-
 /* docs/ops.md's shout, unchanged, as WebAssembly: what the native one
  * does in test_examples, including its timer and its own enable. */
 static void test_shout_as_wasm(void **state)
@@ -440,18 +420,15 @@ static void test_shout_as_wasm(void **state)
     char *now[] = {OPHOST, "shout", NULL};
     char *later[] = {OPHOST, "shout:delay_ms=600000", NULL};
     char *small[] = {OPHOST, "shout:wasm_memory=64k", NULL};
-    struct ophost_run o = {"hello - world\n", now};
     (void)state;
-    assert_int_equal(run_child(&r, 60000, exec_ophost, &o), 0);
+    run_input(&r, "hello - world\n", EXAMPLES_WASM_DIR, now);
     assert_status(&r, 0);
     assert_string_equal(r.out, "HELLO\nrefused: invalid argument\nWORLD\n");
     run_free(&r);
-    o.argv = later;
-    assert_int_equal(run_child(&r, 60000, exec_ophost, &o), 0);
+    run_input(&r, "hello - world\n", EXAMPLES_WASM_DIR, later);
     assert_string_equal(r.out, "hello\nrefused: invalid argument\nworld\n");
     run_free(&r);
-    o.argv = small;
-    assert_int_equal(run_child(&r, 60000, exec_ophost, &o), 0);
+    run_input(&r, "hello - world\n", EXAMPLES_WASM_DIR, small);
     assert_string_equal(r.out, "hello\n\nworld\n");
     assert_contains(r.err, "over its limit wasm_memory=64 KiB");
     run_free(&r);

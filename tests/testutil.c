@@ -130,6 +130,33 @@ int run_child(struct run *r, int timeout_ms, int (*child)(void *), void *arg)
     return timed_out ? -1 : 0;
 }
 
+struct input_run {
+    const char *input, *plugin_path;
+    char *const *argv;
+};
+
+static int exec_input(void *arg)
+{
+    const struct input_run *o = arg;
+    int p[2];
+    if (pipe(p) != 0)
+        return 126;
+    if (write(p[1], o->input, strlen(o->input)) < 0)
+        return 126;
+    close(p[1]);
+    dup2(p[0], 0);
+    setenv("TENON_PLUGIN_PATH", o->plugin_path, 1);
+    execv(o->argv[0], o->argv);
+    return 127;
+}
+
+void run_input(struct run *r, const char *input, const char *plugin_path,
+               char *const argv[])
+{
+    struct input_run o = {input, plugin_path, argv};
+    assert_int_equal(run_child(r, 60000, exec_input, &o), 0);
+}
+
 struct cli_call {
     const char *const *argv, *const *env;
 };

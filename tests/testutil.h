@@ -30,6 +30,13 @@ struct run {
  * caller frees it with run_free(). */
 int run_child(struct run *r, int timeout_ms, int (*child)(void *), void *arg);
 
+/* Run the program argv[0] with `argv`, `input` on its standard input (at
+ * most a pipe's buffer of it) and TENON_PLUGIN_PATH set to `plugin_path`,
+ * as run_child() does; fails the test if it cannot start or runs over a
+ * minute. */
+void run_input(struct run *r, const char *input, const char *plugin_path,
+               char *const argv[]);
+
 /* Run the tenon CLI (TENON_CLI) with the NULL-terminated arguments after
  * `env`, a NULL-terminated list in which "NAME=value" sets a variable and
  * "NAME" removes it (NULL for none). Fails the test if it runs too long. */

@@ -201,12 +201,20 @@ void wasm_rt_free_memory(wasm_rt_memory_t *m)
     m->data = NULL;
 }
 
+/* A table's elements, zeroed (null references); a trap when there is no
+ * memory for them. */
+static void *table_data(uint32_t elements, size_t size)
+{
+    void *p = calloc(elements ? elements : 1, size);
+    if (!p)
+        wasm_rt_trap(WASM_RT_TRAP_OOB);
+    return p;
+}
+
 void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *t,
                                     uint32_t elements, uint32_t max)
 {
-    t->data = calloc(elements ? elements : 1, sizeof *t->data);
-    if (!t->data)
-        wasm_rt_trap(WASM_RT_TRAP_OOB);
+    t->data = table_data(elements, sizeof *t->data);
     t->size = elements;
     t->max_size = max;
 }
@@ -220,9 +228,7 @@ void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t)
 void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *t,
                                       uint32_t elements, uint32_t max)
 {
-    t->data = calloc(elements ? elements : 1, sizeof *t->data);
-    if (!t->data)
-        wasm_rt_trap(WASM_RT_TRAP_OOB);
+    t->data = table_data(elements, sizeof *t->data);
     t->size = elements;
     t->max_size = max;
 }

@@ -32,10 +32,6 @@ if(NOT DEFINED TENON_WASM_TOOL)
 endif()
 
 find_package(Threads REQUIRED)
-include(CheckCCompilerFlag)
-# TLS descriptors: the glue's one thread-local costs a few instructions,
-# not a call to __tls_get_addr, from a dlopen'ed object.
-check_c_compiler_flag(-mtls-dialect=gnu2 TENON_WASM_HAVE_GNU2)
 
 function(tenon_add_wasm_plugin target)
   cmake_parse_arguments(W "" "MEMORY_DEFAULT;STACK_SIZE;OUTPUT_DIRECTORY"
@@ -103,10 +99,6 @@ function(tenon_add_wasm_plugin target)
   # forced include; its unused helpers and values are wasm2c's own.
   set_source_files_properties(${gen}/guest.c PROPERTIES COMPILE_OPTIONS
     "-include;${TENON_WASM_SDK_DIR}/tenon_wasm_rt.h;-Wno-unused-function;-Wno-unused-parameter;-Wno-unused-value;-Wno-unused-but-set-variable")
-  if(TENON_WASM_HAVE_GNU2)
-    set_source_files_properties(${TENON_WASM_SDK_DIR}/tenon_wasm_glue.c
-      PROPERTIES COMPILE_OPTIONS -mtls-dialect=gnu2)
-  endif()
   target_include_directories(${target} PRIVATE ${gen} ${TENON_WASM_SDK_DIR}
     ${TENON_WASM_INCLUDE_DIR})
   target_compile_options(${target} PRIVATE -fvisibility=hidden)

@@ -13,6 +13,7 @@
 #include <tenon/op.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,66 @@ static void test_through_operations(void **state)
     tenon_close(t);
 }
 
+/* A trap in a hook of one instance run from inside a hook of another
+ * instance of the same plugin, on the same thread: the trap lands in the
+ * inner call (the innermost frame of that plugin on this thread), so the
+ * inner instance is disabled and the outer one goes on. */
+static void test_trap_inside_sibling(void **state)
+{
+    tenon_t *t = open_wasm();
+    tenon_op_t *other;
+    struct plug outer, inner;
+    (void)state;
+    assert_int_equal(
+        tenon_op_declare(t, "wt.other", "i", 0, other_native, NULL, &other), 0);
+    make(t, "wasm-trap", &outer);
+    make(t, "wasm-trap", &inner);
+    assert_int_equal(call(&inner, WT_ATTACH, 0), 0);
+    assert_int_equal(call(&outer, WT_OP_CALL, 5), 782); /* inner's define */
+    (void)call(&outer, WT_OP_CALL, WT_OTHER_DIV0);
+    assert_int_equal(tenon_instance_state(inner.inst), TENON_STATE_DISABLED);
+    assert_contains(tenon_instance_error(inner.inst), "integer divide by zero");
+    assert_int_not_equal(tenon_instance_state(outer.inst),
+                         TENON_STATE_DISABLED);
+    assert_int_equal(call(&outer, WT_OK, 20), 41);
+    /* The host's own wt.other now that the inner define is gone. */
+    assert_int_equal(call(&outer, WT_OP_CALL, 5), -1);
+    assert_int_equal(call(&outer, WT_COUNT, 3), 3);
+    tenon_destroy(outer.inst);
+    tenon_destroy(inner.inst);
+    tenon_close(t);
+}
+
+/* wasm-peer is built with the portable way into the module (no x86-64
+ * entry code): its traps land the same way, its nested calls too. */
+static void test_trap_portable_entry(void **state)
+{
+    tenon_t *t = open_wasm();
+    tenon_op_t *op, *other;
+    struct plug p, q;
+    char data[8] = "";
+    struct tenon_buf buf = {data, 0, sizeof data};
+    (void)state;
+    assert_int_equal(
+        tenon_op_declare(t, "wt.op", "iiw", 0, op_native, NULL, &op), 0);
+    assert_int_equal(
+        tenon_op_declare(t, "wt.other", "i", 0, other_native, NULL, &other), 0);
+    make(t, "wasm-peer", &p);
+    make(t, "wasm-peer", &q);
+    assert_int_equal(tenon_instance_enable(p.inst), 0);
+    assert_int_equal(call(&q, WT_ATTACH, 0), 0);
+    assert_int_equal(call(&p, WT_OP_CALL, 5), 782);
+    (void)call(&p, WT_OP_CALL, WT_OTHER_DIV0);
+    assert_int_equal(tenon_instance_state(q.inst), TENON_STATE_DISABLED);
+    assert_int_equal(call(&p, WT_OK, 20), 41);
+    assert_int_equal(dispatch(op, WT_NESTED_TRAP, 1, &buf), TENON_EPLUGIN);
+    assert_contains(tenon_instance_error(p.inst), "integer divide by zero");
+    assert_int_equal(call(&p, WT_OK, 20), TENON_EDECLINE);
+    tenon_destroy(p.inst);
+    tenon_destroy(q.inst);
+    tenon_close(t);
+}
+
 /* ---- threads ------------------------------------------------------------- */
 
 #define THREADS 4
@@ -340,12 +401,61 @@ static void test_threads_serialized(void **state)
         w[i].p = i % 2 ? &two : &one;
         assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
     }
+    /* And goes on calling while they do: they revoke the bias while its
+     * owner is entering and leaving. */
+    for (int i = 0; i < ROUNDS; i++)
+        call(&one, WT_COUNT, STEPS);
     for (int i = 0; i < 2 * THREADS; i++)
         assert_int_equal(pthread_join(th[i], NULL), 0);
-    assert_int_equal(call(&one, WT_COUNT, 0), THREADS * ROUNDS * STEPS);
+    assert_int_equal(call(&one, WT_COUNT, 0), (THREADS + 1) * ROUNDS * STEPS);
     assert_int_equal(call(&two, WT_COUNT, 0), THREADS * ROUNDS * STEPS);
     tenon_destroy(one.inst);
     tenon_destroy(two.inst);
+    tenon_close(t);
+}
+
+/* Traps on this thread while another thread is inside another instance of
+ * the same plugin: each trap finds this thread's call, never the other
+ * thread's, and the busy instance counts on undisturbed. */
+struct busy {
+    struct plug *p;
+    atomic_int stop;
+    int64_t calls;
+};
+
+static void *keep_counting(void *arg)
+{
+    struct busy *b = arg;
+    while (!atomic_load(&b->stop)) {
+        call(b->p, WT_COUNT, 50);
+        b->calls++;
+    }
+    return NULL;
+}
+
+static void test_threads_trap_beside(void **state)
+{
+    tenon_t *t = open_wasm();
+    struct plug busy, doomed;
+    struct busy b = {&busy, 0, 0};
+    pthread_t th;
+    (void)state;
+    make(t, "wasm-trap", &busy);
+    assert_int_equal(pthread_create(&th, NULL, keep_counting, &b), 0);
+    for (int i = 0; i < 100; i++) {
+        make(t, "wasm-trap", &doomed);
+        assert_int_equal(call(&doomed, WT_OK, i), 2 * i + 1);
+        assert_int_equal(call(&doomed, i % 2 ? WT_DIV0 : WT_OOB, 1),
+                         TENON_EPLUGIN);
+        assert_int_equal(tenon_instance_state(doomed.inst),
+                         TENON_STATE_DISABLED);
+        tenon_destroy(doomed.inst);
+    }
+    atomic_store(&b.stop, 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_not_equal(tenon_instance_state(busy.inst), TENON_STATE_DISABLED);
+    assert_int_equal(call(&busy, WT_COUNT, 0), b.calls * 50);
+    tenon_destroy(busy.inst);
     tenon_close(t);
 }
 
@@ -532,7 +642,10 @@ int main(void)
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_host_addresses),
         cmocka_unit_test(test_through_operations),
+        cmocka_unit_test(test_trap_inside_sibling),
+        cmocka_unit_test(test_trap_portable_entry),
         cmocka_unit_test(test_threads_serialized),
+        cmocka_unit_test(test_threads_trap_beside),
         cmocka_unit_test(test_listed_and_shown),
         cmocka_unit_test(test_signed_and_verified),
         cmocka_unit_test(test_shout_as_wasm),

@@ -35,6 +35,10 @@ struct wt {
 static int64_t other(void *ctx, const struct tenon_op_call *call)
 {
     (void)ctx;
+    if (call->argv[0] == WT_OTHER_DIV0) {
+        volatile int64_t zero = 0;
+        return call->argv[0] / zero;
+    }
     return 777 + call->argv[0];
 }
 

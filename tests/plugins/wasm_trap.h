@@ -25,4 +25,8 @@ enum wt_mode {
     WT_NESTED_TRAP = 19   /* op_call("wt.op", WT_DIV0): its own define traps */
 };
 
+/* The argument that makes the wt.other define WT_ATTACH attaches divide
+ * by zero (a trap in a hook run from inside another instance's hook). */
+#define WT_OTHER_DIV0 (-4)
+
 #endif

@@ -226,6 +226,18 @@ static int64_t other_native(void *ctx, uint64_t param,
     return -1;
 }
 
+/* A context with the operations the plugin's hooks use: wt.op (the
+ * static define's) and wt.other (the define WT_ATTACH adds). */
+static tenon_t *open_with_ops(tenon_op_t **op, tenon_op_t **other)
+{
+    tenon_t *t = open_wasm();
+    assert_int_equal(
+        tenon_op_declare(t, "wt.op", "iiw", 0, op_native, NULL, op), 0);
+    assert_int_equal(
+        tenon_op_declare(t, "wt.other", "i", 0, other_native, NULL, other), 0);
+    return t;
+}
+
 static int64_t dispatch(tenon_op_t *op, int64_t mode, int64_t x,
                         struct tenon_buf *buf)
 {
@@ -243,17 +255,13 @@ static int64_t dispatch(tenon_op_t *op, int64_t mode, int64_t x,
 static void test_through_operations(void **state)
 {
     static const char secret[16] = "host-secret-123";
-    tenon_t *t = open_wasm();
     tenon_op_t *op, *other;
+    tenon_t *t = open_with_ops(&op, &other);
     struct plug a, b;
     char data[16] = "hello";
     struct tenon_buf buf = {data, 5, sizeof data};
     union tenon_op_arg one;
     (void)state;
-    assert_int_equal(
-        tenon_op_declare(t, "wt.op", "iiw", 0, op_native, NULL, &op), 0);
-    assert_int_equal(
-        tenon_op_declare(t, "wt.other", "i", 0, other_native, NULL, &other), 0);
     make(t, "wasm-trap", &a);
     make(t, "wasm-peer", &b);
     /* Not enabled yet: its define does not run. */
@@ -311,12 +319,10 @@ static void test_through_operations(void **state)
  * inner instance is disabled and the outer one goes on. */
 static void test_trap_inside_sibling(void **state)
 {
-    tenon_t *t = open_wasm();
-    tenon_op_t *other;
+    tenon_op_t *op, *other;
+    tenon_t *t = open_with_ops(&op, &other);
     struct plug outer, inner;
     (void)state;
-    assert_int_equal(
-        tenon_op_declare(t, "wt.other", "i", 0, other_native, NULL, &other), 0);
     make(t, "wasm-trap", &outer);
     make(t, "wasm-trap", &inner);
     assert_int_equal(call(&inner, WT_ATTACH, 0), 0);
@@ -339,16 +345,12 @@ static void test_trap_inside_sibling(void **state)
  * entry code): its traps land the same way, its nested calls too. */
 static void test_trap_portable_entry(void **state)
 {
-    tenon_t *t = open_wasm();
     tenon_op_t *op, *other;
+    tenon_t *t = open_with_ops(&op, &other);
     struct plug p, q;
     char data[8] = "";
     struct tenon_buf buf = {data, 0, sizeof data};
     (void)state;
-    assert_int_equal(
-        tenon_op_declare(t, "wt.op", "iiw", 0, op_native, NULL, &op), 0);
-    assert_int_equal(
-        tenon_op_declare(t, "wt.other", "i", 0, other_native, NULL, &other), 0);
     make(t, "wasm-peer", &p);
     make(t, "wasm-peer", &q);
     assert_int_equal(tenon_instance_enable(p.inst), 0);
